@@ -1,0 +1,1 @@
+"""Example model pairs: the same architecture written for torch and for paddle."""

@@ -1,0 +1,181 @@
+"""Render: lay a plan out as a standalone Python script (Jinja), then format it (black)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import black
+import jinja2
+
+from . import __version__
+from .extract import SourceCollector
+from .plan import TRANSPOSE, Plan
+
+TEMPLATE = "init_weights.py.j2"
+# Names the template defines itself; copied code must not take them.
+TEMPLATE_NAMES = (
+    "BASE_SPEC",
+    "RAW_SPEC",
+    "REGENERATE",
+    "TENSOR_TABLE",
+    "SPECIAL_INITS",
+    "SPECIAL_INIT_TENSORS",
+    "init_weights",
+    "main",
+)
+BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY39})
+CHECKPOINT_SUFFIX = {"torch": ".pt", "paddle": ".pdparams"}
+
+
+def templates_dir() -> Path:
+    """templates/ inside the installed package, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / TEMPLATE).is_file():
+            return candidate
+    raise FileNotFoundError(f"{TEMPLATE} is neither in {here} nor in {here.parent}")
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+def literal(value: Any) -> str:
+    """A Python literal with double-quoted strings (table rows are not reformatted)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        items = ", ".join(literal(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    return repr(value)
+
+
+def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
+    """The runtime functions the template calls, by the names it calls them."""
+    from .runtime import common
+
+    base, raw = plan.frameworks
+    kernels = "copy_paddle" if (base, raw) == ("paddle", "paddle") else "copy_torch"
+    kernels = importlib.import_module(f"padiff_gen.runtime.{kernels}")
+    io = {
+        fw: importlib.import_module(f"padiff_gen.runtime.io_{fw}") for fw in (base, raw)
+    }
+    helpers = {
+        "WeightMismatchError": common.WeightMismatchError,
+        "CheckpointError": common.CheckpointError,
+        "check_tensors": common.check_tensors,
+        "get_tensor": common.get_tensor,
+        "copy_tensor": kernels.copy_tensor,
+        "build_model": common.build_model,
+        "parse_args": common.parse_args,
+        "report": common.report,
+        "load_base_checkpoint": io[base].load_checkpoint,
+        "save_raw_state": io[raw].save_state,
+    }
+    if plan.special_pairs:
+        helpers["get_layer"] = common.get_layer
+        helpers["clone_tensor"] = kernels.clone_tensor
+    return helpers
+
+
+def _summary(plan: Plan) -> str:
+    copies = plan.copies
+    transposed = sum(1 for c in copies if c.transform == TRANSPOSE)
+    special = len(plan.special_pairs)
+    return (
+        f"{len(copies)} tensors copied from the table ({transposed} transposed) and "
+        f"{special} layer{'s' if special != 1 else ''} copied by special initializers."
+    )
+
+
+def render_script(
+    plan: Plan,
+    *,
+    file_name: str = "init_weights.py",
+    inline_initializers: bool = True,
+    formatted: bool = True,
+) -> tuple[str, dict[str, Callable]]:
+    """The script's text, and the objects to inject when initializers are not inlined."""
+    collector = SourceCollector(reserved=TEMPLATE_NAMES)
+    for name, helper in _runtime_helpers(plan).items():
+        collector.add(helper, name)
+    injected: dict[str, Callable] = {}
+    initializer_names: dict[int, str] = {}
+    for pair in plan.special_pairs:
+        func = pair.initializer.func
+        if id(func) in initializer_names:
+            continue
+        if inline_initializers:
+            initializer_names[id(func)] = collector.add(func)
+        else:
+            name = collector.claim(getattr(func, "__name__", "initializer").strip("<>"))
+            initializer_names[id(func)] = name
+            injected[name] = func
+    context = {
+        "version": __version__,
+        "command": plan.command,
+        "base_framework": plan.base.framework,
+        "raw_framework": plan.raw.framework,
+        "base_description": plan.base.description,
+        "raw_description": plan.raw.description,
+        "summary": _summary(plan),
+        "file_name": file_name,
+        "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],
+        "raw_suffix": CHECKPOINT_SUFFIX[plan.raw.framework],
+        "module_name": Path(file_name).stem,
+        "import_groups": collector.imports,
+        "definitions": join_definitions(collector.definitions),
+        "base_spec": repr(plan.base.spec.as_dict()) if plan.base.spec else "None",
+        "raw_spec": repr(plan.raw.spec.as_dict()) if plan.raw.spec else "None",
+        "regenerate": json.dumps(plan.command or "padiff_gen.emit(...)"),
+        "tensor_rows": [
+            literal((c.base.path, c.raw.path, c.transform, c.base.shape, c.raw.shape))
+            + ","
+            for c in plan.copies
+        ],
+        "special_rows": [
+            f"({literal(p.base.path)}, {literal(p.raw.path)}, "
+            f"{initializer_names[id(p.initializer.func)]}),"
+            for p in plan.special_pairs
+        ],
+        "special_tensor_rows": [
+            literal((role, t.path, t.shape)) + ","
+            for p in plan.special_pairs
+            for role, unit in (("base", p.base), ("raw", p.raw))
+            for t in unit.tensors
+        ],
+    }
+    text = _environment().get_template(TEMPLATE).render(**context)
+    if formatted:
+        text = format_source(text)
+    return text, injected
+
+
+def join_definitions(codes: list[str]) -> str:
+    """Top-level definitions, constants grouped together, functions two lines apart."""
+    text = ""
+    previous_simple = None
+    for code in codes:
+        first = next(line for line in code.splitlines() if not line.startswith("#"))
+        simple = not first.startswith(("def ", "class ", "@", "async def "))
+        if previous_simple is not None:
+            text += "\n" if (simple and previous_simple) else "\n\n\n"
+        text += code + "\n"
+        previous_simple = simple
+    return text
+
+
+def format_source(text: str) -> str:
+    return black.format_str(text, mode=BLACK_MODE)

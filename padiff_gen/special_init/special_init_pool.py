@@ -1,0 +1,193 @@
+"""The SpecialInit registry: initializers for sub-layers whose weights need custom copying.
+
+An initializer has the signature ``init_logic(base_model, raw_model)`` and copies the weights
+of one base sub-layer into the matching raw sub-layer. It is keyed by the frameworks and class
+names of both sides, exactly as in PaDiff::
+
+    @global_special_init_pool.register("torch", "BatchNorm2d", "paddle", "BatchNorm2D")
+    def init_batchnorm(base_model, raw_model): ...
+
+Generated scripts inline the initializer's source, so it must be a module-level function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Optional
+
+from ..errors import UsageError
+
+FRAMEWORKS = ("torch", "paddle")
+
+# validate(base_layer, raw_layer) -> None when the initializer can copy this pair, else the reason.
+Validator = Callable[[Any, Any], Optional[str]]
+
+
+@dataclass(frozen=True, order=True)
+class InitKey:
+    base_framework: str
+    base_class: str
+    raw_framework: str
+    raw_class: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.base_framework} {self.base_class} -> "
+            f"{self.raw_framework} {self.raw_class}"
+        )
+
+
+@dataclass(frozen=True)
+class Initializer:
+    key: InitKey
+    func: Callable[[Any, Any], None] = field(compare=False)
+    origin: str = "built-in"
+    validate: Optional[Validator] = field(default=None, compare=False)
+
+    @property
+    def name(self) -> str:
+        return getattr(self.func, "__name__", repr(self.func))
+
+
+def _origin_of(func: Callable) -> str:
+    module = getattr(func, "__module__", "") or ""
+    if module.startswith("padiff_gen.special_init"):
+        return "built-in"
+    return module or "unknown"
+
+
+def _check_framework(value: str, argument: str) -> None:
+    if value not in FRAMEWORKS:
+        raise UsageError(
+            f"Unknown framework {value!r} given as {argument} of a special initializer.",
+            'Use "torch" or "paddle".',
+        )
+
+
+class SpecialInitPool:
+    """Initializers by (base framework, base class, raw framework, raw class)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[InitKey, Initializer] = {}
+
+    def add(
+        self,
+        base_framework: str,
+        base_class: str,
+        raw_framework: str,
+        raw_class: str,
+        func: Callable[[Any, Any], None],
+        *,
+        origin: Optional[str] = None,
+        validate: Optional[Validator] = None,
+    ) -> Initializer:
+        _check_framework(base_framework, "base_framework")
+        _check_framework(raw_framework, "raw_framework")
+        if not callable(func):
+            raise UsageError(
+                f"The special initializer for {base_class} -> {raw_class} is not callable "
+                f"({func!r}).",
+                "Pass a function with the signature init_logic(base_model, raw_model).",
+            )
+        key = InitKey(base_framework, base_class, raw_framework, raw_class)
+        entry = Initializer(key, func, origin or _origin_of(func), validate)
+        self._entries[key] = (
+            entry  # a later registration overrides: users may replace built-ins
+        )
+        return entry
+
+    def register(
+        self,
+        base_framework: str,
+        base_class: str,
+        raw_framework: str,
+        raw_class: str,
+        *,
+        validate: Optional[Validator] = None,
+    ) -> Callable[[Callable], Callable]:
+        """Decorator form of :meth:`add`; returns the function unchanged."""
+
+        def decorate(func: Callable) -> Callable:
+            self.add(
+                base_framework,
+                base_class,
+                raw_framework,
+                raw_class,
+                func,
+                validate=validate,
+            )
+            return func
+
+        return decorate
+
+    def get(self, key: InitKey) -> Optional[Initializer]:
+        return self._entries.get(key)
+
+    def entries(self) -> list[Initializer]:
+        return [self._entries[key] for key in sorted(self._entries)]
+
+    def classes(self, framework: str, role: str, other_framework: str) -> set[str]:
+        """Class names on one side ('base' or 'raw') of initializers for this direction."""
+        found = set()
+        for key in self._entries:
+            if role == "base" and (key.base_framework, key.raw_framework) == (
+                framework,
+                other_framework,
+            ):
+                found.add(key.base_class)
+            if role == "raw" and (key.raw_framework, key.base_framework) == (
+                framework,
+                other_framework,
+            ):
+                found.add(key.raw_class)
+        return found
+
+    def classes_any_direction(self, framework: str, role: str) -> set[str]:
+        return {
+            key.base_class if role == "base" else key.raw_class
+            for key in self._entries
+            if (key.base_framework if role == "base" else key.raw_framework)
+            == framework
+        }
+
+    def near(self, key: InitKey, limit: int = 5) -> list[Initializer]:
+        """Registered initializers that share a side with ``key``, closest first."""
+        import difflib
+
+        def score(entry: Initializer) -> float:
+            other = entry.key
+            same_direction = (other.base_framework, other.raw_framework) == (
+                key.base_framework,
+                key.raw_framework,
+            )
+            similarity = difflib.SequenceMatcher(
+                None,
+                f"{key.base_class} {key.raw_class}".lower(),
+                f"{other.base_class} {other.raw_class}".lower(),
+            ).ratio()
+            return similarity + (1.0 if same_direction else 0.0)
+
+        ranked = sorted(self._entries.values(), key=lambda e: (-score(e), e.key))
+        return [entry for entry in ranked if score(entry) > 1.3][:limit]
+
+    def snapshot(self) -> dict[InitKey, Initializer]:
+        return dict(self._entries)
+
+    def restore(self, entries: Iterable[tuple[InitKey, Initializer]]) -> None:
+        self._entries = dict(entries)
+
+
+global_special_init_pool = SpecialInitPool()
+
+
+def add_special_init(
+    base_framework: str,
+    base_class: str,
+    raw_framework: str,
+    raw_class: str,
+    func: Callable[[Any, Any], None],
+) -> None:
+    """Register ``func`` in the global pool (PaDiff's ``add_special_init``)."""
+    global_special_init_pool.add(
+        base_framework, base_class, raw_framework, raw_class, func
+    )
