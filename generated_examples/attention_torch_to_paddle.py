@@ -239,8 +239,7 @@ def init_attention_torch_to_paddle(base_model, raw_model):
 
 # fmt: off
 # One row per tensor: base tensor, raw tensor, transform, base shape, raw shape.
-TENSOR_TABLE = (
-)
+TENSOR_TABLE = ()
 # One row per layer copied by a special initializer: base layer, raw layer, initializer.
 SPECIAL_INITS = (
     ("", "", init_attention_torch_to_paddle),
