@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import keyword
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -120,7 +121,7 @@ def render_script(
         if inline_initializers:
             initializer_names[id(func)] = collector.add(func)
         else:
-            name = collector.claim(getattr(func, "__name__", "initializer").strip("<>"))
+            name = collector.claim(_identifier(getattr(func, "__name__", "")))
             initializer_names[id(func)] = name
             injected[name] = func
     context = {
@@ -161,6 +162,13 @@ def render_script(
     if formatted:
         text = format_source(text)
     return text, injected
+
+
+def _identifier(name: str) -> str:
+    """A usable script name for an injected callable (a lambda's name is "<lambda>")."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return name
+    return "special_initializer"
 
 
 def join_definitions(codes: list[str]) -> str:
