@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Optional
 
 from .errors import MappingError, Side, UsageError, format_shape
@@ -70,8 +71,6 @@ def _check_map_paths(
     for base_path, raw_path in pairs:
         for role, path in (("base", base_path), ("raw", raw_path)):
             if path not in layers[role] or not path:
-                import difflib
-
                 near = difflib.get_close_matches(
                     path, [p for p in layers[role] if p], n=3
                 )

@@ -191,3 +191,27 @@ def test_registered_pair_outside_the_layer_map_is_named_in_the_error(tmp_path):
     assert "init_batchnorm_torch_to_paddle" in message
     assert "--map features.1=features.1" in message
     assert "Traceback" not in result.stderr and not output.exists()
+
+
+def test_specs_may_name_factories_and_instances(tmp_path):
+    (tmp_path / "model_zoo.py").write_text(textwrap.dedent("""
+            from examples.mlp import PaddleMLP, TorchMLP
+
+            def make_torch_mlp():
+                return TorchMLP(sizes=(16, 24, 4))
+
+            PADDLE_MLP = PaddleMLP(sizes=(16, 24, 4))
+            """))
+    output = tmp_path / "init_mlp.py"
+    result = run_cli(
+        "emit",
+        "--base",
+        "torch:model_zoo.make_torch_mlp",
+        "--raw",
+        "paddle:model_zoo.PADDLE_MLP",
+        "-o",
+        str(output),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_outputs_match(check_script(output, [["float32", [3, 16]]], cwd=tmp_path))
