@@ -169,3 +169,39 @@ def test_paint_and_use_color(monkeypatch):
     assert use_color(object()) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_color(Tty()) is False
+
+
+def test_inspect_and_list_inits_read_the_configuration(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[[tool.padiff-gen.targets]]\n"
+        'output = "init_cnn.py"\n'
+        'base = "torch:examples.cnn.TorchCNN"\n'
+        'raw = "paddle:examples.cnn.PaddleCNN"\n'
+        "\n"
+        "[[tool.padiff-gen.targets]]\n"
+        'name = "custom"\n'
+        'output = "init_custom.py"\n'
+        'base = "torch:examples.custom_layers.TorchBlock"\n'
+        'raw = "paddle:examples.custom_layers.PaddleBlock"\n'
+        'init-modules = ["examples.custom_inits"]\n'
+    )
+    which = run_cli("inspect", cwd=tmp_path)
+    assert which.returncode == 2
+    assert "configures 2 targets (init_cnn, custom); inspect shows one." in which.stderr
+    custom = run_cli("inspect", "--target", "custom", cwd=tmp_path)
+    assert custom.returncode == 0, custom.stderr
+    assert re.search(
+        r"proj\s+PackedProjection\s+\[24,8\]\s+proj\s+SplitProjection\s+\[8,8\] \[8,8\] "
+        r"\[8,8\]\s+init_packed_projection \(--init-module examples.custom_inits\)$",
+        custom.stdout,
+        re.M,
+    ), custom.stdout
+    listed = run_cli("list-inits", cwd=tmp_path)  # imports the configured init-modules
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(
+        r"^torch\s+PackedProjection\s+->\s+paddle\s+SplitProjection\s+"
+        r"init_packed_projection\s+--init-module examples.custom_inits$",
+        listed.stdout,
+        re.M,
+    ), listed.stdout
+    assert list(tmp_path.iterdir()) == [tmp_path / "pyproject.toml"]
