@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import __version__
 from .config import Config, Target, compact_json
 from .errors import MappingError, PadiffGenError, UsageError
 from .write import GENERATED_MARKER

@@ -14,12 +14,15 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from . import progress
 from .config import Config, Target, find_config
 from .errors import PadiffGenError, UsageError
 from .term import COLOR_CHOICES, paint, use_color
+
+if TYPE_CHECKING:
+    from .check import Outcome
 
 
 def add_commands(
@@ -142,7 +145,7 @@ def run_check(args: argparse.Namespace) -> int:
     return worst
 
 
-def _print_outcome(outcome, quiet: bool, color: bool) -> None:
+def _print_outcome(outcome: "Outcome", quiet: bool, color: bool) -> None:
     progress.clear()
     if outcome.error is not None:
         print_error(outcome.error)

@@ -59,7 +59,7 @@ class Target:
     """One script to emit: the models, the options, and where it goes (root-relative)."""
 
     name: str
-    output: str
+    output: Optional[str]  # None only for a recorded command that wrote to stdout
     base: str
     raw: str
     base_kwargs: dict = field(default_factory=dict)
