@@ -13,10 +13,12 @@ import shlex
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from . import progress
 from .analyze import analyze
 from .errors import UsageError
 from .load import ModelSpec, build_model, parse_spec
 from .plan import MapOptions, Pairing, Plan, plan_from
+from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
 from .special_init import global_special_init_pool
@@ -32,7 +34,8 @@ def load_init_modules(names: Iterable[str]) -> None:
     """Import user modules that register special initializers."""
     for name in names:
         try:
-            importlib.import_module(name)
+            with global_special_init_pool.origin(init_module_origin(name)):
+                importlib.import_module(name)
         except Exception as error:
             raise UsageError(
                 f"--init-module {name} failed to import: {type(error).__name__}: {error}.",
@@ -79,7 +82,8 @@ def as_proxy(
             "Pass constructor arguments only together with a spec such as 'torch:pkg.Net'.",
         )
     if isinstance(model, ModelSpec):
-        built = build_model(model, lazy=lazy, role=role)
+        with progress.stage(f"building the {role} model {model.text}"):
+            built = build_model(model, lazy=lazy, role=role)
         if built.note:
             log.warning(built.note)
         return ProxyModel(built.model, spec=model, note=built.note)
@@ -138,10 +142,12 @@ def pair_models(
 ) -> tuple[Pairing, ProxyModel, ProxyModel, MapOptions]:
     """Load and analyze two models; mismatches are in the pairing, not raised."""
     options = map_options(layer_map, maps)
+    load_plugins(global_special_init_pool)
     load_init_modules(init_modules)
     base_proxy = as_proxy(base, "base", base_kwargs, lazy=lazy)
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
-    pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    with progress.stage("pairing the layers"):
+        pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
     return pairing, base_proxy, raw_proxy, options
 
 
@@ -184,7 +190,8 @@ def emit_text(
         init_modules=init_modules,
     )
     file_name = Path(output).name if output is not None else "init_weights.py"
-    text, _ = render_script(plan, file_name=file_name)
+    with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
+        text, _ = render_script(plan, file_name=file_name)
     return text
 
 

@@ -15,19 +15,23 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
-from . import __version__
-from .errors import PadiffGenError
+from . import __version__, progress
+from .commands import add_commands, add_target_argument
+from .errors import PadiffGenError, UsageError
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_model_arguments(
+    parser: argparse.ArgumentParser, required: bool = True
+) -> None:
+    # Not required where a [tool.padiff-gen] target can name the models instead.
     parser.add_argument(
         "--base",
-        required=True,
+        required=required,
         metavar="FW:PATH",
         help="base model (copied from): torch:pkg.module.Net or paddle:...",
     )
     parser.add_argument(
-        "--raw", required=True, metavar="FW:PATH", help="raw model (copied into)"
+        "--raw", required=required, metavar="FW:PATH", help="raw model (copied into)"
     )
     parser.add_argument(
         "--base-kwargs", metavar="JSON", help="constructor kwargs for --base"
@@ -44,7 +48,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--layer-map",
-        default="auto",
+        default=None,  # None: not given, so a configured value stands (else "auto")
         choices=("auto", "none"),
         help="auto: map every layer with a registered initializer (default)",
     )
@@ -75,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     emit = commands.add_parser(
         "emit", parents=[common], help="write an init_weights.py script"
     )
-    _add_model_arguments(emit)
+    _add_model_arguments(emit, required=False)
+    add_target_argument(emit)
     emit.add_argument(
         "-o", "--output", metavar="PATH", help="output file (default: stdout)"
     )
@@ -85,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="overwrite an output file that padiff-gen did not generate",
     )
     emit.set_defaults(handler=run_emit)
+    add_commands(commands, common, _add_model_arguments)
     return parser
 
 
@@ -95,7 +101,7 @@ def emit_options(args: argparse.Namespace) -> dict:
     return {
         "base_kwargs": parse_kwargs(args.base_kwargs, "--base-kwargs"),
         "raw_kwargs": parse_kwargs(args.raw_kwargs, "--raw-kwargs"),
-        "layer_map": args.layer_map,
+        "layer_map": args.layer_map or "auto",
         "maps": args.map,
         "init_modules": args.init_module,
     }
@@ -111,7 +117,20 @@ def derive(argv: Sequence[str]) -> str:
 
 def run_emit(args: argparse.Namespace) -> int:
     from .api import emit
+    from .config import find_config
+    from .targets import emit_targets, select_targets
 
+    config = find_config()
+    targets = select_targets(config, args)
+    if targets is not None:
+        return emit_targets(config, targets, args.force)
+    if not (args.base and args.raw):
+        raise UsageError(
+            "emit needs --base and --raw (or targets in [tool.padiff-gen] of "
+            "pyproject.toml, in this folder or above).",
+            "Write e.g. padiff-gen emit --base torch:models.Net --raw paddle:models.Net "
+            "-o init_weights.py.",
+        )
     text = emit(
         args.base, args.raw, args.output, force=args.force, **emit_options(args)
     )
@@ -127,7 +146,8 @@ def _configure(args: argparse.Namespace) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     warnings.filterwarnings("ignore", message=".*ccache.*")
-    handler = logging.StreamHandler(sys.stderr)
+    progress.configure(progress.should_show(sys.stderr, args.quiet))
+    handler = progress.ProgressAwareHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("padiff_gen")
     logger.handlers[:] = [handler]
@@ -142,6 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.handler(args)
     except PadiffGenError as error:
+        progress.clear()
         if args.debug:
             traceback.print_exc()
         message = textwrap.fill(f"padiff-gen: error: {error.text}", width=100)

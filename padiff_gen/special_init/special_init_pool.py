@@ -12,8 +12,9 @@ Generated scripts inline the initializer's source, so it must be a module-level 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from ..errors import UsageError
 
@@ -69,6 +70,10 @@ class SpecialInitPool:
 
     def __init__(self) -> None:
         self._entries: dict[InitKey, Initializer] = {}
+        # Every registration ever made, in order: lets a run with several targets give each
+        # target only the --init-module registrations it names (see padiff_gen.targets).
+        self._history: list[Initializer] = []
+        self._origins: list[str] = []
 
     def add(
         self,
@@ -90,11 +95,26 @@ class SpecialInitPool:
                 "Pass a function with the signature init_logic(base_model, raw_model).",
             )
         key = InitKey(base_framework, base_class, raw_framework, raw_class)
-        entry = Initializer(key, func, origin or _origin_of(func), validate)
+        origin = origin or (self._origins[-1] if self._origins else _origin_of(func))
+        entry = Initializer(key, func, origin, validate)
         self._entries[key] = (
             entry  # a later registration overrides: users may replace built-ins
         )
+        self._history.append(entry)
         return entry
+
+    @contextlib.contextmanager
+    def origin(self, label: str) -> Iterator[None]:
+        """Registrations made inside this block come from ``label`` (a plugin, a module)."""
+        self._origins.append(label)
+        try:
+            yield
+        finally:
+            self._origins.pop()
+
+    def history(self) -> tuple[Initializer, ...]:
+        """Every registration so far, in order, overridden ones included."""
+        return tuple(self._history)
 
     def register(
         self,

@@ -1,0 +1,259 @@
+"""The paired table ``padiff-gen inspect`` prints, for people (aligned text) and as data.
+
+Built from a :class:`~padiff_gen.plan.Pairing`, which keeps every mismatch on its pair, so
+the whole table shows even when the models do not map: the first mismatch is marked, and
+units left over on either side are listed after the table.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any, Optional
+
+from .plan import TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
+from .term import align, paint
+
+FIRST_MARK = ">"  # the first mismatch
+ERROR_MARK = "!"  # any later mismatch (often a consequence of the first)
+SHAPES_SHOWN = 4  # per unit in the text table; --json lists all
+
+
+# ---------------------------------------------------------------- as data
+
+
+def _tensor_data(tensor: TensorRef) -> dict[str, Any]:
+    return {"path": tensor.path, "shape": list(tensor.shape), "dtype": tensor.dtype}
+
+
+def _unit_data(unit: Optional[Unit]) -> Optional[dict[str, Any]]:
+    if unit is None:
+        return None
+    return {
+        "path": unit.path,
+        "class": unit.class_name,
+        "special": unit.special,
+        "tensors": [_tensor_data(t) for t in unit.tensors],
+    }
+
+
+def _model_data(info: ModelInfo) -> dict[str, Any]:
+    return {
+        "framework": info.framework,
+        "class": info.class_name,
+        "spec": info.spec.text if info.spec else None,
+        "kwargs": dict(info.spec.kwargs) if info.spec else {},
+    }
+
+
+def how(pair: UnitPair) -> str:
+    """'copy', 'transpose', 'initializer' or 'mismatch'."""
+    if pair.error is not None:
+        return "mismatch"
+    if pair.initializer is not None:
+        return "initializer"
+    if any(copy.transform == TRANSPOSE for copy in pair.copies):
+        return "transpose"
+    return "copy"
+
+
+def paired(pairing: Pairing) -> list[UnitPair]:
+    """The pairs with a unit on both sides (the table's rows)."""
+    return [p for p in pairing.pairs if p.base is not None and p.raw is not None]
+
+
+def leftovers(pairing: Pairing) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
+    """Units of either model that nothing on the other side pairs with, in order."""
+    count = min(len(pairing.base_units), len(pairing.raw_units))
+    return pairing.base_units[count:], pairing.raw_units[count:]
+
+
+def _first_mismatch(pairing: Pairing) -> Optional[tuple[Optional[int], UnitPair]]:
+    """(row index, or None when the first error is about leftovers, and its pair)."""
+    rows = paired(pairing)
+    for pair in pairing.pairs:
+        if pair.error is not None:
+            return (rows.index(pair) if pair in rows else None), pair
+    return None
+
+
+def pairing_data(pairing: Pairing) -> dict[str, Any]:
+    """Everything the text table shows, as JSON-ready data."""
+    first = _first_mismatch(pairing)
+    base_left, raw_left = leftovers(pairing)
+    pairs = []
+    for index, pair in enumerate(paired(pairing), start=1):
+        initializer = pair.initializer
+        pairs.append(
+            {
+                "index": index,
+                "base": _unit_data(pair.base),
+                "raw": _unit_data(pair.raw),
+                "how": how(pair),
+                "copies": [
+                    {"base": c.base.path, "raw": c.raw.path, "transform": c.transform}
+                    for c in pair.copies
+                ],
+                "initializer": (
+                    {"name": initializer.name, "origin": initializer.origin}
+                    if initializer is not None
+                    else None
+                ),
+                "matched_by": pair.matched_by,
+                "error": pair.error.text if pair.error is not None else None,
+            }
+        )
+    return {
+        "ok": first is None,
+        "base": _model_data(pairing.base),
+        "raw": _model_data(pairing.raw),
+        "pairs": pairs,
+        "first_mismatch": (
+            {
+                "index": None if first[0] is None else first[0] + 1,
+                "where": "leftovers" if first[0] is None else "pair",
+                "message": first[1].error.text,
+            }
+            if first is not None
+            else None
+        ),
+        "leftovers": {
+            "base": [_unit_data(u) for u in base_left],
+            "raw": [_unit_data(u) for u in raw_left],
+        },
+    }
+
+
+# ---------------------------------------------------------------- as text
+
+
+def _shapes(unit: Unit) -> str:
+    shapes = ["[" + ",".join(str(d) for d in shape) + "]" for shape in unit.shapes]
+    if len(shapes) > SHAPES_SHOWN:
+        shapes = shapes[:SHAPES_SHOWN] + [f"+{len(shapes) - SHAPES_SHOWN}"]
+    return " ".join(shapes)
+
+
+def _how_text(pair: UnitPair) -> str:
+    kind = how(pair)
+    if kind == "mismatch":
+        return "MISMATCH"
+    if kind == "initializer":
+        return f"{pair.initializer.name} ({pair.initializer.origin})"
+    if kind == "transpose":
+        names = [c.base.name for c in pair.copies if c.transform == TRANSPOSE]
+        return "transpose " + ", ".join(names)
+    return "copy"
+
+
+def _model_line(role: str, info: ModelInfo) -> str:
+    where = info.spec.text if info.spec else "(a model passed in memory)"
+    return f"{role + ':':<5} {where} ({info.framework} {info.class_name})"
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(
+        text, width=100, initial_indent=indent, subsequent_indent=indent
+    )
+
+
+def format_pairing(pairing: Pairing, color: bool = False) -> str:
+    """The aligned, optionally coloured table with mismatches and leftovers."""
+    first = _first_mismatch(pairing)
+    rows = paired(pairing)
+    header = ["", "#", "base", "class", "shapes", "raw", "class", "shapes", "how"]
+    cells = [header]
+    for index, pair in enumerate(rows):
+        mark = ""
+        if pair.error is not None:
+            mark = FIRST_MARK if first is not None and first[0] == index else ERROR_MARK
+        cells.append(
+            [
+                mark,
+                str(index + 1),
+                pair.base.path or "<root>",
+                pair.base.class_name,
+                _shapes(pair.base),
+                pair.raw.path or "<root>",
+                pair.raw.class_name,
+                _shapes(pair.raw),
+                _how_text(pair),
+            ]
+        )
+    lines = [
+        _model_line("base", pairing.base),
+        _model_line("raw", pairing.raw),
+        "",
+    ]
+    for row_index, row in enumerate(align(cells)):
+        line = "".join(row).rstrip()
+        if row_index == 0:
+            lines.append(paint(line, color, "bold"))
+            continue
+        pair = rows[row_index - 1]
+        kind = how(pair)
+        if kind == "mismatch":
+            styles = ("red", "bold") if row[0].strip() == FIRST_MARK else ("red",)
+            lines.append(paint(line, color, *styles))
+        elif kind == "initializer":
+            head, tail = "".join(row[:-1]), row[-1]
+            lines.append(head + paint(tail, color, "cyan"))
+        elif kind == "transpose":
+            head, tail = "".join(row[:-1]), row[-1]
+            lines.append(head + paint(tail, color, "blue"))
+        else:
+            lines.append(line)
+    if not rows:
+        lines.append("(no pairs)")
+    lines += _leftover_lines(pairing, first, color)
+    lines.append("")
+    lines.append(_summary(pairing, first, color))
+    if first is not None:
+        where = "#" + str(first[0] + 1) if first[0] is not None else "the leftovers"
+        lines.append(
+            paint(
+                _wrap(f"{FIRST_MARK} first mismatch, at {where}:", ""),
+                color,
+                "red",
+                "bold",
+            )
+        )
+        lines.append(_wrap(first[1].error.text, "  "))
+    return "\n".join(lines) + "\n"
+
+
+def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
+    lines: list[str] = []
+    for role, units in zip(("base", "raw"), leftovers(pairing)):
+        if not units:
+            continue
+        lines += [
+            "",
+            paint(f"left over on the {role} side ({len(units)}):", color, "bold"),
+        ]
+        cells = []
+        for number, unit in enumerate(units):
+            mark = (
+                FIRST_MARK
+                if first is not None and first[0] is None and number == 0
+                else ""
+            )
+            cells.append([mark, unit.path or "<root>", unit.class_name, _shapes(unit)])
+        for row in align(cells):
+            lines.append(paint("".join(row).rstrip(), color, "red"))
+    return lines
+
+
+def _summary(pairing: Pairing, first, color: bool) -> str:
+    rows = paired(pairing)
+    kinds = [how(pair) for pair in rows]
+    base_left, raw_left = leftovers(pairing)
+    text = (
+        f"{len(rows)} pairs: {kinds.count('copy')} copied as is, "
+        f"{kinds.count('transpose')} with a transpose, "
+        f"{kinds.count('initializer')} by initializers, "
+        f"{kinds.count('mismatch')} mismatched; "
+        f"{len(base_left)} base and {len(raw_left)} raw units left over."
+    )
+    if first is None:
+        return paint(text + " Everything pairs.", color, "green")
+    return text

@@ -1,0 +1,53 @@
+"""Run the CLI with stdout and/or stderr on a pseudo-terminal, as a user at a terminal does."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from conftest import ROOT, subprocess_env
+
+
+@dataclass
+class TerminalRun:
+    returncode: int
+    terminal: str  # what reached the terminal (stdout and/or stderr), "\r\n" made "\n"
+    piped: str  # whichever of stdout/stderr was not on the terminal
+
+
+def run_cli_in_terminal(
+    *args: str, cwd: Path = ROOT, stdout_tty: bool = True, stderr_tty: bool = True
+) -> TerminalRun:
+    """`padiff-gen ARGS` with the chosen streams on a pty and the other one piped."""
+    master, slave = pty.openpty()
+    env = subprocess_env()
+    env.pop("NO_COLOR", None)
+    env["TERM"] = "xterm"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "padiff_gen", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave if stdout_tty else subprocess.PIPE,
+        stderr=slave if stderr_tty else subprocess.PIPE,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its end of the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    piped_stream = process.stderr if stdout_tty else process.stdout
+    piped = piped_stream.read().decode() if piped_stream is not None else ""
+    process.wait(timeout=600)
+    terminal = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    return TerminalRun(process.returncode, terminal, piped)

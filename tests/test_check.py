@@ -1,0 +1,317 @@
+"""`padiff-gen check`: same, or which of the four reasons makes the file differ.
+
+A throwaway model repository (the custom-layer example with its initializer module) is
+emitted once; each test edits a copy the way a user would and re-checks it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run_cli
+from padiff_gen import __version__
+from padiff_gen.check import (
+    classify,
+    header_version,
+    read_header,
+    root_for,
+    table_rows,
+)
+from padiff_gen.errors import UsageError
+
+EMIT = (
+    "emit",
+    "--base",
+    "torch:mymodels.layers.TorchBlock",
+    "--raw",
+    "paddle:mymodels.layers.PaddleBlock",
+    "--init-module",
+    "mymodels.inits",
+    "-o",
+    "init_weights.py",
+)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("pristine")
+    package = repo / "mymodels"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    shutil.copy(ROOT / "examples" / "custom_layers.py", package / "layers.py")
+    shutil.copy(ROOT / "examples" / "custom_inits.py", package / "inits.py")
+    result = run_cli(*EMIT, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    return repo
+
+
+@pytest.fixture
+def repo(pristine, tmp_path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(pristine, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert text.count(old) == count, (old, text.count(old))
+    path.write_text(text.replace(old, new))
+
+
+def test_a_fresh_script_checks_clean_from_anywhere(repo):
+    found = run_cli("check", cwd=repo)  # no files, no config: finds generated scripts
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert found.stdout.strip() == "init_weights.py: up to date"
+    (repo / "sub").mkdir()
+    # The recorded -o path tells where the command ran, so the models still import.
+    nested = run_cli("check", "../init_weights.py", cwd=repo / "sub")
+    assert nested.returncode == 0, nested.stdout + nested.stderr
+    assert nested.stdout.strip() == "../init_weights.py: up to date"
+
+
+def test_models_changed(repo):
+    script = repo / "init_weights.py"
+    committed = script.read_text()
+    edit(repo / "mymodels" / "layers.py", "dim=8", "dim=12", count=4)
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert out.startswith("init_weights.py: out of date\n")
+    assert re.search(
+        r"reason \(models\): the models changed: TENSOR_TABLE has 4 rows only in the "
+        r"file and 4 only in the\s+regenerated script; SPECIAL_INIT_TENSORS has 4 rows",
+        out,
+    ), out
+    assert "--- init_weights.py (committed)\n+++ init_weights.py (regenerated)\n" in out
+    assert '-    ("norm.weight", "norm.weight", "copy", (8,), (8,)),' in out
+    assert '+    ("norm.weight", "norm.weight", "copy", (12,), (12,)),' in out
+    assert f"fix: {read_header(script).command}" in out
+    assert script.read_text() == committed, "check must not write"
+
+
+def test_models_that_no_longer_pair(repo):
+    edit(
+        repo / "mymodels" / "layers.py",
+        "self.out = torch.nn.Linear(dim, dim)",
+        "self.out = torch.nn.Linear(dim, dim + 1)",
+    )
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    assert (
+        "reason (models): the models changed and no longer pair: Shape mismatch: base"
+        in (result.stdout.replace("\n    ", " "))
+    )
+    assert (
+        "fix: make the models pair (`padiff-gen inspect` shows where)" in result.stdout
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_initializer_source_changed(repo):
+    edit(
+        repo / "mymodels" / "inits.py",
+        "np.ascontiguousarray(block.T)",
+        "np.ascontiguousarray(block.T) * 1.0",
+    )
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    text = result.stdout.replace("\n    ", " ")
+    assert (
+        "reason (code): the tables are the same but the code differs in "
+        "init_packed_projection: an initializer's source changed" in text
+    ), text
+    assert (
+        "+        getattr(raw_model, name).set_value(np.ascontiguousarray(block.T) * 1.0)"
+        in text
+    )
+
+
+def test_only_the_generator_version_and_formatting_changed(repo):
+    script = repo / "init_weights.py"
+    edit(script, f"padiff-gen {__version__}.", "padiff-gen 0.0.1.")
+    # What another black might do: other quotes and line breaks, same code.
+    edit(
+        script,
+        "def init_weights(base_model, raw_model):",
+        "def init_weights(\n    base_model, raw_model\n):",
+    )
+    edit(script, 'if __name__ == "__main__":', "if __name__ == '__main__':")
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    text = result.stdout.replace("\n    ", " ")
+    assert (
+        "reason (version): only the generator version changed (the file was made by "
+        f"padiff-gen 0.0.1; this is {__version__})" in text
+    ), text
+    assert f"-# @generated by padiff-gen 0.0.1." in text
+    assert f"+# @generated by padiff-gen {__version__}." in text
+
+
+def test_options_changed_in_the_configuration(repo):
+    # The same models, but the configured target maps `proj` by hand instead of
+    # automatically: the tables agree, the recorded command does not.
+    (repo / "pyproject.toml").write_text(textwrap.dedent("""
+            [[tool.padiff-gen.targets]]
+            output = "init_weights.py"
+            base = "torch:mymodels.layers.TorchBlock"
+            raw = "paddle:mymodels.layers.PaddleBlock"
+            layer-map = "none"
+            maps = ["proj=proj"]
+            init-modules = ["mymodels.inits"]
+            """))
+    stale = run_cli("check", cwd=repo)  # no files: the configured targets
+    assert stale.returncode == 1, stale.stderr
+    text = stale.stdout.replace("\n    ", " ")
+    assert (
+        "reason (options): the mapping options changed: maps [] -> ['proj=proj']; "
+        "layer-map 'auto' -> 'none'" in text
+    ), text
+    assert "fix: padiff-gen emit --target init_weights" in text
+    emitted = run_cli("emit", cwd=repo)  # no flags: every configured target
+    assert emitted.returncode == 0, emitted.stderr
+    assert "wrote init_weights.py" in emitted.stderr
+    assert "--layer-map none" in read_header(repo / "init_weights.py").command
+    fresh = run_cli("check", cwd=repo)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+
+
+def test_usage_errors_exit_2_and_the_other_files_are_still_checked(repo):
+    (repo / "plain.py").write_text("print('hello')\n")
+    script = (repo / "init_weights.py").read_text()
+    (repo / "memory.py").write_text(
+        script.replace(
+            script.split('"""', 1)[0],
+            "# @generated by padiff-gen 0.1.0. Do not edit by hand.\n"
+            "# Made from models passed in memory: regenerate with padiff_gen.emit().\n",
+        )
+    )
+    (repo / "garbled.py").write_text(
+        script.replace("#   padiff-gen emit --base", "#   padiff-gen emit --bsae")
+    )
+    result = run_cli(
+        "check",
+        "init_weights.py",
+        "missing.py",
+        "plain.py",
+        "memory.py",
+        "garbled.py",
+        cwd=repo,
+    )
+    assert result.returncode == 2
+    assert result.stdout.strip() == "init_weights.py: up to date"
+    errors = result.stderr.replace("\n", " ")
+    assert "padiff-gen: error: missing.py does not exist." in errors
+    assert "plain.py was not generated by padiff-gen" in errors
+    assert "memory.py records no `padiff-gen emit` command" in errors
+    assert "The command recorded in garbled.py cannot be parsed" in errors
+    assert "Traceback" not in result.stderr
+
+
+def test_the_pre_commit_hook_checks_a_repository(repo):
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "padiff-gen-check")
+    assert hook["pass_filenames"] is False  # a model edit must re-check every script
+    program, *arguments = hook["entry"].split()
+    assert program == "padiff-gen"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    clean = run_cli(*arguments, cwd=repo)  # finds the scripts through git
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "init_weights.py: up to date" in clean.stdout
+    edit(repo / "mymodels" / "layers.py", "dim=8", "dim=12", count=4)
+    stale = run_cli(*arguments, cwd=repo)
+    assert stale.returncode == 1
+    assert "reason (models)" in stale.stdout
+
+
+# ---------------------------------------------------------------- pure functions
+
+HEADER = (
+    "# @generated by padiff-gen {version}. Do not edit by hand.\n"
+    "# Regenerate with:\n"
+    "#   padiff-gen emit --base torch:m.A --raw paddle:m.B -o out/init.py\n"
+)
+
+
+def script(
+    version="0.1.0", rows='("a.weight", "a.weight", "copy", (2,), (2,)),', body="x = 1"
+):
+    return (
+        HEADER.format(version=version)
+        + f"TENSOR_TABLE = (\n    {rows}\n)\nSPECIAL_INITS = ()\nSPECIAL_INIT_TENSORS = ()\n"
+        + body
+        + "\n"
+    )
+
+
+def test_classify_tells_the_reasons_apart():
+    base = script()
+    [models] = classify(
+        base, script(rows='("a.weight", "a.weight", "copy", (3,), (3,)),')
+    )
+    assert models.kind == "models"
+    assert (
+        "TENSOR_TABLE has 1 row only in the file and 1 only in the regenerated"
+        in models.text
+    )
+    [version] = classify(script(version="0.0.1", body="x  =  1"), base)
+    assert version.kind == "version"
+    assert "made by padiff-gen 0.0.1; this is 0.1.0" in version.text
+    [formatting] = classify(script(body="x = (1)"), base)
+    assert formatting.kind == "version"
+    assert formatting.text.startswith("only comments or formatting differ")
+    [code] = classify(
+        script(body="def f():\n    return 2"), script(body="def f():\n    return 1")
+    )
+    assert code.kind == "code" and "differs in f:" in code.text
+    [broken] = classify("# @generated by padiff-gen 0.1.0.\ndef (:\n", base)
+    assert broken.kind == "code" and "not valid Python" in broken.text
+
+
+def test_table_rows_ignore_formatting():
+    import ast
+
+    spread = script(
+        rows='(\n        "a.weight",\n        "a.weight",\n        "copy",\n        (2,),\n        (2,),\n    ),'
+    )
+    assert table_rows(ast.parse(spread)) == table_rows(ast.parse(script()))
+    assert header_version(script("1.2.3")) == "1.2.3"
+
+
+def test_read_header(tmp_path):
+    path = tmp_path / "init.py"
+    path.write_text(script())
+    header = read_header(path)
+    assert header.version == "0.1.0"
+    assert header.argv == (
+        "--base",
+        "torch:m.A",
+        "--raw",
+        "paddle:m.B",
+        "-o",
+        "out/init.py",
+    )
+    path.write_text(
+        script().replace("padiff-gen emit", "padiff-gen emit --layer-map sideways")
+    )
+    with pytest.raises(
+        UsageError, match="cannot be parsed: .*invalid choice: 'sideways'"
+    ):
+        read_header(path)
+    path.write_text(script().replace("--raw paddle:m.B ", ""))
+    with pytest.raises(UsageError, match="names no --base or no --raw"):
+        read_header(path)
+
+
+def test_root_for_finds_where_the_command_ran(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "repo" / "out" / "init.py"
+    assert root_for(path, "out/init.py") == (tmp_path / "repo").resolve()
+    assert root_for(path, "elsewhere/init.py") == Path.cwd()
+    assert root_for(path, None) == Path.cwd()

@@ -1,0 +1,207 @@
+"""`padiff-gen inspect`: the paired table, as text (plain or coloured) and as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import ROOT, run_cli
+from padiff_gen.term import align, paint, use_color
+from terminal import run_cli_in_terminal
+
+CNN = (
+    "--base",
+    "torch:examples.cnn.TorchCNN",
+    "--raw",
+    "paddle:examples.cnn.PaddleCNN",
+)
+# The raw MLP has one more hidden layer: layers.2 differ in shape, raw layers.3 is left over.
+MISMATCHED = (
+    "--base",
+    "torch:examples.mlp.TorchMLP",
+    "--raw",
+    "paddle:examples.mlp.PaddleMLP",
+    "--raw-kwargs",
+    '{"sizes": [16, 32, 32, 32, 4]}',
+)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _row(text: str, base_path: str) -> str:
+    return next(
+        line for line in text.splitlines() if re.search(rf"\s{base_path}\s", line)
+    )
+
+
+def test_inspect_prints_every_pair_plain_when_piped(tmp_path):
+    before = sorted(ROOT.rglob("*.py"))
+    result = run_cli("inspect", *CNN)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert not ANSI.search(out), "piped output must carry no colour codes"
+    assert "base: torch:examples.cnn.TorchCNN (torch TorchCNN)" in out
+    conv = _row(out, r"features\.0")
+    assert re.search(
+        r"Conv2d\s+\[8,3,3,3\] \[8\]\s+features\.0\s+Conv2D\s+\[8,3,3,3\] \[8\]\s+copy$",
+        conv,
+    )
+    batchnorm = _row(out, r"features\.1")
+    assert "BatchNorm2d" in batchnorm and "BatchNorm2D" in batchnorm
+    assert batchnorm.endswith("init_batchnorm_torch_to_paddle (built-in)")
+    head = _row(out, "head")
+    assert re.search(
+        r"\[10,16\] \[10\]\s+head\s+Linear\s+\[16,10\] \[10\]\s+transpose weight$", head
+    )
+    # Columns are aligned: every cell starts where its header word starts.
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("#"))
+    starts = [m.start() for m in re.finditer(r"(?<= )\S", header)]
+    rows = [line for line in out.splitlines() if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 5 and len(starts) == 8
+    for row in rows:
+        assert all(row[p - 1] == " " and row[p] != " " for p in starts), (header, row)
+    assert "Everything pairs." in out
+    assert sorted(ROOT.rglob("*.py")) == before, "inspect must write nothing"
+
+
+def test_inspect_marks_the_first_mismatch_and_lists_leftovers():
+    result = run_cli("inspect", *MISMATCHED)
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    # The first two Linear layers pair; the third meets a raw layer of another size.
+    assert _row(out, r"layers\.0").lstrip().startswith("1")
+    marked = [line for line in out.splitlines() if re.match(r">\s+\d+\s", line)]
+    assert len(marked) == 1 and "layers.2" in marked[0] and "MISMATCH" in marked[0]
+    assert "left over on the raw side (1):" in out
+    assert re.search(r"^\s+layers\.3\s+Linear\s+\[32,4\] \[4\]$", out, re.M)
+    assert "first mismatch, at #3:" in out
+    assert "Shape mismatch: base `layers.2.weight` [4, 32]" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_inspect_json_holds_the_same_table():
+    result = run_cli("inspect", "--json", *MISMATCHED)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert data["base"] == {
+        "framework": "torch",
+        "class": "TorchMLP",
+        "spec": "torch:examples.mlp.TorchMLP",
+        "kwargs": {},
+    }
+    assert data["raw"]["kwargs"] == {"sizes": [16, 32, 32, 32, 4]}
+    assert [p["how"] for p in data["pairs"]] == ["transpose", "transpose", "mismatch"]
+    first = data["pairs"][0]
+    assert first["base"]["tensors"][0] == {
+        "path": "layers.0.weight",
+        "shape": [32, 16],
+        "dtype": "float32",
+    }
+    assert first["raw"]["tensors"][0]["shape"] == [16, 32]
+    assert first["copies"][0] == {
+        "base": "layers.0.weight",
+        "raw": "layers.0.weight",
+        "transform": "transpose",
+    }
+    assert data["first_mismatch"]["index"] == 3
+    assert data["first_mismatch"]["where"] == "pair"
+    assert "layers.2.weight" in data["first_mismatch"]["message"]
+    assert data["leftovers"]["base"] == []
+    assert [u["path"] for u in data["leftovers"]["raw"]] == ["layers.3"]
+
+
+def test_inspect_json_shows_initializers():
+    result = run_cli("inspect", "--json", *CNN)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["first_mismatch"] is None
+    special = [p for p in data["pairs"] if p["how"] == "initializer"]
+    assert [p["base"]["path"] for p in special] == ["features.1", "features.4"]
+    assert special[0]["initializer"] == {
+        "name": "init_batchnorm_torch_to_paddle",
+        "origin": "built-in",
+    }
+    # The torch side of a BatchNorm holds num_batches_tracked too (shape []).
+    assert [t["shape"] for t in special[0]["base"]["tensors"]][-1] == []
+
+
+def test_inspect_colours_on_a_terminal_and_not_with_color_never():
+    coloured = run_cli_in_terminal("inspect", *MISMATCHED, stderr_tty=False)
+    assert coloured.returncode == 1, coloured.piped
+    assert "\x1b[31;1m>" in coloured.terminal  # the first mismatch, red and bold
+    plain_text = ANSI.sub("", coloured.terminal)
+    assert "first mismatch, at #3:" in plain_text
+    plain = run_cli_in_terminal(
+        "inspect", *MISMATCHED, "--color", "never", stderr_tty=False
+    )
+    assert plain.returncode == 1
+    assert not ANSI.search(plain.terminal)
+
+
+def test_inspect_without_models_is_a_usage_error(tmp_path):
+    result = run_cli("inspect", "--base", "torch:examples.cnn.TorchCNN", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "inspect needs --base and --raw" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_align_pads_all_but_the_last_column():
+    rows = align([["a", "bbb", "x"], ["cccc", "d", "yyyy"]])
+    assert ["".join(r) for r in rows] == ["a     bbb  x", "cccc  d    yyyy"]
+
+
+def test_paint_and_use_color(monkeypatch):
+    assert paint("x", False, "red") == "x"
+    assert paint("x", True, "red", "bold") == "\x1b[31;1mx\x1b[0m"
+
+    class Tty:
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert use_color(Tty()) is True
+    assert use_color(Tty(), "never") is False
+    assert use_color(object(), "always") is True
+    assert use_color(object()) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_color(Tty()) is False
+
+
+def test_inspect_and_list_inits_read_the_configuration(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[[tool.padiff-gen.targets]]\n"
+        'output = "init_cnn.py"\n'
+        'base = "torch:examples.cnn.TorchCNN"\n'
+        'raw = "paddle:examples.cnn.PaddleCNN"\n'
+        "\n"
+        "[[tool.padiff-gen.targets]]\n"
+        'name = "custom"\n'
+        'output = "init_custom.py"\n'
+        'base = "torch:examples.custom_layers.TorchBlock"\n'
+        'raw = "paddle:examples.custom_layers.PaddleBlock"\n'
+        'init-modules = ["examples.custom_inits"]\n'
+    )
+    which = run_cli("inspect", cwd=tmp_path)
+    assert which.returncode == 2
+    assert "configures 2 targets (init_cnn, custom); inspect shows one." in which.stderr
+    custom = run_cli("inspect", "--target", "custom", cwd=tmp_path)
+    assert custom.returncode == 0, custom.stderr
+    assert re.search(
+        r"proj\s+PackedProjection\s+\[24,8\]\s+proj\s+SplitProjection\s+\[8,8\] \[8,8\] "
+        r"\[8,8\]\s+init_packed_projection \(--init-module examples.custom_inits\)$",
+        custom.stdout,
+        re.M,
+    ), custom.stdout
+    listed = run_cli("list-inits", cwd=tmp_path)  # imports the configured init-modules
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(
+        r"^torch\s+PackedProjection\s+->\s+paddle\s+SplitProjection\s+"
+        r"init_packed_projection\s+--init-module examples.custom_inits$",
+        listed.stdout,
+        re.M,
+    ), listed.stdout
+    assert list(tmp_path.iterdir()) == [tmp_path / "pyproject.toml"]
