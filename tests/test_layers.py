@@ -140,6 +140,10 @@ RUNTIME_REFUSALS = {
         Job("sync_bn_no_affine", PADDLE_TO_TORCH, prepare=False),
         "the base layer's weight is not all 1.0, but the raw layer has no weight",
     ),
+    "paddle-fixed-rnn-bias-not-zero": (
+        Job("lstm_no_bias", PADDLE_TO_TORCH, prepare=False),
+        "the base layer's bias_ih (layer 0) is not all 0.0",
+    ),
 }
 CORRUPTIONS = {
     "two-table-rows-swapped": Job(
@@ -347,3 +351,24 @@ def test_comparison_catches_a_corrupted_mapping(outcomes, key):
     assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
         1.0, outcome["scale"]
     )
+
+
+def test_assign_weight_refuses_like_the_script_and_leaves_raw_unchanged():
+    """padiff_gen.assign_weight runs the same code in-process, with the same refusal."""
+    import numpy as np
+
+    from examples.compare import randomize
+    from padiff_gen.api import assign_weight
+    from padiff_gen.runtime.common import WeightMismatchError
+    from tests.layer_pairs import paddle_model, torch_model
+
+    base, raw = torch_model("embedding_padding_idx"), paddle_model(
+        "embedding_padding_idx"
+    )
+    randomize(base)
+    before = {name: np.array(t.numpy()) for name, t in raw.state_dict().items()}
+    with pytest.raises(WeightMismatchError) as raised:
+        assign_weight(base, raw)
+    assert str(raised.value).startswith("base `0` -> raw `0`: row 0 (padding_idx)")
+    after = {name: t.numpy() for name, t in raw.state_dict().items()}
+    assert all(np.array_equal(before[name], after[name]) for name in before)

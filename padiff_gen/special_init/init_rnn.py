@@ -129,12 +129,12 @@ def validate_rnn(base_layer: Any, raw_layer: Any) -> Optional[str]:
         for key in base
         if base[key] != raw[key]
     ]
-    if differences:
-        return (
-            "; ".join(differences)
-            + " (mode RNN_TANH / RNN_RELU is torch's nonlinearity, paddle's activation); "
-            "build both alike"
+    if base["mode"] != raw["mode"]:
+        differences.append(
+            "(mode RNN_TANH / RNN_RELU is torch's nonlinearity, paddle's activation)"
         )
+    if differences:
+        return "; ".join(differences) + "; build both alike"
     if _learns_biases(base_layer) and not _has_biases(raw_layer):
         return (
             "the base layer learns biases but the raw layer was built without them "
