@@ -235,6 +235,11 @@ def copy_or_neutral(dst, src, neutral, name):
 
 
 def init_batchnorm_paddle_to_torch(base_model, raw_model):
+    """BatchNorm: weight, bias and running statistics (_mean/_variance -> running_mean/var).
+
+    torch's num_batches_tracked keeps its value: paddle has no counterpart, and it only
+    counts training steps (for momentum=None), so no output depends on it.
+    """
     copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
     # torch built with track_running_stats=False has no statistics: both layers then
@@ -242,7 +247,6 @@ def init_batchnorm_paddle_to_torch(base_model, raw_model):
     if raw_model.running_mean is not None:
         copy_tensor(raw_model.running_mean, base_model._mean)
         copy_tensor(raw_model.running_var, base_model._variance)
-    # torch's num_batches_tracked keeps its value: paddle has no counterpart (see above).
 
 
 # fmt: off

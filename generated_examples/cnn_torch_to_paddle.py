@@ -232,7 +232,12 @@ def copy_or_neutral(dst, src, neutral, name):
 
 
 def init_batchnorm_torch_to_paddle(base_model, raw_model):
-    # torch's num_batches_tracked is not copied: paddle has no counterpart (see above).
+    """BatchNorm: weight, bias and running statistics (running_mean/var -> _mean/_variance).
+
+    A tensor torch lacks (affine=False) stands for scale 1 / shift 0. torch's
+    num_batches_tracked is not copied: paddle has no counterpart, and it only counts
+    training steps (for momentum=None), so no output depends on it.
+    """
     copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
     # torch built with track_running_stats=False keeps no statistics and normalises with

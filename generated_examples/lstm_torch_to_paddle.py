@@ -206,6 +206,11 @@ def clone_tensor(tensor):
 
 
 def init_embedding_torch_to_paddle(base_model, raw_model):
+    """Embedding: the table as is, never transposed.
+
+    At padding_idx paddle outputs zeros whatever the row holds, while torch outputs the
+    row: it must be zero (torch keeps it so unless it is set by hand).
+    """
     padding_idx = base_model.padding_idx
     if padding_idx is not None and bool(as_torch(base_model.weight)[padding_idx].any()):
         raise WeightMismatchError(
@@ -254,6 +259,7 @@ def copy_or_neutral(dst, src, neutral, name):
 
 
 def copy_rnn_cell(dst, src, where):
+    """Copy one cell; a bias the base lacks (bias=False) becomes zeros."""
     copy_tensor(dst["weight_ih"], src["weight_ih"])
     copy_tensor(dst["weight_hh"], src["weight_hh"])
     copy_or_neutral(dst["bias_ih"], src["bias_ih"], 0.0, f"bias_ih ({where})")
@@ -266,7 +272,11 @@ CELL_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 def paddle_rnn_cell(rnn, layer, reverse):
-    """The same tensors in paddle, read from the cell of that layer and direction."""
+    """The same tensors in paddle, read from the cell of that layer and direction.
+
+    paddle also names them on the layer (weight_ih_l0, ...), but with proj_size those
+    names point at the wrong tensors, so the cells are read.
+    """
     stack = rnn[layer]  # a paddle.nn.RNN (one cell) or BiRNN (cell_fw and cell_bw)
     if reverse:
         cell = stack.cell_bw
@@ -288,6 +298,7 @@ def torch_rnn_cell(rnn, layer, reverse):
 
 
 def init_rnn_torch_to_paddle(base_model, raw_model):
+    """LSTM/GRU/RNN: every layer and direction, into paddle's per-cell tensors."""
     for layer, reverse in rnn_cells(base_model):
         copy_rnn_cell(
             paddle_rnn_cell(raw_model, layer, reverse),

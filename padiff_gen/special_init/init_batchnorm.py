@@ -38,7 +38,12 @@ CLASS_PAIRS = (
 
 
 def init_batchnorm_torch_to_paddle(base_model, raw_model):
-    # torch's num_batches_tracked is not copied: paddle has no counterpart (see above).
+    """BatchNorm: weight, bias and running statistics (running_mean/var -> _mean/_variance).
+
+    A tensor torch lacks (affine=False) stands for scale 1 / shift 0. torch's
+    num_batches_tracked is not copied: paddle has no counterpart, and it only counts
+    training steps (for momentum=None), so no output depends on it.
+    """
     copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
     # torch built with track_running_stats=False keeps no statistics and normalises with
@@ -49,6 +54,11 @@ def init_batchnorm_torch_to_paddle(base_model, raw_model):
 
 
 def init_batchnorm_paddle_to_torch(base_model, raw_model):
+    """BatchNorm: weight, bias and running statistics (_mean/_variance -> running_mean/var).
+
+    torch's num_batches_tracked keeps its value: paddle has no counterpart, and it only
+    counts training steps (for momentum=None), so no output depends on it.
+    """
     copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
     # torch built with track_running_stats=False has no statistics: both layers then
@@ -56,7 +66,6 @@ def init_batchnorm_paddle_to_torch(base_model, raw_model):
     if raw_model.running_mean is not None:
         copy_tensor(raw_model.running_mean, base_model._mean)
         copy_tensor(raw_model.running_var, base_model._variance)
-    # torch's num_batches_tracked keeps its value: paddle has no counterpart (see above).
 
 
 # ---------------------------------------------------------------- emit-time checks

@@ -14,6 +14,7 @@ from .special_init_pool import global_special_init_pool as init_pool
 
 
 def init_bilinear_torch_to_paddle(base_model, raw_model):
+    """Bilinear: the weight as is, the bias [out] -> paddle's row [1, out] (0 if absent)."""
     copy_tensor(raw_model.weight, base_model.weight)
     bias = base_model.bias
     if bias is not None:
@@ -22,6 +23,7 @@ def init_bilinear_torch_to_paddle(base_model, raw_model):
 
 
 def init_bilinear_paddle_to_torch(base_model, raw_model):
+    """Bilinear: the weight as is, paddle's bias row [1, out] -> [out] (0 if absent)."""
     copy_tensor(raw_model.weight, base_model.weight)
     bias = base_model.bias
     if bias is not None:

@@ -16,6 +16,11 @@ from .special_init_pool import global_special_init_pool as init_pool
 
 
 def init_embedding_torch_to_paddle(base_model, raw_model):
+    """Embedding: the table as is, never transposed.
+
+    At padding_idx paddle outputs zeros whatever the row holds, while torch outputs the
+    row: it must be zero (torch keeps it so unless it is set by hand).
+    """
     padding_idx = base_model.padding_idx
     if padding_idx is not None and bool(as_torch(base_model.weight)[padding_idx].any()):
         raise WeightMismatchError(
@@ -27,9 +32,14 @@ def init_embedding_torch_to_paddle(base_model, raw_model):
 
 
 def init_embedding_paddle_to_torch(base_model, raw_model):
+    """Embedding: the table as is, never transposed.
+
+    At padding_idx paddle outputs zeros whatever the row holds, while torch outputs the
+    row: torch's padding row is set to zero.
+    """
     copy_tensor(raw_model.weight, base_model.weight)
     padding_idx = raw_model.padding_idx
-    if padding_idx is not None:  # paddle outputs zeros there, torch outputs the row
+    if padding_idx is not None:
         fill_tensor(as_torch(raw_model.weight)[padding_idx], 0.0)
 
 

@@ -26,11 +26,16 @@ CLASS_PAIRS = (
 
 
 def init_instancenorm_torch_to_paddle(base_model, raw_model):
+    """InstanceNorm: torch weight/bias -> paddle scale/bias.
+
+    torch's default (affine=False) has neither: paddle's then get scale 1 and shift 0.
+    """
     copy_or_neutral(raw_model.scale, base_model.weight, 1.0, "scale")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
 
 
 def init_instancenorm_paddle_to_torch(base_model, raw_model):
+    """InstanceNorm: paddle scale/bias -> torch weight/bias (scale 1 / shift 0 if absent)."""
     copy_or_neutral(raw_model.weight, base_model.scale, 1.0, "scale")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
 

@@ -36,7 +36,11 @@ def torch_rnn_cell(rnn, layer, reverse):
 
 
 def paddle_rnn_cell(rnn, layer, reverse):
-    """The same tensors in paddle, read from the cell of that layer and direction."""
+    """The same tensors in paddle, read from the cell of that layer and direction.
+
+    paddle also names them on the layer (weight_ih_l0, ...), but with proj_size those
+    names point at the wrong tensors, so the cells are read.
+    """
     stack = rnn[layer]  # a paddle.nn.RNN (one cell) or BiRNN (cell_fw and cell_bw)
     if reverse:
         cell = stack.cell_bw
@@ -61,6 +65,7 @@ def rnn_cells(rnn):
 
 
 def copy_rnn_cell(dst, src, where):
+    """Copy one cell; a bias the base lacks (bias=False) becomes zeros."""
     copy_tensor(dst["weight_ih"], src["weight_ih"])
     copy_tensor(dst["weight_hh"], src["weight_hh"])
     copy_or_neutral(dst["bias_ih"], src["bias_ih"], 0.0, f"bias_ih ({where})")
@@ -70,6 +75,7 @@ def copy_rnn_cell(dst, src, where):
 
 
 def init_rnn_torch_to_paddle(base_model, raw_model):
+    """LSTM/GRU/RNN: every layer and direction, into paddle's per-cell tensors."""
     for layer, reverse in rnn_cells(base_model):
         copy_rnn_cell(
             paddle_rnn_cell(raw_model, layer, reverse),
@@ -79,6 +85,7 @@ def init_rnn_torch_to_paddle(base_model, raw_model):
 
 
 def init_rnn_paddle_to_torch(base_model, raw_model):
+    """LSTM/GRU/RNN: every layer and direction, from paddle's per-cell tensors."""
     for layer, reverse in rnn_cells(base_model):
         copy_rnn_cell(
             torch_rnn_cell(raw_model, layer, reverse),
