@@ -105,6 +105,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if transform == "transpose":
         source = source.t()
+    elif transform == "reshape":
+        # paddle flattens the weights of a LayerNorm over several dimensions
+        source = source.reshape(target.shape)
     with torch.no_grad():
         target.copy_(source)
 
@@ -202,41 +205,46 @@ def clone_tensor(tensor):
     return as_torch(tensor).clone()
 
 
-# What a missing tensor stands for: scale 1, shift 0, mean 0, variance 1.
-BATCHNORM_NEUTRAL_VALUES = (1.0, 0.0, 0.0, 1.0)
-
-
 def fill_tensor(dst, value):
     """Set every element of `dst` to `value` in place."""
     with torch.no_grad():
         as_torch(dst).fill_(value)
 
 
-def copy_batchnorm(base_model, raw_model, base_names, raw_names):
-    names = zip(base_names, raw_names, BATCHNORM_NEUTRAL_VALUES)
-    for base_name, raw_name, neutral in names:
-        source = getattr(base_model, base_name, None)
-        target = getattr(raw_model, raw_name, None)
-        if target is None:
-            # torch with affine=False or track_running_stats=False: nothing to write
-            continue
-        if source is None:
-            # paddle's fixed scale and shift facing torch's affine=False
-            fill_tensor(target, neutral)
-        else:
-            copy_tensor(target, source)
+def copy_or_neutral(dst, src, neutral, name):
+    """Copy `src` into `dst`, where a missing tensor (None) stands for `neutral`.
 
-
-TORCH_BATCHNORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
-
-PADDLE_BATCHNORM_TENSORS = ("weight", "bias", "_mean", "_variance")
+    A layer built without a tensor (torch's affine=False or bias=False, paddle's
+    weight_attr=False) computes as if it held the neutral value everywhere: scale 1,
+    shift 0, mean 0, variance 1. So a missing source fills `dst` with that value, and a
+    source with no destination must hold it, or the raw layer would compute otherwise.
+    """
+    if dst is not None and src is not None:
+        copy_tensor(dst, src)
+    elif dst is not None:
+        fill_tensor(dst, neutral)
+    elif src is not None and not bool((as_torch(src) == neutral).all()):
+        raise WeightMismatchError(
+            f"the base layer's {name} is not all {neutral}, but the raw layer has no "
+            f"{name} to hold it, so their outputs would differ; build the raw layer with "
+            f"a {name} (or, if the base {name} was loaded by mistake, reset it)"
+        )
 
 
 def init_batchnorm_torch_to_paddle(base_model, raw_model):
-    # num_batches_tracked is not copied: paddle has no counterpart (its momentum is fixed).
-    copy_batchnorm(
-        base_model, raw_model, TORCH_BATCHNORM_TENSORS, PADDLE_BATCHNORM_TENSORS
-    )
+    """BatchNorm: weight, bias and running statistics (running_mean/var -> _mean/_variance).
+
+    A tensor torch lacks (affine=False) stands for scale 1 / shift 0. torch's
+    num_batches_tracked is not copied: paddle has no counterpart, and it only counts
+    training steps (for momentum=None), so no output depends on it.
+    """
+    copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
+    copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
+    # torch built with track_running_stats=False keeps no statistics and normalises with
+    # batch statistics, as paddle does with use_global_stats=False; paddle's unused
+    # statistics are reset to mean 0, variance 1.
+    copy_or_neutral(raw_model._mean, base_model.running_mean, 0.0, "running mean")
+    copy_or_neutral(raw_model._variance, base_model.running_var, 1.0, "running var")
 
 
 # fmt: off
@@ -294,9 +302,13 @@ def init_weights(base_model, raw_model):
             initializer(
                 get_layer(base_model, base_path), get_layer(raw_model, raw_path)
             )
-    except Exception:
+    except Exception as error:
         for path, saved in backup:  # undo, so that raw_model stays as it was
             copy_tensor(get_tensor(raw_model, path), saved)
+        if isinstance(error, WeightMismatchError):  # say which layers refused
+            raise WeightMismatchError(
+                f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
+            ) from None
         raise
     for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
         copy_tensor(

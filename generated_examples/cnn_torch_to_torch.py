@@ -104,6 +104,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if transform == "transpose":
         source = source.t()
+    elif transform == "reshape":
+        # paddle flattens the weights of a LayerNorm over several dimensions
+        source = source.reshape(target.shape)
     with torch.no_grad():
         target.copy_(source)
 

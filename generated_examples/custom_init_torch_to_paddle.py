@@ -114,6 +114,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if transform == "transpose":
         source = source.t()
+    elif transform == "reshape":
+        # paddle flattens the weights of a LayerNorm over several dimensions
+        source = source.reshape(target.shape)
     with torch.no_grad():
         target.copy_(source)
 
@@ -265,9 +268,13 @@ def init_weights(base_model, raw_model):
             initializer(
                 get_layer(base_model, base_path), get_layer(raw_model, raw_path)
             )
-    except Exception:
+    except Exception as error:
         for path, saved in backup:  # undo, so that raw_model stays as it was
             copy_tensor(get_tensor(raw_model, path), saved)
+        if isinstance(error, WeightMismatchError):  # say which layers refused
+            raise WeightMismatchError(
+                f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
+            ) from None
         raise
     for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
         copy_tensor(

@@ -6,7 +6,7 @@
 base: torch:examples.lstm.TorchTagger
 raw:  paddle:examples.lstm.PaddleTagger
 
-3 tensors copied from the table (1 transposed) and 1 layer copied by special initializers.
+2 tensors copied from the table (1 transposed) and 2 layers copied by special initializers.
 
 From Python::
 
@@ -105,6 +105,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if transform == "transpose":
         source = source.t()
+    elif transform == "reshape":
+        # paddle flattens the weights of a LayerNorm over several dimensions
+        source = source.reshape(target.shape)
     with torch.no_grad():
         target.copy_(source)
 
@@ -202,24 +205,123 @@ def clone_tensor(tensor):
     return as_torch(tensor).clone()
 
 
-def init_rnn(base_model, raw_model):
-    for name, tensor in base_model._parameters.items():
-        copy_tensor(getattr(raw_model, name), tensor)
+def init_embedding_torch_to_paddle(base_model, raw_model):
+    """Embedding: the table as is, never transposed.
+
+    At padding_idx paddle outputs zeros whatever the row holds, while torch outputs the
+    row: it must be zero (torch keeps it so unless it is set by hand).
+    """
+    padding_idx = base_model.padding_idx
+    if padding_idx is not None and bool(as_torch(base_model.weight)[padding_idx].any()):
+        raise WeightMismatchError(
+            f"row {padding_idx} (padding_idx) of torch's embedding weight is not zero, but "
+            "paddle's Embedding outputs zeros for padding_idx, so their outputs would "
+            "differ; zero that row in torch (it stays zero unless set by hand)"
+        )
+    copy_tensor(raw_model.weight, base_model.weight)
+
+
+def rnn_cells(rnn):
+    """(layer, reverse) for every cell of a torch or paddle RNN layer."""
+    bidirectional = getattr(rnn, "bidirectional", False) or (
+        getattr(rnn, "num_directions", 1) == 2
+    )
+    for layer in range(rnn.num_layers):
+        yield layer, False
+        if bidirectional:
+            yield layer, True
+
+
+def fill_tensor(dst, value):
+    """Set every element of `dst` to `value` in place."""
+    with torch.no_grad():
+        as_torch(dst).fill_(value)
+
+
+def copy_or_neutral(dst, src, neutral, name):
+    """Copy `src` into `dst`, where a missing tensor (None) stands for `neutral`.
+
+    A layer built without a tensor (torch's affine=False or bias=False, paddle's
+    weight_attr=False) computes as if it held the neutral value everywhere: scale 1,
+    shift 0, mean 0, variance 1. So a missing source fills `dst` with that value, and a
+    source with no destination must hold it, or the raw layer would compute otherwise.
+    """
+    if dst is not None and src is not None:
+        copy_tensor(dst, src)
+    elif dst is not None:
+        fill_tensor(dst, neutral)
+    elif src is not None and not bool((as_torch(src) == neutral).all()):
+        raise WeightMismatchError(
+            f"the base layer's {name} is not all {neutral}, but the raw layer has no "
+            f"{name} to hold it, so their outputs would differ; build the raw layer with "
+            f"a {name} (or, if the base {name} was loaded by mistake, reset it)"
+        )
+
+
+def copy_rnn_cell(dst, src, where):
+    """Copy one cell; a bias the base lacks (bias=False) becomes zeros."""
+    copy_tensor(dst["weight_ih"], src["weight_ih"])
+    copy_tensor(dst["weight_hh"], src["weight_hh"])
+    copy_or_neutral(dst["bias_ih"], src["bias_ih"], 0.0, f"bias_ih ({where})")
+    copy_or_neutral(dst["bias_hh"], src["bias_hh"], 0.0, f"bias_hh ({where})")
+    if src["weight_hr"] is not None:  # torch [proj, hidden], paddle [hidden, proj]
+        copy_tensor(dst["weight_hr"], src["weight_hr"], "transpose")
+
+
+CELL_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def paddle_rnn_cell(rnn, layer, reverse):
+    """The same tensors in paddle, read from the cell of that layer and direction.
+
+    paddle also names them on the layer (weight_ih_l0, ...), but with proj_size those
+    names point at the wrong tensors, so the cells are read.
+    """
+    stack = rnn[layer]  # a paddle.nn.RNN (one cell) or BiRNN (cell_fw and cell_bw)
+    if reverse:
+        cell = stack.cell_bw
+    elif hasattr(stack, "cell_fw"):
+        cell = stack.cell_fw
+    else:
+        cell = stack.cell
+    tensors = {name: getattr(cell, name, None) for name in CELL_TENSORS}
+    tensors["weight_hr"] = getattr(cell, "weight_ho", None)  # the LSTM projection
+    return tensors
+
+
+def torch_rnn_cell(rnn, layer, reverse):
+    """One cell's tensors by name; None for those the layer lacks (biases, projection)."""
+    suffix = "_reverse" if reverse else ""
+    return {
+        name: getattr(rnn, f"{name}_l{layer}{suffix}", None) for name in CELL_TENSORS
+    }
+
+
+def init_rnn_torch_to_paddle(base_model, raw_model):
+    """LSTM/GRU/RNN: every layer and direction, into paddle's per-cell tensors."""
+    for layer, reverse in rnn_cells(base_model):
+        copy_rnn_cell(
+            paddle_rnn_cell(raw_model, layer, reverse),
+            torch_rnn_cell(base_model, layer, reverse),
+            f"layer {layer}{' reverse' if reverse else ''}",
+        )
 
 
 # fmt: off
 # One row per tensor: base tensor, raw tensor, transform, base shape, raw shape.
 TENSOR_TABLE = (
-    ("embed.weight", "embed.weight", "copy", (50, 16), (50, 16)),
     ("head.weight", "head.weight", "transpose", (5, 48), (48, 5)),
     ("head.bias", "head.bias", "copy", (5,), (5,)),
 )
 # One row per layer copied by a special initializer: base layer, raw layer, initializer.
 SPECIAL_INITS = (
-    ("lstm", "lstm", init_rnn),
+    ("embed", "embed", init_embedding_torch_to_paddle),
+    ("lstm", "lstm", init_rnn_torch_to_paddle),
 )
 # Every tensor the special initializers read or write, checked before anything is copied.
 SPECIAL_INIT_TENSORS = (
+    ("base", "embed.weight", (50, 16)),
+    ("raw", "embed.weight", (50, 16)),
     ("base", "lstm.weight_ih_l0", (96, 16)),
     ("base", "lstm.weight_hh_l0", (96, 24)),
     ("base", "lstm.bias_ih_l0", (96,)),
@@ -273,9 +375,13 @@ def init_weights(base_model, raw_model):
             initializer(
                 get_layer(base_model, base_path), get_layer(raw_model, raw_path)
             )
-    except Exception:
+    except Exception as error:
         for path, saved in backup:  # undo, so that raw_model stays as it was
             copy_tensor(get_tensor(raw_model, path), saved)
+        if isinstance(error, WeightMismatchError):  # say which layers refused
+            raise WeightMismatchError(
+                f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
+            ) from None
         raise
     for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
         copy_tensor(

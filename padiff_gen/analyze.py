@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, Optional
 
 from .errors import MappingError, Side, UsageError, format_shape
 from .frameworks import class_name
 from .plan import (
     COPY,
+    RESHAPE,
     TRANSPOSE,
     MapOptions,
     ModelInfo,
@@ -134,6 +136,15 @@ def _transform(base: Unit, raw: Unit, name: str, ndim: int, cross: bool) -> str:
     return COPY
 
 
+def _flattened_layer_norm(base: Unit, raw: Unit, base_shape, raw_shape) -> bool:
+    """paddle flattens a LayerNorm over several dimensions: torch [5, 8] is paddle [40]."""
+    return (
+        base.class_name == raw.class_name == "LayerNorm"
+        and (len(base_shape) == 1) != (len(raw_shape) == 1)
+        and math.prod(base_shape) == math.prod(raw_shape)
+    )
+
+
 def _tensor_list(unit: Unit) -> str:
     return ", ".join(f"{t.name} {format_shape(t.shape)}" for t in unit.tensors)
 
@@ -161,9 +172,15 @@ def pair_tensors(
         transform = _transform(
             base, raw, base_tensor.name, len(base_tensor.shape), cross
         )
+        if cross and _flattened_layer_norm(
+            base, raw, base_tensor.shape, raw_tensor.shape
+        ):
+            transform = RESHAPE
         expected = (
             base_tensor.shape[::-1] if transform == TRANSPOSE else base_tensor.shape
         )
+        if transform == RESHAPE:
+            expected = raw_tensor.shape
         if expected != raw_tensor.shape:
             layout = (
                 " Linear weights are [out, in] in torch and [in, out] in paddle, so the raw "

@@ -21,6 +21,7 @@ from .plan import MapOptions, Pairing, Plan, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
+from .runtime.common import WeightMismatchError
 from .special_init import global_special_init_pool
 from .write import check_output_path, write_atomically
 
@@ -246,5 +247,8 @@ def assign_weight(
     text, injected = render_script(plan, inline_initializers=False, formatted=False)
     namespace: dict[str, Any] = {"__name__": "padiff_gen_assign_weight", **injected}
     exec(compile(text, "<padiff-gen init_weights>", "exec"), namespace)
+    # The injected initializers raise padiff_gen's own WeightMismatchError: the script's
+    # code must know it as its own, to restore raw and say which layers refused.
+    namespace["WeightMismatchError"] = WeightMismatchError
     namespace["init_weights"](base_proxy.model, raw_proxy.model)
     return plan

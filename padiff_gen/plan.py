@@ -11,6 +11,7 @@ from .special_init import Initializer
 
 COPY = "copy"
 TRANSPOSE = "transpose"
+RESHAPE = "reshape"
 
 
 @dataclass(frozen=True)

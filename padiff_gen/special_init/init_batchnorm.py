@@ -2,16 +2,21 @@
 
 torch keeps the running statistics as buffers (running_mean, running_var), paddle as
 non-trainable parameters (_mean, _variance). torch's num_batches_tracked has no paddle
-counterpart: it only drives torch's cumulative average when momentum=None.
+counterpart: it only counts training steps (for torch's momentum=None cumulative average),
+so no output depends on it.
+
+A layer built without scale/shift (torch affine=False, paddle weight_attr=False) computes as
+if it held scale 1 and shift 0, so a missing base tensor becomes 1 / 0 in the raw layer; a
+learnable base tensor with nowhere to go is refused when the script is made.
 """
 
-from ..runtime.copy_torch import copy_tensor, fill_tensor
-from .special_init_pool import global_special_init_pool as init_pool
+from __future__ import annotations
 
-TORCH_BATCHNORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
-PADDLE_BATCHNORM_TENSORS = ("weight", "bias", "_mean", "_variance")
-# What a missing tensor stands for: scale 1, shift 0, mean 0, variance 1.
-BATCHNORM_NEUTRAL_VALUES = (1.0, 0.0, 0.0, 1.0)
+import math
+from typing import Any, Optional
+
+from ..runtime.copy_torch import copy_or_neutral, copy_tensor
+from .special_init_pool import global_special_init_pool as init_pool
 
 # (torch class, paddle class) pairs; paddle's older BatchNorm class works for any rank.
 CLASS_PAIRS = (
@@ -32,60 +37,126 @@ CLASS_PAIRS = (
 )
 
 
-def copy_batchnorm(base_model, raw_model, base_names, raw_names):
-    names = zip(base_names, raw_names, BATCHNORM_NEUTRAL_VALUES)
-    for base_name, raw_name, neutral in names:
-        source = getattr(base_model, base_name, None)
-        target = getattr(raw_model, raw_name, None)
-        if target is None:
-            # torch with affine=False or track_running_stats=False: nothing to write
-            continue
-        if source is None:
-            # paddle's fixed scale and shift facing torch's affine=False
-            fill_tensor(target, neutral)
-        else:
-            copy_tensor(target, source)
-
-
 def init_batchnorm_torch_to_paddle(base_model, raw_model):
-    # num_batches_tracked is not copied: paddle has no counterpart (its momentum is fixed).
-    copy_batchnorm(
-        base_model, raw_model, TORCH_BATCHNORM_TENSORS, PADDLE_BATCHNORM_TENSORS
-    )
+    """BatchNorm: weight, bias and running statistics (running_mean/var -> _mean/_variance).
+
+    A tensor torch lacks (affine=False) stands for scale 1 / shift 0. torch's
+    num_batches_tracked is not copied: paddle has no counterpart, and it only counts
+    training steps (for momentum=None), so no output depends on it.
+    """
+    copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
+    copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
+    # torch built with track_running_stats=False keeps no statistics and normalises with
+    # batch statistics, as paddle does with use_global_stats=False; paddle's unused
+    # statistics are reset to mean 0, variance 1.
+    copy_or_neutral(raw_model._mean, base_model.running_mean, 0.0, "running mean")
+    copy_or_neutral(raw_model._variance, base_model.running_var, 1.0, "running var")
 
 
 def init_batchnorm_paddle_to_torch(base_model, raw_model):
-    # num_batches_tracked keeps its value: paddle has no counterpart.
-    copy_batchnorm(
-        base_model, raw_model, PADDLE_BATCHNORM_TENSORS, TORCH_BATCHNORM_TENSORS
+    """BatchNorm: weight, bias and running statistics (_mean/_variance -> running_mean/var).
+
+    torch's num_batches_tracked keeps its value: paddle has no counterpart, and it only
+    counts training steps (for momentum=None), so no output depends on it.
+    """
+    copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
+    copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
+    # torch built with track_running_stats=False has no statistics: both layers then
+    # normalise with batch statistics, and paddle's are unused.
+    if raw_model.running_mean is not None:
+        copy_tensor(raw_model.running_mean, base_model._mean)
+        copy_tensor(raw_model.running_var, base_model._variance)
+
+
+# ---------------------------------------------------------------- emit-time checks
+
+
+def _sides(base_layer: Any, raw_layer: Any) -> tuple[Any, Any, str]:
+    """(torch layer, paddle layer, framework of the base)."""
+    if hasattr(raw_layer, "_mean"):
+        return base_layer, raw_layer, "torch"
+    return raw_layer, base_layer, "paddle"
+
+
+def _paddle_learns(layer: Any, name: str) -> bool:
+    """Whether a paddle norm layer has a learnable `name` (weight or bias).
+
+    Built with weight_attr=False, BatchNorm*D has no tensor, while SyncBatchNorm keeps a fixed
+    one (scale 1, shift 0): neither learns it.
+    """
+    attr = "_bias_attr" if name == "bias" else "_weight_attr"
+    if type(layer).__name__ == "BatchNorm" and name == "weight":
+        attr = "_param_attr"  # paddle's older class names it differently
+    return (
+        getattr(layer, name, None) is not None
+        and getattr(layer, attr, None) is not False
     )
 
 
-def _learns(layer, name):
-    tensor = getattr(layer, name, None)
-    return tensor is not None and not getattr(tensor, "stop_gradient", False)
+def affine_problem(torch_layer: Any, paddle_layer: Any, base: str) -> Optional[str]:
+    """Why the base's learnable scale or shift cannot go into the raw layer, if it cannot."""
+    torch_learns = bool(getattr(torch_layer, "affine", False))
+    for name in ("weight", "bias"):
+        paddle_learns = _paddle_learns(paddle_layer, name)
+        if base == "torch" and torch_learns and not paddle_learns:
+            return (
+                f"torch learns a {name} (affine=True) but paddle was built without one "
+                f"({name}_attr=False); build paddle with a {name}, or torch with "
+                "affine=False"
+            )
+        if base == "paddle" and paddle_learns and not torch_learns:
+            return (
+                f"paddle learns a {name} but torch was built with affine=False; build "
+                f"torch with affine=True, or paddle with weight_attr=False, "
+                "bias_attr=False"
+            )
+    return None
 
 
-def validate_batchnorm(base_layer, raw_layer):
-    """Emit-time check: can the two layers hold the same normalisation?"""
-    torch_layer, paddle_layer = (
-        (base_layer, raw_layer)
-        if hasattr(raw_layer, "_mean")
-        else (raw_layer, base_layer)
-    )
+def epsilon_problem(torch_layer: Any, paddle_layer: Any) -> Optional[str]:
+    torch_eps, paddle_eps = float(torch_layer.eps), float(paddle_layer._epsilon)
+    if not math.isclose(torch_eps, paddle_eps, rel_tol=1e-6):
+        return (
+            f"torch uses eps={torch_eps:g} but paddle epsilon={paddle_eps:g}, so they "
+            "normalise differently; give both the same epsilon"
+        )
+    return None
+
+
+def _paddle_uses_running_stats(layer: Any) -> bool:
+    """In eval mode: paddle's older BatchNorm always does; BatchNorm*D unless told not to."""
+    if type(layer).__name__ == "BatchNorm":
+        return True
+    return getattr(layer, "_use_global_stats", None) is not False
+
+
+def validate_batchnorm(base_layer: Any, raw_layer: Any) -> Optional[str]:
+    """Emit-time check: can the two layers normalise alike in eval mode?"""
+    torch_layer, paddle_layer, base = _sides(base_layer, raw_layer)
     paddle_features = int(paddle_layer._mean.shape[0])
     if torch_layer.num_features != paddle_features:
         return (
             f"they normalise {torch_layer.num_features} and {paddle_features} features"
         )
-    if torch_layer.weight is None and (
-        _learns(paddle_layer, "weight") or _learns(paddle_layer, "bias")
-    ):
+    if getattr(paddle_layer, "_act", None):
         return (
-            "torch has affine=False but paddle learns scale and shift; build the paddle layer "
-            "with weight_attr=False, bias_attr=False (or torch with affine=True)"
+            f"paddle's BatchNorm applies act={paddle_layer._act!r} after normalising, "
+            "which torch's BatchNorm does not; build paddle without act and apply the "
+            "activation as a separate layer"
         )
-    return None
+    torch_running = torch_layer.running_mean is not None
+    if torch_running != _paddle_uses_running_stats(paddle_layer):
+        return (
+            "torch normalises with running statistics in eval mode but paddle with batch "
+            "statistics (use_global_stats=False); build paddle without use_global_stats=False"
+            if torch_running
+            else "torch has track_running_stats=False (batch statistics in eval mode) but "
+            "paddle normalises with running statistics; build paddle with "
+            "use_global_stats=False, or torch with track_running_stats=True"
+        )
+    return affine_problem(torch_layer, paddle_layer, base) or epsilon_problem(
+        torch_layer, paddle_layer
+    )
 
 
 for _torch_class, _paddle_class in CLASS_PAIRS:

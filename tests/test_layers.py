@@ -1,0 +1,384 @@
+"""Every standard layer, torch -> paddle and paddle -> torch, with the default invocation.
+
+For each layer configuration in tests/layer_pairs.py, each direction either
+- copies faithfully: the generated script, run standalone (padiff_gen unimportable) on a
+  base model with random weights, makes the raw model's eval-mode outputs equal, or
+- is refused when the script is made, with a message naming the layers and the fix.
+
+Generating ~120 scripts is done in this process; checking them runs in one subprocess
+(tests/check_scripts.py), because each process pays seconds to import torch and paddle.
+The same subprocess runs the scripts that must refuse at run time and the deliberately
+corrupted ones, which the comparison must catch.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+from conftest import ROOT, RELATIVE_TOLERANCE, assert_outputs_match, run_cli
+from conftest import subprocess_env
+from padiff_gen.api import emit_text
+from padiff_gen.errors import MappingError
+from tests.layer_pairs import CASES, PADDLE_TO_TORCH, TORCH_TO_PADDLE
+
+FRAMEWORKS = {
+    TORCH_TO_PADDLE: ("torch", "paddle"),
+    PADDLE_TO_TORCH: ("paddle", "torch"),
+}
+CHECK_SCRIPTS = ROOT / "tests" / "check_scripts.py"
+
+
+def spec_args(case: str, direction: str) -> dict:
+    base, raw = FRAMEWORKS[direction]
+    return {
+        "base": f"{base}:tests.layer_pairs.{base}_model",
+        "raw": f"{raw}:tests.layer_pairs.{raw}_model",
+        "base_kwargs": {"case": case},
+        "raw_kwargs": {"case": case},
+    }
+
+
+# ---------------------------------------------------------------- corruptions
+
+
+def table_rows(text: str) -> list[tuple[int, tuple]]:
+    """(line number, row) for every TENSOR_TABLE row of a generated script."""
+    lines = text.splitlines()
+    start = lines.index("TENSOR_TABLE = (")
+    rows = []
+    for number in range(start + 1, len(lines)):
+        if lines[number] == ")":
+            break
+        rows.append((number, ast.literal_eval(lines[number].strip().rstrip(","))))
+    return rows
+
+
+def replace_rows(
+    text: str, edit: Callable[[dict[str, tuple]], dict[str, tuple]]
+) -> str:
+    """Rewrite TENSOR_TABLE rows: ``edit`` maps {base path: row} to the rows to change."""
+    lines = text.splitlines()
+    rows = {row[0]: (number, row) for number, row in table_rows(text)}
+    changes = edit({path: row for path, (_, row) in rows.items()})
+    assert changes, "the corruption changed nothing"
+    for path, row in changes.items():
+        number = rows[path][0]
+        assert rows[path][1] != row
+        lines[number] = "    " + json.dumps(list(row))[1:-1].join("()") + ","
+    return "\n".join(lines) + "\n"
+
+
+def swap_raw_paths(first: str, second: str) -> Callable[[str], str]:
+    """Copy two same-shaped tensors into each other's place: the shape checks still pass."""
+
+    def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
+        a, b = rows[first], rows[second]
+        assert a[3:] == b[3:], "the swapped tensors must have the same shapes"
+        return {first: (a[0], b[1], *a[2:]), second: (b[0], a[1], *b[2:])}
+
+    return lambda text: replace_rows(text, edit)
+
+
+def drop_transpose(path: str) -> Callable[[str], str]:
+    """Copy a square Linear weight without its transpose: the shape checks still pass."""
+
+    def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
+        row = rows[path]
+        assert row[2] == "transpose" and row[3] == row[3][::-1]
+        return {path: (row[0], row[1], "copy", *row[3:])}
+
+    return lambda text: replace_rows(text, edit)
+
+
+def replace_once(old: str, new: str) -> Callable[[str], str]:
+    def corrupt(text: str) -> str:
+        assert text.count(old) == 1, f"expected {old!r} once in the script"
+        return text.replace(old, new)
+
+    return corrupt
+
+
+# ---------------------------------------------------------------- the jobs
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of a generated script in the checking subprocess."""
+
+    case: str
+    direction: str
+    prepare: bool = True  # apply the case's prepare function to the base weights
+    corrupt: Optional[Callable[[str], str]] = None  # an edit of the script's text
+
+
+FAITHFUL = {
+    f"{name}-{direction}": Job(name, direction)
+    for name, case in CASES.items()
+    for direction in case.directions
+}
+REFUSED = [
+    (name, direction)
+    for name, case in CASES.items()
+    for direction in FRAMEWORKS
+    if direction not in case.directions
+]
+# Values a real model keeps fixed, randomized here: the script must refuse at run time.
+RUNTIME_REFUSALS = {
+    "nonzero-torch-padding-row": (
+        Job("embedding_padding_idx", TORCH_TO_PADDLE, prepare=False),
+        "row 0 (padding_idx) of torch's embedding weight is not zero",
+    ),
+    "paddle-fixed-scale-not-one": (
+        Job("sync_bn_no_affine", PADDLE_TO_TORCH, prepare=False),
+        "the base layer's weight is not all 1.0, but the raw layer has no weight",
+    ),
+    "paddle-fixed-rnn-bias-not-zero": (
+        Job("lstm_no_bias", PADDLE_TO_TORCH, prepare=False),
+        "the base layer's bias_ih (layer 0) is not all 0.0",
+    ),
+}
+CORRUPTIONS = {
+    "two-table-rows-swapped": Job(
+        "transformer_encoder",
+        TORCH_TO_PADDLE,
+        corrupt=swap_raw_paths("layers.0.norm1.weight", "layers.0.norm2.weight"),
+    ),
+    "square-linear-weight-not-transposed": Job(
+        "linear", PADDLE_TO_TORCH, corrupt=drop_transpose("2.weight")
+    ),
+    "batchnorm-running-var-dropped": Job(
+        "bn2d",
+        TORCH_TO_PADDLE,
+        corrupt=replace_once(
+            "copy_or_neutral(raw_model._variance, base_model.running_var,",
+            "copy_or_neutral(raw_model._variance, None,",
+        ),
+    ),
+}
+ALL_JOBS = {
+    **FAITHFUL,
+    **{key: job for key, (job, _) in RUNTIME_REFUSALS.items()},
+    **CORRUPTIONS,
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory) -> dict[str, dict]:
+    """Emit the scripts of every selected job, run them all in one subprocess."""
+    keys = sorted(
+        {
+            item.callspec.params["key"]
+            for item in request.session.items
+            if item.module is request.module
+            and hasattr(item, "callspec")
+            and "key" in item.callspec.params
+        }
+    )
+    directory = tmp_path_factory.mktemp("layer_scripts")
+    texts: dict[tuple[str, str], str] = {}
+    results: dict[str, dict] = {}
+    jobs, job_keys = [], []
+    for key in keys:
+        job = ALL_JOBS[key]
+        case = CASES[job.case]
+        try:
+            if (job.case, job.direction) not in texts:
+                texts[job.case, job.direction] = emit_text(
+                    **spec_args(job.case, job.direction)
+                )
+            text = texts[job.case, job.direction]
+            if job.corrupt is not None:
+                text = job.corrupt(text)
+        except Exception as error:  # reported by that job's test alone
+            results[key] = {"emit_error": f"{type(error).__name__}: {error}"}
+            continue
+        script = directory / f"{key.replace('-', '_')}.py"
+        script.write_text(text)
+        prepare = case.prepare if job.prepare else None
+        jobs.append(
+            {
+                "script": str(script),
+                "inputs": case.inputs,
+                "select": case.select,
+                "prepare": prepare and f"tests.layer_pairs.{prepare}",
+            }
+        )
+        job_keys.append(key)
+    if jobs:
+        jobs_file = directory / "jobs.json"
+        jobs_file.write_text(json.dumps(jobs))
+        completed = subprocess.run(
+            [sys.executable, str(CHECK_SCRIPTS), str(jobs_file)],
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        checked = json.loads(completed.stdout.strip().splitlines()[-1])
+        results.update(zip(job_keys, checked))
+    return results
+
+
+def outcome_of(outcomes: dict[str, dict], key: str) -> dict:
+    outcome = outcomes[key]
+    assert "emit_error" not in outcome, outcome["emit_error"]
+    assert outcome["padiff_gen_imported"] is False
+    return outcome
+
+
+# ---------------------------------------------------------------- faithful copies
+
+
+@pytest.mark.parametrize("key", sorted(FAITHFUL))
+def test_script_makes_outputs_equal(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]
+    assert_outputs_match(outcome)
+
+
+def layer_classes(model) -> set[str]:
+    """Class names of a torch or paddle model and all its sub-layers."""
+    layers = model.modules() if hasattr(model, "modules") else model.sublayers(True)
+    return {type(layer).__name__ for layer in layers}
+
+
+def test_every_layer_is_covered_in_both_directions():
+    """Each layer class the issue lists takes part in a faithful case in each direction."""
+    covered = {
+        (name, direction)
+        for case in CASES.values()
+        for direction in case.directions
+        for build in (case.torch, case.paddle)
+        for name in layer_classes(build())
+    }
+    listed = {
+        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d",
+        "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm", "PReLU", "Embedding",
+        "Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+        "ConvTranspose2d", "ConvTranspose3d", "LSTM", "GRU", "RNN", "MultiheadAttention",
+        "Transformer", "TransformerEncoder", "TransformerDecoder",
+        "TransformerEncoderLayer", "TransformerDecoderLayer",
+        # paddle's names, where they differ
+        "BatchNorm1D", "BatchNorm2D", "BatchNorm3D", "BatchNorm", "InstanceNorm1D",
+        "InstanceNorm2D", "InstanceNorm3D", "Conv1D", "Conv2D", "Conv3D",
+        "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "SimpleRNN",
+        "MultiHeadAttention",
+    }  # fmt: skip
+    for direction in FRAMEWORKS:
+        missing = {name for name in listed if (name, direction) not in covered}
+        assert not missing, f"no faithful {direction} case for {sorted(missing)}"
+
+
+# ---------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    "name, direction", REFUSED, ids=[f"{n}-{d}" for n, d in REFUSED]
+)
+def test_unfaithful_configuration_is_refused_when_emitting(name, direction):
+    with pytest.raises(MappingError) as raised:
+        emit_text(**spec_args(name, direction))
+    message = raised.value.text
+    assert CASES[name].refusal in message
+    assert message.startswith("base `") and " and raw `" in message
+    assert "Build both layers with the same configuration." in message
+
+
+@pytest.mark.parametrize("key", sorted(RUNTIME_REFUSALS))
+def test_fixed_value_that_cannot_be_copied_is_refused_at_run_time(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    job, fragment = RUNTIME_REFUSALS[key]
+    assert outcome.get("error", "").startswith("WeightMismatchError: base `"), outcome
+    assert fragment in outcome["error"]
+    assert outcome["error"].endswith("Nothing was copied.")
+    assert outcome["raw_unchanged"] is True
+
+
+# The emit-time refusals the issue names, as a user meets them on the command line.
+CLI_REFUSALS = [
+    ("attention_add_bias_kv", TORCH_TO_PADDLE, "`<root>`"),
+    ("in2d_running_stats_nested", TORCH_TO_PADDLE, "base `0.1` (InstanceNorm2d"),
+    ("rnn_nonlinearity_mismatch", PADDLE_TO_TORCH, "raw `<root>` (RNN"),
+    (
+        "bn2d_torch_affine_paddle_no_affine",
+        TORCH_TO_PADDLE,
+        "raw `<root>` (BatchNorm2D",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, direction, where", CLI_REFUSALS, ids=[c[0] for c in CLI_REFUSALS]
+)
+def test_cli_refuses_with_one_paragraph_and_writes_nothing(
+    name, direction, where, tmp_path
+):
+    args = spec_args(name, direction)
+    output = tmp_path / "init_weights.py"
+    result = run_cli(
+        "emit",
+        "--base",
+        args["base"],
+        "--raw",
+        args["raw"],
+        "--base-kwargs",
+        json.dumps(args["base_kwargs"]),
+        "--raw-kwargs",
+        json.dumps(args["raw_kwargs"]),
+        "-o",
+        str(output),
+    )
+    stderr = " ".join(
+        result.stderr.split()
+    )  # the CLI wraps its paragraph at 100 columns
+    assert result.returncode == 1, result.stderr
+    assert "padiff-gen: error: " in stderr
+    assert CASES[name].refusal in stderr
+    assert where in stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # no script, no partial file
+
+
+# ---------------------------------------------------------------- corruptions
+
+
+@pytest.mark.parametrize("key", sorted(CORRUPTIONS))
+def test_comparison_catches_a_corrupted_mapping(outcomes, key):
+    """The faithful script passes (above); with one mapping corrupted the outputs differ."""
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]  # the shape checks cannot see it
+    assert outcome["scale"] > 0.01
+    assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
+        1.0, outcome["scale"]
+    )
+
+
+def test_assign_weight_refuses_like_the_script_and_leaves_raw_unchanged():
+    """padiff_gen.assign_weight runs the same code in-process, with the same refusal."""
+    import numpy as np
+
+    from examples.compare import randomize
+    from padiff_gen.api import assign_weight
+    from padiff_gen.runtime.common import WeightMismatchError
+    from tests.layer_pairs import paddle_model, torch_model
+
+    base, raw = torch_model("embedding_padding_idx"), paddle_model(
+        "embedding_padding_idx"
+    )
+    randomize(base)
+    before = {name: np.array(t.numpy()) for name, t in raw.state_dict().items()}
+    with pytest.raises(WeightMismatchError) as raised:
+        assign_weight(base, raw)
+    assert str(raised.value).startswith("base `0` -> raw `0`: row 0 (padding_idx)")
+    after = {name: t.numpy() for name, t in raw.state_dict().items()}
+    assert all(np.array_equal(before[name], after[name]) for name in before)
