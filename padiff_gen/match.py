@@ -231,14 +231,95 @@ def choose_pairs(
 
 
 def _order_result(
-    order_pairs: Sequence[UnitPair], failed: Optional[int], context: _Context
+    order_pairs: Sequence[UnitPair],
+    failed: Optional[int],
+    context: _Context,
+    names_remark: str = "",
 ) -> tuple[UnitPair, ...]:
+    """The pairs in definition order; the first error gets both trees, the reason
+    matching by path did not help (``names_remark``), and, when one side has a run of
+    extra units, which ones."""
     pairs = list(order_pairs)
-    if failed is not None:
-        pairs[failed] = _with_error(
-            pairs[failed], _detailed(pairs[failed].error, context.trees(failed))
+    if failed is None:
+        return tuple(pairs)
+    error = pairs[failed].error
+    message, hint = error.message + names_remark, error.hint
+    extra = _extra_run(context, failed)
+    if extra is not None:
+        side, other, units = extra
+        under = _common_prefix([u.path for u in units])
+        where = f", all under `{under}`" if under else ""
+        message += (
+            f" The {side} model has {len(units)} unit{'s' if len(units) != 1 else ''} "
+            f"that the {other} model lacks, from `{units[0].path}` to "
+            f"`{units[-1].path}`{where}: without them the rest pairs in order."
         )
+        hint = (
+            f"Build the {side} model without those layers (an auxiliary head, say), or "
+            f"give the {other} model the same ones."
+        )
+    pairs[failed] = _with_error(
+        pairs[failed],
+        MappingError(
+            message, hint, error.base, error.raw, detail=context.trees(failed)
+        ),
+    )
     return tuple(pairs)
+
+
+# How many extra units in a row _extra_run looks for: a head or a block, not a model.
+MAX_EXTRA_RUN = 64
+
+
+def _look_alike(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
+    """Could the two units pair? Classes correspond and the non-scalar tensor shapes
+    agree (2-D ones possibly transposed, as Linear weights are across frameworks)."""
+    if not classes_correspond(base, raw, registered):
+        return False
+    base_shapes = [shape for shape in base.shapes if shape]
+    raw_shapes = [shape for shape in raw.shapes if shape]
+    return len(base_shapes) == len(raw_shapes) and all(
+        b == r or (len(b) == 2 and b == r[::-1])
+        for b, r in zip(base_shapes, raw_shapes)
+    )
+
+
+def _extra_run(
+    context: _Context, failed: int
+) -> Optional[tuple[str, str, Sequence[Unit]]]:
+    """(side, other side, units) when one model has a run of units, at or just before
+    the failing row, whose removal lets every later unit pair in order."""
+    base_units, raw_units = context.base_units, context.raw_units
+    count = len(base_units) - len(raw_units)
+    if count == 0 or abs(count) > MAX_EXTRA_RUN:
+        return None
+    longer, shorter = (base_units, raw_units) if count > 0 else (raw_units, base_units)
+    side, other = ("base", "raw") if count > 0 else ("raw", "base")
+    count = abs(count)
+
+    def alike(long_unit: Unit, short_unit: Unit) -> bool:
+        if longer is base_units:
+            return _look_alike(long_unit, short_unit, context.registered)
+        return _look_alike(short_unit, long_unit, context.registered)
+
+    # Units before the failing row paired, so the run starts at most `count` rows early.
+    for start in range(min(failed, len(shorter)), max(failed - count, 0) - 1, -1):
+        if all(
+            alike(longer[i + count], shorter[i]) for i in range(start, len(shorter))
+        ):
+            return side, other, longer[start : start + count]
+    return None
+
+
+def _common_prefix(paths: Sequence[str]) -> str:
+    """The longest dotted path that contains all of ``paths``, or ""."""
+    parts = [path.split(".") for path in paths]
+    common = []
+    for names in zip(*parts):
+        if len(set(names)) != 1:
+            break
+        common.append(names[0])
+    return ".".join(common)
 
 
 def _name_rows(match: NameMatch, context: _Context) -> list[Row]:
@@ -303,17 +384,13 @@ def _both_failed(
             "layers pair by path: "
         )
         return _names_failure(name_pairs, name_failed, match, context, lead)
-    error = order_pairs[order_failed].error
-    message = error.message
-    if not match.complete:
-        reason = _unmatched_reason(match)
-        message += f" Matching by path did not resolve it either: {reason}."
-    combined = MappingError(
-        message, error.hint, error.base, error.raw, detail=context.trees(order_failed)
+    found = len(match.pairs)
+    remark = (
+        " Matching by path did not help: "
+        + (f"only {found} of {largest} units have" if found else "no unit has")
+        + " the same path and class in both models."
     )
-    pairs = list(order_pairs)
-    pairs[order_failed] = _with_error(pairs[order_failed], combined)
-    return tuple(pairs)
+    return _order_result(order_pairs, order_failed, context, remark)
 
 
 def _path(unit: Optional[Unit]) -> str:

@@ -19,25 +19,36 @@ MARK = ">>"
 
 
 def _shapes(unit: Unit) -> str:
-    shapes = ["[" + ",".join(str(d) for d in shape) + "]" for shape in unit.shapes]
-    # BatchNorm's four equal shapes read better as one.
-    if len(shapes) > 1 and len(set(shapes)) == 1:
-        return f"{len(shapes)}x{shapes[0]}"
-    return " ".join(shapes)
+    """Shapes, a run of equal ones shown once with a count: BatchNorm's four [64]."""
+    runs: list[list] = []
+    for shape in unit.shapes:
+        text = "[" + ",".join(str(d) for d in shape) + "]"
+        if runs and runs[-1][0] == text:
+            runs[-1][1] += 1
+        else:
+            runs.append([text, 1])
+    return " ".join(text if n == 1 else f"{n}x{text}" for text, n in runs)
 
 
-def describe_unit(unit: Optional[Unit]) -> str:
-    """`path  Class  shapes`; layer-map units are marked, "-" stands for no unit."""
+def describe_unit(unit: Optional[Unit], width: int = 10_000) -> str:
+    """`path  Class  shapes` in at most ``width`` characters, "-" for no unit.
+
+    A long path loses its head ("...block.8.conv"): class and shapes say most.
+    Layer-map units are marked.
+    """
     if unit is None:
         return "-"
     kind = f"{unit.class_name} (layer map)" if unit.special else unit.class_name
-    return f"{unit.path or '<root>'}  {kind}  {_shapes(unit)}"
+    tail = f"  {kind}  {_shapes(unit)}"
+    path = unit.path or "<root>"
+    room = width - len(tail)
+    if len(path) > room:
+        path = "..." + path[len(path) - max(room - 3, 1) :]
+    return (path + tail)[:width]
 
 
 def _fit(text: str, width: int) -> str:
-    if len(text) <= width:
-        return text.ljust(width)
-    return text[: width - 3] + "..."
+    return text.ljust(width)
 
 
 Row = tuple[Optional[Unit], Optional[Unit]]
@@ -63,7 +74,7 @@ def side_by_side(
     mark = min(max(mark, 0), max(total - 1, 0))
     first, last = max(0, mark - ROWS_BEFORE), min(total, mark + ROWS_AFTER + 1)
     shown = [
-        (str(i), describe_unit(base), describe_unit(raw))
+        (str(i), describe_unit(base, CELL_WIDTH), describe_unit(raw, CELL_WIDTH))
         for i, (base, raw) in enumerate(rows[first:last], start=first)
     ]
     number_width = len(str(max(last - 1, 0)))
@@ -71,14 +82,13 @@ def side_by_side(
     left_width = min(
         CELL_WIDTH, max([len(base_title)] + [len(left) for _, left, _ in shown])
     )
-    lines = [f"{' ' * indent}{_fit(base_title, left_width)} | {raw_title}"]
+    lines = [f"{' ' * indent}{_fit(base_title[:left_width], left_width)} | {raw_title}"]
     if first > 0:
         lines.append(f"{' ' * indent}... {first} rows above")
     for i, (number, left, right) in enumerate(shown, start=first):
         flag = MARK if i == mark else " " * len(MARK)
         lines.append(
-            f"{flag} {number.rjust(number_width)}  {_fit(left, left_width)} | "
-            f"{_fit(right, CELL_WIDTH).rstrip()}"
+            f"{flag} {number.rjust(number_width)}  {_fit(left, left_width)} | {right}"
         )
     if last < total:
         lines.append(f"{' ' * indent}... {total - last} rows below")
