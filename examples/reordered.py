@@ -1,9 +1,10 @@
 """Two ports of one model whose layers are defined in a different order.
 
-The attribute names agree, so padiff-gen pairs the layers by path (``--match auto``, the
-default, falls back to it when definition order fails). ``*Swapped`` only swaps two layers
-of equal shape: definition order would pair them without any error, and copy ``query``
-into ``key``; auto matching notices that the paths disagree and pairs by path.
+The attribute names agree, so padiff-gen pairs the layers by path (``--match auto``,
+the default, falls back to it when definition order fails). ``PaddleSwapped`` only swaps
+two layers of equal shape: definition order would pair them without any error, and copy
+``query`` into ``key``; auto matching notices that the paths disagree and pairs by
+path.
 """
 
 import paddle

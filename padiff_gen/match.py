@@ -1,12 +1,12 @@
 """Matching strategies: which base unit pairs with which raw unit.
 
 ``order`` pairs the i-th unit of each model, in definition order (PaDiff's rule).
-``names`` pairs units whose paths and classes correspond, so that two models defining the
-same sub-layers in a different order still pair up. ``auto`` (the default) pairs in order
-and falls back to names when order fails. It also takes the pairing by names when that
-pairs every unit and disagrees with order: then order has silently paired same-shaped
-layers that the models define in a different order. When both fail, the error shows the
-two trees side by side with the first divergence marked.
+``names`` pairs units whose paths and classes correspond, so that two models that
+define the same sub-layers in a different order still pair up. ``auto`` (the default)
+pairs in order and falls back to names when order fails. It also takes the pairing by
+names when that pairs every unit and disagrees with order: then order has silently
+paired same-shaped layers that the models define in a different order. When both
+fail, the error shows the two trees side by side with the first divergence marked.
 
 Works on units and :class:`UnitPair`s only, so every command that analyzes (emit, check,
 inspect) gets the same answer.
@@ -15,6 +15,7 @@ inspect) gets the same answer.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -41,8 +42,11 @@ def normalize_path(path: str) -> str:
 
 
 def normalize_class(name: str) -> str:
-    """torch ``Conv2d`` ~ paddle ``Conv2D``, ``MultiheadAttention`` ~ ``MultiHeadAttention``."""
-    return name.lower()
+    """torch ``Conv2d`` ~ paddle ``Conv2D``, ``ConvTranspose2d`` ~ ``Conv2DTranspose``,
+    ``MultiheadAttention`` ~ ``MultiHeadAttention``, ``RNN`` ~ ``SimpleRNN``."""
+    name = name.lower()
+    name = re.sub(r"^conv([123])dtranspose$", r"convtranspose\1d", name)
+    return "rnn" if name == "simplernn" else name
 
 
 def classes_correspond(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:

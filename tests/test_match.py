@@ -1,7 +1,8 @@
 """Name-aware matching: models whose layers are defined in a different order.
 
-Scripts are generated the way users do (the CLI, default flags unless a test is about a
-flag) and run standalone with `check_script`, which compares forward outputs in eval mode.
+Scripts are generated the way users do (the CLI, default flags unless a test is about
+a flag) and run standalone with `check_script`, which compares forward outputs in eval
+mode.
 """
 
 from __future__ import annotations
@@ -221,7 +222,10 @@ def test_normalisation():
     assert normalize_class("MultiheadAttention") == normalize_class(
         "MultiHeadAttention"
     )
+    assert normalize_class("ConvTranspose2d") == normalize_class("Conv2DTranspose")
+    assert normalize_class("RNN") == normalize_class("SimpleRNN")
     assert normalize_class("BatchNorm2d") != normalize_class("BatchNorm")
+    assert normalize_class("Conv2d") != normalize_class("ConvTranspose2d")
 
 
 def test_name_matching_prefers_exact_paths_and_never_guesses():

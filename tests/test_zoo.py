@@ -61,7 +61,7 @@ ARCHS = (
     Arch("mobilenet_v2"),
     Arch("mobilenet_v3_small"),  # Hardswish, squeeze-excitation with Hardsigmoid
     Arch("shufflenet_v2_x1_0"),  # channel shuffle, chunked branches
-    # paddle's InceptionV3 has no auxiliary head; torchvision builds one unless told not to
+    # paddle's InceptionV3 has no auxiliary head; torchvision's has one unless told not
     Arch(
         "inception_v3",
         size=75,
@@ -81,7 +81,8 @@ def emit_args(arch: Arch, base: str, raw: str, torch_module: str) -> list[str]:
 
 
 def run_zoo(tmp_path, archs, torch_module: str) -> dict[tuple[str, str], dict]:
-    """Emit every (arch, direction) script in-process, check them all in one subprocess."""
+    """Emit every (arch, direction) script in-process; check them all in one
+    subprocess."""
     outcomes, jobs = {}, []
     for arch in archs:
         for base, raw in DIRECTIONS:

@@ -1,14 +1,15 @@
-"""Run several generated scripts standalone in one process, as examples/check_script.py
-does for one: padiff_gen unimportable, both models built from the specs the script
-records, random base weights, the script's init_weights, outputs compared in eval mode.
+"""Run several generated scripts standalone in one process, as
+examples/check_script.py does for one: padiff_gen unimportable, both models built from
+the specs the script records, random base weights, the script's init_weights, outputs
+compared in eval mode.
 
     python tests/zoo_check.py JOBS.json
 
-JOBS.json is a list of {"script": PATH, "inputs": [[dtype, shape], ...]}. One process for
-many scripts saves the 3-5 s that importing torch and paddle costs each time. Before the
-comparison, torch models get paddle.vision's non-weight settings (tests/zoo_torch.py's
-align_with_paddle), so that the outputs measure the copied weights alone. Prints one JSON
-line per job.
+JOBS.json is a list of {"script": PATH, "inputs": [[dtype, shape], ...]}. One process
+for many scripts saves the 3-5 s that importing torch and paddle costs each time. Before
+the comparison, torch models get paddle.vision's non-weight settings
+(tests/zoo_torch.py's align_with_paddle), so that the outputs measure the copied weights
+alone. Prints one JSON line per job.
 """
 
 import gc

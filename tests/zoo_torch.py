@@ -1,11 +1,11 @@
 """torch models that mirror torchvision's classification models, for the zoo tests.
 
-torchvision is not installed here (it is several GB), so these classes reproduce its module
-structure: the same attribute names, the same definition order, the same layer classes and
-shapes, so that they pair with ``paddle.vision.models`` exactly as real torchvision models
-do. They are written from torchvision's published architecture, not copied; weights are
-left at torch's defaults (the tests randomize them anyway). ``make test-zoo`` runs the same
-checks against real torchvision.
+torchvision is not installed here (it is several GB), so these classes reproduce its
+module structure: the same attribute names, the same definition order, the same layer
+classes and shapes, so that they pair with ``paddle.vision.models`` exactly as real
+torchvision models do. They are written from torchvision's published architecture, not
+copied; weights are left at torch's defaults (the tests randomize them anyway).
+``make test-zoo`` runs the same checks against real torchvision.
 
 Some pairs differ in settings that are not weights, and so differ in outputs even with
 equal weights. :func:`align_with_paddle` adjusts those settings on a torch model (mirror
