@@ -102,6 +102,15 @@ def run_zoo(tmp_path, archs, torch_module: str) -> dict[tuple[str, str], dict]:
                 continue
             jobs.append({"script": str(script), "inputs": arch.inputs})
             outcomes[key] = {"script": str(script)}
+    by_script = check_scripts(tmp_path, jobs)
+    for outcome in outcomes.values():
+        if "script" in outcome:
+            outcome.update(by_script[outcome["script"]])
+    return outcomes
+
+
+def check_scripts(tmp_path, jobs: list[dict]) -> dict[str, dict]:
+    """Run tests/zoo_check.py on the jobs; its outcome for each script."""
     jobs_file = tmp_path / "jobs.json"
     jobs_file.write_text(json.dumps(jobs))
     result = subprocess.run(
@@ -111,17 +120,13 @@ def run_zoo(tmp_path, archs, torch_module: str) -> dict[tuple[str, str], dict]:
         capture_output=True,
         text=True,
     )
-    by_script = {}
+    found = {}
     for line in result.stdout.splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
-            by_script[entry["script"]] = entry
-    for key, outcome in outcomes.items():
-        if "script" in outcome:
-            outcome.update(
-                by_script.get(outcome["script"], {"error": result.stderr[-2000:]})
-            )
-    return outcomes
+            found[entry["script"]] = entry
+    crashed = {"error": f"zoo_check.py crashed: {result.stderr[-2000:]}"}
+    return {job["script"]: found.get(job["script"], crashed) for job in jobs}
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +194,22 @@ def test_inception_v3_auxiliary_head_is_reported(capsys, tmp_path, base, raw):
     marked = [line for line in err.splitlines() if line.startswith(">>")]
     assert len(marked) == 1 and "AuxLogits.conv0.conv  Conv2d" in marked[0]
     assert "block_list.8.branch3x3_1.0  Conv2D  [192,768,1,1]" in marked[0]
+
+
+def test_the_harness_sees_one_missing_tensor(tmp_path):
+    """Negative control: the same check on a script that skips one tensor (the last
+    row of its table) must report different outputs, or the passes above mean nothing.
+    """
+    arch = Arch("squeezenet1_1")
+    script = tmp_path / "squeezenet1_1.py"
+    args = emit_args(arch, "torch", "paddle", TORCH_MIRRORS)
+    assert main(["emit", *args, "-o", str(script), "-q"]) == 0
+    lines = script.read_text().splitlines()
+    table_end = lines.index(")", lines.index("TENSOR_TABLE = ("))
+    assert lines[table_end - 1].lstrip().startswith('("classifier.1.bias"')
+    del lines[table_end - 1]
+    script.write_text("\n".join(lines) + "\n")
+    job = {"script": str(script), "inputs": arch.inputs}
+    outcome = check_scripts(tmp_path, [job])[str(script)]
+    assert outcome["finite"], outcome
+    assert outcome["max_abs_diff"] > 0.01 * outcome["scale"], outcome
