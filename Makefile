@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test golden bench lint fuzz clean
+.PHONY: demo test test-zoo golden bench lint fuzz clean
 
 # The venv pins the CPU builds we develop against; the package itself only asks for ranges.
 $(INSTALLED): pyproject.toml
@@ -19,6 +19,21 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest -q
 
+# The zoo tests against real torchvision, in a venv of their own: torchvision pins its
+# torch, and the pair is several GB, so this stays out of `make test` and CI.
+ZOO_VENV ?= .venv-zoo
+ZOO_PY := $(ZOO_VENV)/bin/python
+ZOO_INSTALLED := $(ZOO_VENV)/.installed
+
+$(ZOO_INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(ZOO_VENV)
+	$(ZOO_PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1 paddlepaddle==3.3.1
+	$(ZOO_PY) -m pip install --quiet -e '.[test]'
+	touch $(ZOO_INSTALLED)
+
+test-zoo: $(ZOO_INSTALLED)
+	$(ZOO_PY) -m pytest -q tests_torchvision
+
 # Rewrite generated_examples/ after an intended change to the output.
 golden: $(INSTALLED)
 	$(PY) -m examples.catalog --refresh
@@ -27,4 +42,4 @@ lint: $(INSTALLED)
 	$(PY) -m black --check padiff_gen examples tests generated_examples
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(ZOO_VENV) build dist *.egg-info

@@ -132,6 +132,17 @@ EXAMPLES = (
         (("float32", (3, 8)),),
     ),
     Example(
+        "reordered_torch_to_paddle",
+        (
+            "--base",
+            "torch:examples.reordered.TorchReordered",
+            "--raw",
+            "paddle:examples.reordered.PaddleReordered",
+        ),
+        (("float32", (2, 3, 8, 8)),),
+        notes="layers defined in a different order: matched by path",
+    ),
+    Example(
         "custom_init_torch_to_paddle",
         (
             "--base",

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from .errors import MappingError, Side, UsageError, format_shape
 from .frameworks import class_name
+from .match import Titles, choose_pairs
 from .plan import (
     COPY,
     RESHAPE,
@@ -317,7 +318,10 @@ def _leftover_error(base_units: list[Unit], raw_units: list[Unit]) -> UnitPair:
 def analyze(
     base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
 ) -> Pairing:
-    """Pair the units of two models in definition order; mismatches are kept, not raised."""
+    """Pair the units of two models (in definition order, or by name: ``options.match``).
+
+    Mismatches are kept in the pairs, not raised.
+    """
     for proxy, role in ((base, "base"), (raw, "raw")):
         if proxy.auto_role not in (None, role):
             raise UsageError(
@@ -332,23 +336,39 @@ def analyze(
     layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
     explicit_map = dict(explicit)
     cross = frameworks[0] != frameworks[1]
-    pairs = []
-    for base_unit, raw_unit in zip(base_units, raw_units):
+
+    def pair_units(base_unit: Unit, raw_unit: Unit) -> UnitPair:
         if base_unit.special or raw_unit.special:
-            pairs.append(
-                _pair_special(
-                    base_unit, raw_unit, explicit_map, layers, pool, frameworks
-                )
+            return _pair_special(
+                base_unit, raw_unit, explicit_map, layers, pool, frameworks
             )
-        else:
-            copies, error = pair_tensors(base_unit, raw_unit, cross, pool, frameworks)
-            pairs.append(UnitPair(base_unit, raw_unit, copies, error=error))
+        copies, error = pair_tensors(base_unit, raw_unit, cross, pool, frameworks)
+        return UnitPair(base_unit, raw_unit, copies, error=error)
+
+    def registered(base_unit: Unit, raw_unit: Unit) -> bool:
+        key = InitKey(
+            frameworks[0], base_unit.class_name, frameworks[1], raw_unit.class_name
+        )
+        return pool.get(key) is not None
+
+    order_pairs = [pair_units(b, r) for b, r in zip(base_units, raw_units)]
     if len(base_units) != len(raw_units):
-        pairs.append(_leftover_error(base_units, raw_units))
+        order_pairs.append(_leftover_error(base_units, raw_units))
+    base_info = ModelInfo(base.framework, class_name(base.model), base.spec)
+    raw_info = ModelInfo(raw.framework, class_name(raw.model), raw.spec)
+    pairs = choose_pairs(
+        order_pairs,
+        base_units,
+        raw_units,
+        mode=options.match,
+        pair=pair_units,
+        explicit=explicit_map,
+        registered=registered,
+        titles=Titles(
+            f"base: {base_info.framework} {base_info.class_name}",
+            f"raw: {raw_info.framework} {raw_info.class_name}",
+        ),
+    )
     return Pairing(
-        ModelInfo(base.framework, class_name(base.model), base.spec),
-        ModelInfo(raw.framework, class_name(raw.model), raw.spec),
-        tuple(base_units),
-        tuple(raw_units),
-        tuple(pairs),
+        base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs)
     )

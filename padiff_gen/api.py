@@ -17,6 +17,7 @@ from . import progress
 from .analyze import analyze
 from .errors import UsageError
 from .load import ModelSpec, build_model, parse_spec
+from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
@@ -58,13 +59,20 @@ def parse_map(item: MapLike) -> tuple[str, str]:
     return str(base_path), str(raw_path)
 
 
-def map_options(layer_map: str = "auto", maps: Iterable[MapLike] = ()) -> MapOptions:
+def map_options(
+    layer_map: str = "auto", maps: Iterable[MapLike] = (), match: str = DEFAULT_MATCH
+) -> MapOptions:
     if layer_map not in ("auto", "none"):
         raise UsageError(
             f"--layer-map takes 'auto' or 'none', got {layer_map!r}.",
             "Use --layer-map none to turn the automatic layer map off.",
         )
-    return MapOptions(layer_map, tuple(parse_map(m) for m in maps))
+    if match not in MATCH_MODES:
+        raise UsageError(
+            f"--match takes {', '.join(repr(m) for m in MATCH_MODES)}, got {match!r}.",
+            "Use 'auto' (in order, then by name when order fails), 'order' or 'names'.",
+        )
+    return MapOptions(layer_map, tuple(parse_map(m) for m in maps), match)
 
 
 def as_proxy(
@@ -112,6 +120,8 @@ def regenerate_command(
         words += ["--map", f"{base_path}={raw_path}"]
     if options.layer_map != "auto":
         words += ["--layer-map", options.layer_map]
+    if options.match != DEFAULT_MATCH:
+        words += ["--match", options.match]
     for module in init_modules:
         words += ["--init-module", module]
     if output is not None:
@@ -138,17 +148,26 @@ def pair_models(
     raw_kwargs: Optional[Mapping[str, Any]] = None,
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
+    match: str = DEFAULT_MATCH,
     init_modules: Sequence[str] = (),
     lazy: bool = True,
 ) -> tuple[Pairing, ProxyModel, ProxyModel, MapOptions]:
     """Load and analyze two models; mismatches are in the pairing, not raised."""
-    options = map_options(layer_map, maps)
+    options = map_options(layer_map, maps, match)
     load_plugins(global_special_init_pool)
     load_init_modules(init_modules)
     base_proxy = as_proxy(base, "base", base_kwargs, lazy=lazy)
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    by_position = sum(1 for pair in pairing.pairs if pair.matched_by != "order")
+    if by_position and pairing.first_error is None:
+        log.info(
+            "note: %d layer pair%s matched by name: the models define them in a "
+            "different order (marked in the script's tables)",
+            by_position,
+            "s" if by_position != 1 else "",
+        )
     return pairing, base_proxy, raw_proxy, options
 
 
@@ -177,6 +196,7 @@ def emit_text(
     raw_kwargs: Optional[Mapping[str, Any]] = None,
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
+    match: str = DEFAULT_MATCH,
     init_modules: Sequence[str] = (),
 ) -> str:
     """The script ``emit`` would write to ``output``, without writing anything."""
@@ -188,6 +208,7 @@ def emit_text(
         raw_kwargs=raw_kwargs,
         layer_map=layer_map,
         maps=maps,
+        match=match,
         init_modules=init_modules,
     )
     file_name = Path(output).name if output is not None else "init_weights.py"
@@ -208,7 +229,8 @@ def emit(
 
     ``base`` and ``raw`` are spec strings (``"torch:pkg.module.Net"``), models or proxies.
     Options: ``base_kwargs``, ``raw_kwargs``, ``layer_map`` ("auto"/"none"), ``maps``
-    (``"BASE_PATH=RAW_PATH"`` strings or pairs), ``init_modules``. Returns the script.
+    (``"BASE_PATH=RAW_PATH"`` strings or pairs), ``match`` ("auto": in definition order,
+    by name when order fails; "order"; "names"), ``init_modules``. Returns the script.
     """
     if output is not None:
         check_output_path(Path(output), force)  # fail before the slow part
@@ -226,6 +248,7 @@ def assign_weight(
     raw_kwargs: Optional[Mapping[str, Any]] = None,
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
+    match: str = DEFAULT_MATCH,
     init_modules: Sequence[str] = (),
 ) -> Plan:
     """Copy base's weights into raw now, running exactly the code ``emit`` would write.
@@ -240,6 +263,7 @@ def assign_weight(
         raw_kwargs=raw_kwargs,
         layer_map=layer_map,
         maps=maps,
+        match=match,
         init_modules=init_modules,
         lazy=False,
     )

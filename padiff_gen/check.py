@@ -145,6 +145,7 @@ def options_of(argv: list[str], what: str) -> dict[str, object]:
         "raw-kwargs": compact_json(parse_kwargs(args.raw_kwargs, "--raw-kwargs")),
         "maps": list(args.map or []),
         "layer-map": args.layer_map or "auto",
+        "match": args.match or "auto",
         "init-modules": list(args.init_module or []),
         "output": args.output,
     }
@@ -366,5 +367,6 @@ def _adhoc_target(argv: list[str]) -> Target:
         raw_kwargs=parse_kwargs(args.raw_kwargs, "--raw-kwargs"),
         maps=tuple(args.map or ()),
         layer_map=args.layer_map or "auto",
+        match=args.match or "auto",
         init_modules=tuple(args.init_module or ()),
     )

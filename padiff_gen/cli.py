@@ -53,6 +53,13 @@ def _add_model_arguments(
         help="auto: map every layer with a registered initializer (default)",
     )
     parser.add_argument(
+        "--match",
+        default=None,  # None: not given, so a configured value stands (else "auto")
+        choices=("auto", "order", "names"),
+        help="pair layers in definition order, by path (names), or in order and by "
+        "path when order fails (auto, default)",
+    )
+    parser.add_argument(
         "--init-module",
         action="append",
         default=[],
@@ -103,6 +110,7 @@ def emit_options(args: argparse.Namespace) -> dict:
         "raw_kwargs": parse_kwargs(args.raw_kwargs, "--raw-kwargs"),
         "layer_map": args.layer_map or "auto",
         "maps": args.map,
+        "match": args.match or "auto",
         "init_modules": args.init_module,
     }
 
@@ -167,6 +175,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         message = textwrap.fill(f"padiff-gen: error: {error.text}", width=100)
         print(message, file=sys.stderr)
+        if error.detail:
+            print(f"\n{error.detail}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("padiff-gen: interrupted", file=sys.stderr)

@@ -283,6 +283,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             "base_kwargs": target.base_kwargs,
             "raw_kwargs": target.raw_kwargs,
             "layer_map": target.layer_map,
+            "match": target.match,
             "maps": list(target.maps),
             "init_modules": list(target.init_modules),
         }

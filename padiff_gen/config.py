@@ -39,7 +39,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 SECTION = "tool.padiff-gen"
-TOP_KEYS = ("targets", "init-modules", "layer-map")
+TOP_KEYS = ("targets", "init-modules", "layer-map", "match")
 TARGET_KEYS = (
     "name",
     "output",
@@ -49,9 +49,11 @@ TARGET_KEYS = (
     "raw-kwargs",
     "maps",
     "layer-map",
+    "match",
     "init-modules",
 )
 LAYER_MAPS = ("auto", "none")
+MATCHES = ("auto", "order", "names")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Target:
     raw_kwargs: dict = field(default_factory=dict)
     maps: tuple[str, ...] = ()
     layer_map: str = "auto"
+    match: str = "auto"
     init_modules: tuple[str, ...] = ()
 
     def argv(self) -> list[str]:
@@ -81,6 +84,8 @@ class Target:
             words += ["--map", item]
         if self.layer_map != "auto":
             words += ["--layer-map", self.layer_map]
+        if self.match != "auto":
+            words += ["--match", self.match]
         for module in self.init_modules:
             words += ["--init-module", module]
         return [*words, "-o", self.output] if self.output else words
@@ -157,10 +162,11 @@ def load_config(path: Path) -> Optional[Config]:
     _check_keys(section, TOP_KEYS, where)
     shared_modules = _string_list(section, "init-modules", where)
     layer_map = _layer_map(section, "auto", where)
+    match = _choice(section, "match", "auto", MATCHES, where)
     raw_targets = section.get("targets", [])
     _expect(raw_targets, list, f"`targets` of {where}", "an array of tables")
     targets = tuple(
-        _target(entry, index, path, shared_modules, layer_map)
+        _target(entry, index, path, shared_modules, layer_map, match)
         for index, entry in enumerate(raw_targets, start=1)
     )
     _check_unique(targets, path)
@@ -173,6 +179,7 @@ def _target(
     path: Path,
     shared_modules: tuple[str, ...],
     default_layer_map: str,
+    default_match: str,
 ) -> Target:
     where = f"target {index} ([[{SECTION}.targets]]) in {path}"
     _expect(entry, dict, where, "a table")
@@ -202,6 +209,7 @@ def _target(
         raw_kwargs=_kwargs(entry, "raw-kwargs", where),
         maps=_maps(entry, where),
         layer_map=_layer_map(entry, default_layer_map, where),
+        match=_choice(entry, "match", default_match, MATCHES, where),
         init_modules=shared_modules
         + tuple(
             m
@@ -241,10 +249,15 @@ def _string_list(table: dict, key: str, where: str) -> tuple[str, ...]:
 
 
 def _layer_map(table: dict, default: str, where: str) -> str:
-    value = table.get("layer-map", default)
-    if value not in LAYER_MAPS:
+    return _choice(table, "layer-map", default, LAYER_MAPS, where)
+
+
+def _choice(table: dict, key: str, default: str, allowed: tuple, where: str) -> str:
+    value = table.get(key, default)
+    if value not in allowed:
         raise UsageError(
-            f"`layer-map` of {where} is {value!r}.", 'Use "auto" or "none".'
+            f"`{key}` of {where} is {value!r}.",
+            "Use " + " or ".join(f'"{choice}"' for choice in allowed) + ".",
         )
     return value
 

@@ -16,14 +16,19 @@ class PadiffGenError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", *, detail: str = "") -> None:
         self.message = message
         self.hint = hint
+        # Pre-formatted lines shown after the paragraph (e.g. both trees side by side).
+        self.detail = detail
         super().__init__(self.text)
 
     @property
     def text(self) -> str:
         return f"{self.message} {self.hint}".strip()
+
+    def __str__(self) -> str:
+        return f"{self.text}\n{self.detail}" if self.detail else self.text
 
 
 class UsageError(PadiffGenError):
@@ -71,10 +76,12 @@ class MappingError(PadiffGenError):
         hint: str = "",
         base: Optional[Side] = None,
         raw: Optional[Side] = None,
+        *,
+        detail: str = "",
     ) -> None:
         self.base = base
         self.raw = raw
-        super().__init__(message, hint)
+        super().__init__(message, hint, detail=detail)
 
 
 def format_shape(shape: Sequence[int]) -> str:

@@ -119,6 +119,14 @@ def resolve_spec(spec: ModelSpec) -> Any:
     """The object a spec names: a class, a factory function or a model instance."""
     import_framework(spec.framework)
     obj, attributes = _import_longest_prefix(spec)
+    if not attributes and isinstance(obj, types.ModuleType) and "." in spec.target:
+        # `paddle.vision.models.alexnet` (and torchvision's) is a submodule that its
+        # package shadows with a factory of the same name; the factory is what is meant,
+        # and what the generated script's getattr-based lookup finds.
+        package, _, name = spec.target.rpartition(".")
+        shadow = getattr(sys.modules.get(package), name, obj)
+        if not isinstance(shadow, types.ModuleType):
+            obj = shadow
     owner = spec.target[: len(spec.target) - len(".".join(attributes))].rstrip(".")
     for attribute in attributes:
         if not hasattr(obj, attribute):

@@ -57,6 +57,8 @@ class UnitPair:
     raw: Optional[Unit]
     copies: tuple[TensorCopy, ...] = ()
     initializer: Optional[Initializer] = None
+    # "order": same position in definition order; "name": same path, positions differ;
+    # "map": a manual layer-map pair whose positions differ (see padiff_gen.match).
     matched_by: str = "order"
     error: Optional[MappingError] = None
 
@@ -74,10 +76,12 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class MapOptions:
-    """How layers are paired: the auto layer map and manual ``--map`` pairs."""
+    """How layers are paired: the auto layer map, manual ``--map`` pairs, and the matching
+    strategy (see :mod:`padiff_gen.match`)."""
 
     layer_map: str = "auto"  # "auto" or "none"
     maps: tuple[tuple[str, str], ...] = ()
+    match: str = "auto"  # "auto" (order, then names), "order" or "names"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import keyword
+import textwrap
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -91,14 +92,27 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
     return helpers
 
 
+# Trailing comments on table rows whose layers were not paired by position.
+MATCH_COMMENTS = {"name": "  # matched by name", "map": "  # matched by --map"}
+
+
 def _summary(plan: Plan) -> str:
     copies = plan.copies
     transposed = sum(1 for c in copies if c.transform == TRANSPOSE)
     special = len(plan.special_pairs)
-    return (
+    summary = (
         f"{len(copies)} tensors copied from the table ({transposed} transposed) and "
         f"{special} layer{'s' if special != 1 else ''} copied by special initializers."
     )
+    moved = sum(1 for pair in plan.pairs if pair.matched_by in MATCH_COMMENTS)
+    if moved:
+        summary += "\n\n" + textwrap.fill(
+            f"{moved} layer pair{'s are' if moved != 1 else ' is'} defined in a "
+            "different order in the two models and matched by path (marked in the "
+            "tables).",
+            width=88,
+        )
+    return summary
 
 
 def render_script(
@@ -132,6 +146,7 @@ def render_script(
         "base_description": plan.base.description,
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
+        "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
         "file_name": file_name,
         "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],
         "raw_suffix": CHECKPOINT_SUFFIX[plan.raw.framework],
@@ -144,11 +159,14 @@ def render_script(
         "tensor_rows": [
             literal((c.base.path, c.raw.path, c.transform, c.base.shape, c.raw.shape))
             + ","
-            for c in plan.copies
+            + MATCH_COMMENTS.get(p.matched_by, "")
+            for p in plan.pairs
+            for c in p.copies
         ],
         "special_rows": [
             f"({literal(p.base.path)}, {literal(p.raw.path)}, "
             f"{initializer_names[id(p.initializer.func)]}),"
+            + MATCH_COMMENTS.get(p.matched_by, "")
             for p in plan.special_pairs
         ],
         "special_tensor_rows": [

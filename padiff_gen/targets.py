@@ -116,6 +116,8 @@ def override(target: Target, args: argparse.Namespace) -> Target:
         changes["maps"] = tuple(args.map)
     if args.layer_map is not None:
         changes["layer_map"] = args.layer_map
+    if args.match is not None:
+        changes["match"] = args.match
     if args.init_module:
         changes["init_modules"] = tuple(args.init_module)
     return dataclasses.replace(target, **changes)
