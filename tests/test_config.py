@@ -378,3 +378,35 @@ def test_a_target_sees_only_its_own_init_modules(tmp_path):
     assert (elsewhere / "init_twins.py").read_text() == twins
     both = run_cli("check", cwd=tmp_path)
     assert both.returncode == 0, both.stdout + both.stderr
+
+
+def test_match_is_configurable_recorded_and_overridable(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [tool.padiff-gen]
+            match = "names"
+
+            [[tool.padiff-gen.targets]]
+            output = "a.py"
+            base = "torch:m.A"
+            raw = "paddle:m.A"
+
+            [[tool.padiff-gen.targets]]
+            output = "b.py"
+            base = "torch:m.B"
+            raw = "paddle:m.B"
+            match = "order"
+            """,
+        )
+    )
+    first, second = config.targets
+    assert (first.match, second.match) == ("names", "order")
+    assert first.argv()[-4:] == ["--match", "names", "-o", "a.py"]
+    [picked] = select_targets(config, _args("--target", "b", "--match", "auto"))
+    assert picked.match == "auto" and "--match" not in picked.argv()
+    with pytest.raises(UsageError, match=r"`match` of .* is 'sideways'"):
+        load_config(
+            write(tmp_path / "bad", '[tool.padiff-gen]\nmatch = "sideways"\n')
+        )
