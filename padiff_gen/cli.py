@@ -1,7 +1,9 @@
 """The ``padiff-gen`` command: a thin shell over :mod:`padiff_gen.api`.
 
-Exit codes: 0 success, 1 the models do not map (or, for check, the file differs), 2 usage
-errors. User mistakes print one paragraph and no traceback; ``--debug`` shows it.
+Exit codes: 0 success, 1 the models do not map (or, for check, the file differs; for
+verify, the outputs differ), 2 usage errors, 3 an unexpected error (a bug in padiff-gen, or
+an exception from the models' own code that padiff-gen did not anticipate). Every error
+prints one paragraph and no traceback; ``--debug`` (before or after the command) shows it.
 """
 
 from __future__ import annotations
@@ -13,21 +15,28 @@ import sys
 import textwrap
 import traceback
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from . import __version__
 from .errors import PadiffGenError
 
+EXIT_INTERNAL_ERROR = 3
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+
+def _add_model_arguments(
+    parser: argparse.ArgumentParser, specs_required: bool = True
+) -> None:
     parser.add_argument(
         "--base",
-        required=True,
+        required=specs_required,
         metavar="FW:PATH",
         help="base model (copied from): torch:pkg.module.Net or paddle:...",
     )
     parser.add_argument(
-        "--raw", required=True, metavar="FW:PATH", help="raw model (copied into)"
+        "--raw",
+        required=specs_required,
+        metavar="FW:PATH",
+        help="raw model (copied into)",
     )
     parser.add_argument(
         "--base-kwargs", metavar="JSON", help="constructor kwargs for --base"
@@ -58,9 +67,23 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The options every command takes, before or after the command's name. SUPPRESS keeps
+    # a subcommand from resetting what was given before it (`padiff-gen --debug emit`);
+    # main() fills in the defaults.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only errors",
+    )
     parser = argparse.ArgumentParser(
         prog="padiff-gen",
         description="Generate standalone scripts that copy weights between torch and paddle.",
@@ -85,7 +108,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="overwrite an output file that padiff-gen did not generate",
     )
     emit.set_defaults(handler=run_emit)
+    add_verify_command(commands, common)
     return parser
+
+
+def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="copy the weights, run both models on random inputs, compare the outputs",
+        description="Copy the weights (the plan, or --script), run both models in eval mode "
+        "on the same random inputs, and print how far their outputs differ. Exit 0 when "
+        "they match, 1 when not (naming the first paired sub-layer whose outputs differ).",
+    )
+    _add_model_arguments(verify, specs_required=False)
+    verify.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        required=True,
+        metavar="SHAPE[:DTYPE[:HIGH]]",
+        help="one forward argument, e.g. 2,3,224,224 or 1,16:int64:1000 (repeatable)",
+    )
+    verify.add_argument(
+        "--script",
+        metavar="PATH",
+        help="apply this generated script instead of the plan (default models: its specs)",
+    )
+    verify.add_argument("--atol", type=float, default=1e-5, help="default 1e-5")
+    verify.add_argument(
+        "--rtol",
+        type=float,
+        default=1e-5,
+        help="relative to the output's scale: equal when max|diff| <= atol + rtol * "
+        "max|base output| (default 1e-5)",
+    )
+    verify.add_argument(
+        "--seed", type=int, default=0, help="seed of the random weights and inputs"
+    )
+    verify.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="do not randomize the base model's weights first",
+    )
+    verify.set_defaults(handler=run_verify)
 
 
 def emit_options(args: argparse.Namespace) -> dict:
@@ -112,12 +178,33 @@ def derive(argv: Sequence[str]) -> str:
 def run_emit(args: argparse.Namespace) -> int:
     from .api import emit
 
-    text = emit(args.base, args.raw, args.output, force=args.force, **emit_options(args))
+    text = emit(
+        args.base, args.raw, args.output, force=args.force, **emit_options(args)
+    )
     if args.output is None:
         sys.stdout.write(text)
     else:
         logging.getLogger("padiff_gen").info("wrote %s", args.output)
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    options = emit_options(args)
+    result = verify(
+        args.base,
+        args.raw,
+        args.input,
+        atol=args.atol,
+        rtol=args.rtol,
+        script=args.script,
+        seed=args.seed,
+        randomize=not args.keep_weights,
+        **options,
+    )
+    print(result.report())
+    return 0 if result.equal else 1
 
 
 def _configure(args: argparse.Namespace) -> None:
@@ -133,18 +220,46 @@ def _configure(args: argparse.Namespace) -> None:
     logger.propagate = False
 
 
+def _print_error(text: str) -> None:
+    # Wrap for the terminal, but never inside a flag, a path or a spec.
+    print(
+        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False),
+        file=sys.stderr,
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = getattr(args, "debug", False)
+    args.quiet = getattr(args, "quiet", False)
     _configure(args)
     try:
         return args.handler(args)
     except PadiffGenError as error:
         if args.debug:
             traceback.print_exc()
-        message = textwrap.fill(f"padiff-gen: error: {error.text}", width=100)
-        print(message, file=sys.stderr)
+        _print_error(f"padiff-gen: error: {error.text}")
         return error.exit_code
     except KeyboardInterrupt:
         print("padiff-gen: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # not a mistake we know how to explain
+        if args.debug:
+            traceback.print_exc()
+        lines = str(error).strip().splitlines()
+        detail = (
+            f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        )
+        _print_error(
+            f"padiff-gen: internal error: {detail}. This was not expected: it is a bug in "
+            "padiff-gen, or an exception from the models' own code that padiff-gen could "
+            "not explain. "
+            + (
+                "The traceback is above."
+                if args.debug
+                else "Rerun with --debug to see the traceback; please report it if it "
+                "points into padiff-gen."
+            )
+        )
+        return EXIT_INTERNAL_ERROR

@@ -151,8 +151,25 @@ class SpecialInitPool:
         }
 
     def near(self, key: InitKey, limit: int = 5) -> list[Initializer]:
-        """Registered initializers that share a side with ``key``, closest first."""
+        """Registered initializers that look like ``key``, closest first.
+
+        Near means: the same class on one side (torch LSTM -> paddle GRU is near torch
+        LSTM -> paddle LSTM), or similar class names (a user's MyBatchNorm2d). Unrelated
+        entries are left out, so that the list helps rather than buries the message.
+        """
         import difflib
+
+        def similarity(entry: Initializer) -> float:
+            other = entry.key
+            same_class = other.base_class.lower() == key.base_class.lower() or (
+                other.raw_class.lower() == key.raw_class.lower()
+            )
+            text = difflib.SequenceMatcher(
+                None,
+                f"{key.base_class} {key.raw_class}".lower(),
+                f"{other.base_class} {other.raw_class}".lower(),
+            ).ratio()
+            return max(text, 0.8 if same_class else 0.0)
 
         def score(entry: Initializer) -> float:
             other = entry.key
@@ -160,15 +177,10 @@ class SpecialInitPool:
                 key.base_framework,
                 key.raw_framework,
             )
-            similarity = difflib.SequenceMatcher(
-                None,
-                f"{key.base_class} {key.raw_class}".lower(),
-                f"{other.base_class} {other.raw_class}".lower(),
-            ).ratio()
-            return similarity + (1.0 if same_direction else 0.0)
+            return similarity(entry) + (1.0 if same_direction else 0.0)
 
-        ranked = sorted(self._entries.values(), key=lambda e: (-score(e), e.key))
-        return [entry for entry in ranked if score(entry) > 1.3][:limit]
+        near = [e for e in self._entries.values() if similarity(e) >= 0.75]
+        return sorted(near, key=lambda e: (-score(e), e.key))[:limit]
 
     def snapshot(self) -> dict[InitKey, Initializer]:
         return dict(self._entries)
