@@ -203,8 +203,10 @@ def _check_arguments(spec: ModelSpec, target: Any, role: str) -> None:
             and (name in spec.kwargs or parameter.default is inspect.Parameter.empty)
         }
         example = json.dumps(example or {"num_classes": 10})
+        takes = [n for n, p in signature.parameters.items() if p.kind in named]
         raise SpecError(
-            f"{spec.text} cannot be called with {json.dumps(dict(spec.kwargs))}: {error}.",
+            f"{spec.text} cannot be called with {json.dumps(dict(spec.kwargs))}: {error}."
+            + (f" It takes: {', '.join(takes)}." if takes else ""),
             f"Pass its constructor arguments as JSON with {flag}, e.g. {flag} '{example}'.",
         ) from None
 

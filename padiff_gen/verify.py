@@ -328,7 +328,12 @@ def _first_differing_layer(
     atol: float,
     rtol: float,
 ) -> Optional[LayerReport]:
-    partner = dict(pairs)
+    partner: dict[str, str] = {}
+    for (
+        base_path,
+        raw_path,
+    ) in pairs:  # an edited table may pair a layer twice: first wins
+        partner.setdefault(base_path, raw_path)
     for base_path in base.order:
         raw_path = partner.get(base_path)
         if raw_path is None or raw_path not in raw.outputs:

@@ -171,16 +171,18 @@ class SpecialInitPool:
             ).ratio()
             return max(text, 0.8 if same_class else 0.0)
 
-        def score(entry: Initializer) -> float:
+        def same_direction(entry: Initializer) -> bool:
             other = entry.key
-            same_direction = (other.base_framework, other.raw_framework) == (
+            return (other.base_framework, other.raw_framework) == (
                 key.base_framework,
                 key.raw_framework,
             )
-            return similarity(entry) + (1.0 if same_direction else 0.0)
 
         near = [e for e in self._entries.values() if similarity(e) >= 0.75]
-        return sorted(near, key=lambda e: (-score(e), e.key))[:limit]
+        # The other direction only helps when nothing in this one comes close (were the
+        # base and raw models swapped?).
+        near = [e for e in near if same_direction(e)] or near
+        return sorted(near, key=lambda e: (-similarity(e), e.key))[:limit]
 
     def snapshot(self) -> dict[InitKey, Initializer]:
         return dict(self._entries)
