@@ -173,13 +173,14 @@ def _framework(model: Any) -> str:
 
 def _to_numpy(value: Any) -> Optional[np.ndarray]:
     """A tensor (either framework) as a float64 array; None for anything else."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch
+    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.is_floating_point():
-            value = value.float()
+            value = value.float()  # numpy has no bfloat16
         return np.asarray(value.numpy(), dtype=np.float64)
-    if hasattr(value, "numpy") and hasattr(value, "astype"):  # paddle
-        if "float" in str(value.dtype):
+    if paddle is not None and isinstance(value, paddle.Tensor):
+        if value.is_floating_point():
             value = value.astype("float32")
         return np.asarray(value.numpy(), dtype=np.float64)
     return None
@@ -211,7 +212,12 @@ def randomize_weights(model: Any, seed: int) -> None:
             with torch.no_grad():
                 tensor.copy_(torch.from_numpy(values))
         else:
-            tensor.set_value(values.astype(str(tensor.dtype).replace("paddle.", "")))
+            import paddle
+
+            # via float32: numpy has no bfloat16
+            tensor.set_value(
+                paddle.to_tensor(values.astype("float32")).astype(tensor.dtype)
+            )
 
 
 def _as_framework_input(array: np.ndarray, framework: str) -> Any:
@@ -433,23 +439,10 @@ def verify(
     specs the script records. Models passed in are changed: raw receives base's weights.
     """
     specs = [s if isinstance(s, InputSpec) else InputSpec.parse(s) for s in inputs]
-    if not specs:
-        raise UsageError(
-            "verify needs the model inputs.", "Give one --input per forward argument."
-        )
-    if atol < 0 or rtol < 0:
-        raise UsageError(
-            f"--atol {atol:g} and --rtol {rtol:g} must not be negative.",
-            "Use e.g. --atol 1e-5 --rtol 1e-5.",
-        )
-    if script is not None and (list(maps) or layer_map != "auto" or init_modules):
-        raise UsageError(
-            f"--map, --layer-map and --init-module have no effect with --script {script}: "
-            "the script's tables decide what is copied.",
-            "Drop them, or drop --script to verify the plan they make.",
-        )
+    maps = list(maps)
+    _check_options(specs, atol, rtol, script, maps, layer_map, init_modules)
     loaded = load_script(script) if script is not None else None
-    if loaded is not None:
+    if loaded is not None:  # the script records the specs it was made for
         base = base if base is not None else _script_spec(loaded, "BASE_SPEC")
         raw = raw if raw is not None else _script_spec(loaded, "RAW_SPEC")
     if base is None or raw is None:
@@ -476,6 +469,45 @@ def verify(
             init_modules=init_modules,
         )
         pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
+    return _compare_models(base_model, raw_model, pairs, specs, atol, rtol, seed)
+
+
+def _check_options(
+    specs: Sequence[InputSpec],
+    atol: float,
+    rtol: float,
+    script: Optional[Union[str, Path]],
+    maps: Sequence[MapLike],
+    layer_map: str,
+    init_modules: Sequence[str],
+) -> None:
+    if not specs:
+        raise UsageError(
+            "verify needs the model inputs.", "Give one --input per forward argument."
+        )
+    if atol < 0 or rtol < 0:
+        raise UsageError(
+            f"--atol {atol:g} and --rtol {rtol:g} must not be negative.",
+            "Use e.g. --atol 1e-5 --rtol 1e-5.",
+        )
+    if script is not None and (maps or layer_map != "auto" or init_modules):
+        raise UsageError(
+            f"--map, --layer-map and --init-module have no effect with --script {script}: "
+            "the script's tables decide what is copied.",
+            "Drop them, or drop --script to verify the plan they make.",
+        )
+
+
+def _compare_models(
+    base_model: Any,
+    raw_model: Any,
+    pairs: Sequence[tuple[str, str]],
+    specs: Sequence[InputSpec],
+    atol: float,
+    rtol: float,
+    seed: int,
+) -> VerifyResult:
+    """Run both models with hooks on the paired layers; compare outputs, then layers."""
     base_layers, raw_layers = layers_by_path(base_model), layers_by_path(raw_model)
     pairs = [(b, r) for b, r in pairs if b in base_layers and r in raw_layers]
     classes = {

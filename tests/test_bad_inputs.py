@@ -8,7 +8,6 @@ and a raw model unchanged when its init fails.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

@@ -103,3 +103,16 @@ def test_compare_is_relative_to_the_output_scale():
     nan = [np.array([np.nan, 1.0])]
     assert compare(nan, [np.array([np.nan, 1.0])], 0, 0).within
     assert not compare(nan, [np.array([0.0, 1.0])], 0, 0).within
+
+
+def test_verify_from_python_keeps_weights_when_asked():
+    from padiff_gen.verify import verify
+
+    result = verify(
+        "torch:examples.nested.TorchNested",
+        "paddle:examples.nested.PaddleNested",
+        ["3,8"],
+        randomize=False,
+    )
+    assert result.equal and len(result.outputs) == 2  # nested returns (score, label)
+    assert result.first_layer is None
