@@ -38,6 +38,10 @@ test-zoo: $(ZOO_INSTALLED)
 golden: $(INSTALLED)
 	$(PY) -m examples.catalog --refresh
 
+# The property-based tests with thousands of examples instead of the CI budget (long).
+fuzz: $(INSTALLED)
+	PADIFF_GEN_FUZZ=1 $(PY) -m pytest -q tests/test_properties.py
+
 lint: $(INSTALLED)
 	$(PY) -m black --check padiff_gen examples tests generated_examples
 

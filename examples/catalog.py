@@ -49,22 +49,42 @@ TRANSFORMER = dict(
 EXAMPLES = (
     Example(
         "mlp_torch_to_paddle",
-        ("--base", "torch:examples.mlp.TorchMLP", "--raw", "paddle:examples.mlp.PaddleMLP"),
+        (
+            "--base",
+            "torch:examples.mlp.TorchMLP",
+            "--raw",
+            "paddle:examples.mlp.PaddleMLP",
+        ),
         (("float32", (4, 16)),),
     ),
     Example(
         "cnn_torch_to_paddle",
-        ("--base", "torch:examples.cnn.TorchCNN", "--raw", "paddle:examples.cnn.PaddleCNN"),
+        (
+            "--base",
+            "torch:examples.cnn.TorchCNN",
+            "--raw",
+            "paddle:examples.cnn.PaddleCNN",
+        ),
         (("float32", (2, 3, 8, 8)),),
     ),
     Example(
         "cnn_paddle_to_torch",
-        ("--base", "paddle:examples.cnn.PaddleCNN", "--raw", "torch:examples.cnn.TorchCNN"),
+        (
+            "--base",
+            "paddle:examples.cnn.PaddleCNN",
+            "--raw",
+            "torch:examples.cnn.TorchCNN",
+        ),
         (("float32", (2, 3, 8, 8)),),
     ),
     Example(
         "cnn_torch_to_torch",
-        ("--base", "torch:examples.cnn.TorchCNN", "--raw", "torch:examples.cnn.TorchCNN"),
+        (
+            "--base",
+            "torch:examples.cnn.TorchCNN",
+            "--raw",
+            "torch:examples.cnn.TorchCNN",
+        ),
         (("float32", (2, 3, 8, 8)),),
     ),
     Example(

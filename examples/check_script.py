@@ -29,8 +29,12 @@ def load_script(path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("script")
-    parser.add_argument("--inputs", required=True, help="JSON list of [dtype, shape, high?]")
-    parser.add_argument("--select", type=int, default=None, help="compare only output N")
+    parser.add_argument(
+        "--inputs", required=True, help="JSON list of [dtype, shape, high?]"
+    )
+    parser.add_argument(
+        "--select", type=int, default=None, help="compare only output N"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     script = load_script(args.script)

@@ -45,7 +45,12 @@ def randomize(model: Any, seed: int = 0) -> None:
     import paddle
 
     for name, tensor in model.state_dict().items():
-        if tensor.dtype in (paddle.float32, paddle.float64, paddle.float16, paddle.bfloat16):
+        if tensor.dtype in (
+            paddle.float32,
+            paddle.float64,
+            paddle.float16,
+            paddle.bfloat16,
+        ):
             values = rng.standard_normal(tuple(tensor.shape)) * 0.5
             if _is_variance(name):
                 values = np.abs(values) + 0.5

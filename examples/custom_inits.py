@@ -17,7 +17,9 @@ def torch_rows(weight, index, count):
     return weight.detach().cpu().numpy()[index * rows : (index + 1) * rows]
 
 
-@global_special_init_pool.register("torch", "PackedProjection", "paddle", "SplitProjection")
+@global_special_init_pool.register(
+    "torch", "PackedProjection", "paddle", "SplitProjection"
+)
 def init_packed_projection(base_model, raw_model):
     for index, name in enumerate(PROJECTIONS):
         block = torch_rows(base_model.qkv, index, len(PROJECTIONS))

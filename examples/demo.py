@@ -13,15 +13,30 @@ BASE, RAW = "torch:examples.cnn.TorchCNN", "paddle:examples.cnn.PaddleCNN"
 def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         script = Path(directory) / "init_weights.py"
-        emit = [sys.executable, "-m", "padiff_gen", "emit", "--base", BASE, "--raw", RAW]
+        emit = [
+            sys.executable,
+            "-m",
+            "padiff_gen",
+            "emit",
+            "--base",
+            BASE,
+            "--raw",
+            RAW,
+        ]
         print("$ padiff-gen emit --base", BASE, "--raw", RAW, "-o init_weights.py")
         subprocess.run([*emit, "-o", str(script)], cwd=ROOT, check=True)
         lines = script.read_text().splitlines()
         print(f"wrote {len(lines)} lines; its tensor table:")
         start = lines.index("# fmt: off")
         print("\n".join("    " + line for line in lines[start + 1 : start + 9]))
-        print("$ running it standalone (padiff_gen not importable), comparing outputs...")
-        check = [sys.executable, str(ROOT / "examples" / "check_script.py"), str(script)]
+        print(
+            "$ running it standalone (padiff_gen not importable), comparing outputs..."
+        )
+        check = [
+            sys.executable,
+            str(ROOT / "examples" / "check_script.py"),
+            str(script),
+        ]
         result = subprocess.run(
             [*check, "--inputs", json.dumps([["float32", [4, 3, 8, 8]]])],
             cwd=ROOT,

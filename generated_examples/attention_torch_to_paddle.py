@@ -76,6 +76,23 @@ def find_tensor_problem(model, path, expected_shape):
     return None
 
 
+def find_unknown_tensors(model, known_paths):
+    """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
+
+    Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
+    their weights twice) counts as known under any of its names.
+    """
+    known = set()
+    for path in known_paths:
+        try:
+            known.add(id(get_tensor(model, path)))
+        except AttributeError:
+            pass  # reported as missing already
+    # keep_vars: the tensors themselves (torch would return detached copies otherwise).
+    state = model.state_dict(keep_vars=True)
+    return [name for name, tensor in state.items() if id(tensor) not in known]
+
+
 def check_tensors(
     base_model, raw_model, tensor_table, special_init_tensors, regenerate
 ):
@@ -91,6 +108,11 @@ def check_tensors(
         problem = find_tensor_problem(models[side], path, shape)
         if problem is not None:
             problems.append(f"{side} {problem}")
+    for side, model in models.items():
+        # A tensor the tables do not know would be silently skipped (raw: left random).
+        known = [path for s, path, _ in expected if s == side]
+        for name in find_unknown_tensors(model, known):
+            problems.append(f"{side} `{name}` is not in this script's tables")
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -169,6 +191,12 @@ def report(message):
     print(message, file=sys.stderr)
 
 
+def first_line(error):
+    """An exception's message cut to its first line, for one-line error reports."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def load_base_checkpoint(model, path):
     """Load a torch state dict (.pt/.pth/.bin) into `model`; every key must fit."""
     if not os.path.isfile(path):
@@ -177,14 +205,21 @@ def load_base_checkpoint(model, path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(error).__name__}: {error}); "
+            f"cannot read {path} as a torch checkpoint ({type(error).__name__}: "
+            f"{first_line(error)}); "
             "is it truncated, or in another format?"
         ) from None
     if not isinstance(state, dict):
         raise CheckpointError(
             f"{path} holds a {type(state).__name__}, not a state dict"
         )
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shapes differ: torch lists them after a header line
+        details = "; ".join(line.strip() for line in str(error).splitlines()[1:4])
+        raise CheckpointError(
+            f"{path} does not fit the base model: {details}"
+        ) from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{path} does not fit the base model: missing {result.missing_keys[:5]}, "

@@ -68,6 +68,23 @@ def find_tensor_problem(model, path, expected_shape):
     return None
 
 
+def find_unknown_tensors(model, known_paths):
+    """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
+
+    Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
+    their weights twice) counts as known under any of its names.
+    """
+    known = set()
+    for path in known_paths:
+        try:
+            known.add(id(get_tensor(model, path)))
+        except AttributeError:
+            pass  # reported as missing already
+    # keep_vars: the tensors themselves (torch would return detached copies otherwise).
+    state = model.state_dict(keep_vars=True)
+    return [name for name, tensor in state.items() if id(tensor) not in known]
+
+
 def check_tensors(
     base_model, raw_model, tensor_table, special_init_tensors, regenerate
 ):
@@ -83,6 +100,11 @@ def check_tensors(
         problem = find_tensor_problem(models[side], path, shape)
         if problem is not None:
             problems.append(f"{side} {problem}")
+    for side, model in models.items():
+        # A tensor the tables do not know would be silently skipped (raw: left random).
+        known = [path for s, path, _ in expected if s == side]
+        for name in find_unknown_tensors(model, known):
+            problems.append(f"{side} `{name}` is not in this script's tables")
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -161,6 +183,12 @@ def report(message):
     print(message, file=sys.stderr)
 
 
+def first_line(error):
+    """An exception's message cut to its first line, for one-line error reports."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def load_base_checkpoint(model, path):
     """Load a paddle state dict (.pdparams) into `model`; every key must fit."""
     if not os.path.isfile(path):
@@ -169,7 +197,8 @@ def load_base_checkpoint(model, path):
         state = paddle.load(path)
     except Exception as error:
         raise CheckpointError(
-            f"cannot read {path} as a paddle checkpoint ({type(error).__name__}: {error}); "
+            f"cannot read {path} as a paddle checkpoint ({type(error).__name__}: "
+            f"{first_line(error)}); "
             "is it truncated, or in another format?"
         ) from None
     if not isinstance(state, dict):
@@ -183,6 +212,17 @@ def load_base_checkpoint(model, path):
         raise CheckpointError(
             f"{path} does not fit the base model: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}"
+        )
+    # paddle skips a tensor of the wrong shape with only a warning: refuse instead.
+    current = model.state_dict()
+    resized = [
+        f"{key} is {list(state[key].shape)}, the model's is {list(current[key].shape)}"
+        for key in sorted(expected)
+        if tuple(state[key].shape) != tuple(current[key].shape)
+    ]
+    if resized:
+        raise CheckpointError(
+            f"{path} does not fit the base model: {'; '.join(resized[:5])}"
         )
     model.set_state_dict(state)
 

@@ -301,12 +301,21 @@ def _leftover_error(base_units: list[Unit], raw_units: list[Unit]) -> UnitPair:
     listing = ", ".join(f"`{u.path}` ({u.class_name})" for u in left[:5])
     if len(left) > 5:
         listing += f" and {len(left) - 5} more"
+    # Name the other side too: where its model ended, so both trees can be looked at.
+    if count:
+        last = (
+            f" The last pair was base `{base_units[count - 1].path}` / raw "
+            f"`{raw_units[count - 1].path}`."
+        )
+    else:
+        last = f" The {other} model has no units with weights at all."
     return UnitPair(
         base,
         raw,
         error=_mapping_error(
             f"The base model has {len(base_units)} units with weights but the raw model has "
-            f"{len(raw_units)}: nothing on the {other} side pairs with {role} {listing}.",
+            f"{len(raw_units)}: nothing on the {other} side pairs with {role} {listing}."
+            + last,
             f"Add the missing layers to the {other} model or remove the extra ones from the "
             f"{role} model (compare the trees with `padiff-gen inspect`).",
             base,

@@ -1,7 +1,9 @@
 """The ``padiff-gen`` command: a thin shell over :mod:`padiff_gen.api`.
 
-Exit codes: 0 success, 1 the models do not map (or, for check, the file differs), 2 usage
-errors. User mistakes print one paragraph and no traceback; ``--debug`` shows it.
+Exit codes: 0 success, 1 the models do not map (or, for check, the file differs; for
+verify, the outputs differ), 2 usage errors, 3 an unexpected error (a bug in padiff-gen, or
+an exception from the models' own code that padiff-gen did not anticipate). Every error
+prints one paragraph and no traceback; ``--debug`` (before or after the command) shows it.
 """
 
 from __future__ import annotations
@@ -13,25 +15,29 @@ import sys
 import textwrap
 import traceback
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from . import __version__, progress
 from .commands import add_commands, add_target_argument
 from .errors import PadiffGenError, UsageError
 
+EXIT_INTERNAL_ERROR = 3
+
 
 def _add_model_arguments(
-    parser: argparse.ArgumentParser, required: bool = True
+    parser: argparse.ArgumentParser, specs_required: bool = True
 ) -> None:
-    # Not required where a [tool.padiff-gen] target can name the models instead.
     parser.add_argument(
         "--base",
-        required=required,
+        required=specs_required,
         metavar="FW:PATH",
         help="base model (copied from): torch:pkg.module.Net or paddle:...",
     )
     parser.add_argument(
-        "--raw", required=required, metavar="FW:PATH", help="raw model (copied into)"
+        "--raw",
+        required=specs_required,
+        metavar="FW:PATH",
+        help="raw model (copied into)",
     )
     parser.add_argument(
         "--base-kwargs", metavar="JSON", help="constructor kwargs for --base"
@@ -69,9 +75,23 @@ def _add_model_arguments(
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # The options every command takes, before or after the command's name. SUPPRESS keeps
+    # a subcommand from resetting what was given before it (`padiff-gen --debug emit`);
+    # main() fills in the defaults.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print only errors",
+    )
     parser = argparse.ArgumentParser(
         prog="padiff-gen",
         description="Generate standalone scripts that copy weights between torch and paddle.",
@@ -86,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     emit = commands.add_parser(
         "emit", parents=[common], help="write an init_weights.py script"
     )
-    _add_model_arguments(emit, required=False)
+    _add_model_arguments(emit, specs_required=False)
     add_target_argument(emit)
     emit.add_argument(
         "-o", "--output", metavar="PATH", help="output file (default: stdout)"
@@ -98,7 +118,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emit.set_defaults(handler=run_emit)
     add_commands(commands, common, _add_model_arguments)
+    add_verify_command(commands, common)
     return parser
+
+
+def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="copy the weights, run both models on random inputs, compare the outputs",
+        description="Copy the weights (the plan, or --script), run both models in eval mode "
+        "on the same random inputs, and print how far their outputs differ. Exit 0 when "
+        "they match, 1 when not (naming the first paired sub-layer whose outputs differ).",
+    )
+    _add_model_arguments(verify, specs_required=False)
+    verify.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        required=True,
+        metavar="SHAPE[:DTYPE[:HIGH]]",
+        help="one forward argument, e.g. 2,3,224,224 or 1,16:int64:1000 (repeatable)",
+    )
+    verify.add_argument(
+        "--script",
+        metavar="PATH",
+        help="apply this generated script instead of the plan (default models: its specs)",
+    )
+    verify.add_argument("--atol", type=float, default=1e-5, help="default 1e-5")
+    verify.add_argument(
+        "--rtol",
+        type=float,
+        default=1e-5,
+        help="relative to the output's scale: equal when max|diff| <= atol + rtol * "
+        "max|base output| (default 1e-5)",
+    )
+    verify.add_argument(
+        "--seed", type=int, default=0, help="seed of the random weights and inputs"
+    )
+    verify.add_argument(
+        "--keep-weights",
+        action="store_true",
+        help="do not randomize the base model's weights first",
+    )
+    verify.set_defaults(handler=run_verify)
 
 
 def emit_options(args: argparse.Namespace) -> dict:
@@ -149,6 +212,25 @@ def run_emit(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    options = emit_options(args)
+    result = verify(
+        args.base,
+        args.raw,
+        args.input,
+        atol=args.atol,
+        rtol=args.rtol,
+        script=args.script,
+        seed=args.seed,
+        randomize=not args.keep_weights,
+        **options,
+    )
+    print(result.report())
+    return 0 if result.equal else 1
+
+
 def _configure(args: argparse.Namespace) -> None:
     # Model modules are named relative to the working directory, as with `python -m`.
     if os.getcwd() not in sys.path:
@@ -163,9 +245,19 @@ def _configure(args: argparse.Namespace) -> None:
     logger.propagate = False
 
 
+def _print_error(text: str) -> None:
+    # Wrap for the terminal, but never inside a flag, a path or a spec.
+    print(
+        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False),
+        file=sys.stderr,
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.debug = getattr(args, "debug", False)
+    args.quiet = getattr(args, "quiet", False)
     _configure(args)
     try:
         return args.handler(args)
@@ -173,11 +265,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         progress.clear()
         if args.debug:
             traceback.print_exc()
-        message = textwrap.fill(f"padiff-gen: error: {error.text}", width=100)
-        print(message, file=sys.stderr)
+        _print_error(f"padiff-gen: error: {error.text}")
         if error.detail:
             print(f"\n{error.detail}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("padiff-gen: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # not a mistake we know how to explain
+        if args.debug:
+            traceback.print_exc()
+        lines = str(error).strip().splitlines()
+        detail = (
+            f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        )
+        _print_error(
+            f"padiff-gen: internal error: {detail}. This was not expected: it is a bug in "
+            "padiff-gen, or an exception from the models' own code that padiff-gen could "
+            "not explain. "
+            + (
+                "The traceback is above."
+                if args.debug
+                else "Rerun with --debug to see the traceback; please report it if it "
+                "points into padiff-gen."
+            )
+        )
+        return EXIT_INTERNAL_ERROR

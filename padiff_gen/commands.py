@@ -55,7 +55,7 @@ def add_commands(
         description="Print the paired table: base and raw path, class and shapes, and the "
         "transform or initializer of each pair. Exit 0 when everything pairs, 1 if not.",
     )
-    add_model_arguments(inspect, required=False)
+    add_model_arguments(inspect, specs_required=False)
     _add_target(inspect)
     inspect.add_argument("--json", action="store_true", help="print the table as JSON")
     _add_color(inspect)

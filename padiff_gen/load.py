@@ -88,7 +88,14 @@ def parse_spec(
     return ModelSpec(framework, target, dict(kwargs or {}))
 
 
-def _import_longest_prefix(spec: ModelSpec) -> tuple[types.ModuleType, list[str]]:
+def _where(spec: ModelSpec, role: str) -> str:
+    """The spec as the user wrote it, with its flag: `--base torch:pkg.Net`."""
+    return f"--{role} {spec.text}" if role else spec.text
+
+
+def _import_longest_prefix(
+    spec: ModelSpec, role: str = ""
+) -> tuple[types.ModuleType, list[str]]:
     parts = spec.target.split(".")
     last_missing = None
     for split in range(len(parts), 0, -1):
@@ -99,26 +106,26 @@ def _import_longest_prefix(spec: ModelSpec) -> tuple[types.ModuleType, list[str]
             # Only "this very module is missing" means: try a shorter prefix.
             if error.name is None or not module_name.startswith(error.name):
                 raise SpecError(
-                    f"Importing module {module_name!r} for {spec.text} failed: {error}.",
+                    f"Importing module {module_name!r} for {_where(spec, role)} failed: {error}.",
                     "Install the missing package or fix the import in that module.",
                 ) from error
             last_missing = module_name
         except Exception as error:  # the user's module raised while importing
             raise SpecError(
-                f"Importing module {module_name!r} for {spec.text} raised "
+                f"Importing module {module_name!r} for {_where(spec, role)} raised "
                 f"{type(error).__name__}: {error}.",
                 "Fix the error in that module (run with --debug for the traceback).",
             ) from error
     raise SpecError(
-        f"Cannot import module {last_missing or parts[0]!r} for {spec.text}.",
+        f"Cannot import module {last_missing or parts[0]!r} for {_where(spec, role)}.",
         "Run padiff-gen from the directory that holds the module, or add it to PYTHONPATH.",
     )
 
 
-def resolve_spec(spec: ModelSpec) -> Any:
+def resolve_spec(spec: ModelSpec, role: str = "") -> Any:
     """The object a spec names: a class, a factory function or a model instance."""
     import_framework(spec.framework)
-    obj, attributes = _import_longest_prefix(spec)
+    obj, attributes = _import_longest_prefix(spec, role)
     if not attributes and isinstance(obj, types.ModuleType) and "." in spec.target:
         # `paddle.vision.models.alexnet` (and torchvision's) is a submodule that its
         # package shadows with a factory of the same name; the factory is what is meant,
@@ -139,7 +146,7 @@ def resolve_spec(spec: ModelSpec) -> Any:
             near = difflib.get_close_matches(attribute, candidates, n=3)
             suggestion = f" Did you mean {', '.join(near)}?" if near else ""
             raise SpecError(
-                f"{owner!r} has no attribute {attribute!r} (from {spec.text}).{suggestion}",
+                f"{owner!r} has no attribute {attribute!r} (from {_where(spec, role)}).{suggestion}",
                 "Name a class, factory or model instance defined in that module.",
             )
         obj = getattr(obj, attribute)
@@ -192,15 +199,33 @@ def _check_arguments(spec: ModelSpec, target: Any, role: str) -> None:
         signature.bind(**spec.kwargs)
     except TypeError as error:
         flag = f"--{role}-kwargs" if role else "the kwargs"
+        # Show the arguments it still needs, so the hint is the fix rather than a pattern.
+        named = (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        )
+        example = {
+            name: spec.kwargs.get(name, "...")
+            for name, parameter in signature.parameters.items()
+            if parameter.kind in named
+            and (name in spec.kwargs or parameter.default is inspect.Parameter.empty)
+        }
+        example = json.dumps(example or {"num_classes": 10})
+        takes = [n for n, p in signature.parameters.items() if p.kind in named]
         raise SpecError(
-            f"{spec.text} cannot be called with {json.dumps(dict(spec.kwargs)) or '{}'}: {error}.",
-            f"""Pass its constructor arguments as JSON with {flag}, e.g. {flag} '{{"num_classes": 10}}'.""",
+            f"{spec.text} cannot be called with {json.dumps(dict(spec.kwargs))}: {error}."
+            + (f" It takes: {', '.join(takes)}." if takes else ""),
+            f"Pass its constructor arguments as JSON with {flag}, e.g. {flag} '{example}'.",
         ) from None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def build_model(spec: ModelSpec, *, lazy: bool, role: str = "") -> BuiltModel:
     """Build the model a spec names, without weights when ``lazy``."""
-    target = resolve_spec(spec)
+    target = resolve_spec(spec, role)
     if framework_of_layer(target) is not None:  # a model instance
         if spec.kwargs:
             raise SpecError(
@@ -212,7 +237,8 @@ def build_model(spec: ModelSpec, *, lazy: bool, role: str = "") -> BuiltModel:
         _check_class_framework(spec, target)
     elif not callable(target):
         raise SpecError(
-            f"{spec.text} is a {type(target).__name__}, not a model, model class or factory.",
+            f"{spec.text} is {_article(type(target).__name__)} {type(target).__name__}, "
+            "not a model, model class or factory.",
             "Name a model class, a zero-argument factory returning a model, or a model instance.",
         )
     _check_arguments(spec, target, role)

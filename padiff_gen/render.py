@@ -14,8 +14,9 @@ import black
 import jinja2
 
 from . import __version__
+from .errors import InlineError
 from .extract import SourceCollector
-from .plan import TRANSPOSE, Plan
+from .plan import TRANSPOSE, Plan, UnitPair
 
 TEMPLATE = "init_weights.py.j2"
 # Names the template defines itself; copied code must not take them.
@@ -133,7 +134,7 @@ def render_script(
         if id(func) in initializer_names:
             continue
         if inline_initializers:
-            initializer_names[id(func)] = collector.add(func)
+            initializer_names[id(func)] = _inline_initializer(collector, pair)
         else:
             name = collector.claim(_identifier(getattr(func, "__name__", "")))
             initializer_names[id(func)] = name
@@ -187,6 +188,20 @@ def _identifier(name: str) -> str:
     if name.isidentifier() and not keyword.iskeyword(name):
         return name
     return "special_initializer"
+
+
+def _inline_initializer(collector: SourceCollector, pair: UnitPair) -> str:
+    """Copy a pair's initializer into the script; on failure, say which pair needs it."""
+    try:
+        return collector.add(pair.initializer.func)
+    except InlineError as error:
+        raise InlineError(
+            f"The initializer for base `{pair.base.path}` ({pair.base.class_name}) / raw "
+            f"`{pair.raw.path}` ({pair.raw.class_name}), registered for "
+            f"{pair.initializer.key.describe()} by {pair.initializer.origin}, cannot be "
+            f"copied into the script. {error.message}",
+            error.hint,
+        ) from error
 
 
 def join_definitions(codes: list[str]) -> str:

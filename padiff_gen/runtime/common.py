@@ -42,6 +42,23 @@ def find_tensor_problem(model, path, expected_shape):
     return None
 
 
+def find_unknown_tensors(model, known_paths):
+    """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
+
+    Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
+    their weights twice) counts as known under any of its names.
+    """
+    known = set()
+    for path in known_paths:
+        try:
+            known.add(id(get_tensor(model, path)))
+        except AttributeError:
+            pass  # reported as missing already
+    # keep_vars: the tensors themselves (torch would return detached copies otherwise).
+    state = model.state_dict(keep_vars=True)
+    return [name for name, tensor in state.items() if id(tensor) not in known]
+
+
 def check_tensors(
     base_model, raw_model, tensor_table, special_init_tensors, regenerate
 ):
@@ -57,6 +74,11 @@ def check_tensors(
         problem = find_tensor_problem(models[side], path, shape)
         if problem is not None:
             problems.append(f"{side} {problem}")
+    for side, model in models.items():
+        # A tensor the tables do not know would be silently skipped (raw: left random).
+        known = [path for s, path, _ in expected if s == side]
+        for name in find_unknown_tensors(model, known):
+            problems.append(f"{side} `{name}` is not in this script's tables")
     if problems:
         shown = "; ".join(problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -121,6 +143,12 @@ def atomic_save(save, obj, path):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def first_line(error):
+    """An exception's message cut to its first line, for one-line error reports."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def report(message):

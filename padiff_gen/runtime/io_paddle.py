@@ -4,7 +4,7 @@ import os
 
 import paddle
 
-from .common import CheckpointError, atomic_save
+from .common import CheckpointError, atomic_save, first_line
 
 
 def load_checkpoint(model, path):
@@ -15,7 +15,8 @@ def load_checkpoint(model, path):
         state = paddle.load(path)
     except Exception as error:
         raise CheckpointError(
-            f"cannot read {path} as a paddle checkpoint ({type(error).__name__}: {error}); "
+            f"cannot read {path} as a paddle checkpoint ({type(error).__name__}: "
+            f"{first_line(error)}); "
             "is it truncated, or in another format?"
         ) from None
     if not isinstance(state, dict):
@@ -29,6 +30,17 @@ def load_checkpoint(model, path):
         raise CheckpointError(
             f"{path} does not fit the base model: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}"
+        )
+    # paddle skips a tensor of the wrong shape with only a warning: refuse instead.
+    current = model.state_dict()
+    resized = [
+        f"{key} is {list(state[key].shape)}, the model's is {list(current[key].shape)}"
+        for key in sorted(expected)
+        if tuple(state[key].shape) != tuple(current[key].shape)
+    ]
+    if resized:
+        raise CheckpointError(
+            f"{path} does not fit the base model: {'; '.join(resized[:5])}"
         )
     model.set_state_dict(state)
 

@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from .common import CheckpointError, atomic_save
+from .common import CheckpointError, atomic_save, first_line
 
 
 def load_checkpoint(model, path):
@@ -15,14 +15,21 @@ def load_checkpoint(model, path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(error).__name__}: {error}); "
+            f"cannot read {path} as a torch checkpoint ({type(error).__name__}: "
+            f"{first_line(error)}); "
             "is it truncated, or in another format?"
         ) from None
     if not isinstance(state, dict):
         raise CheckpointError(
             f"{path} holds a {type(state).__name__}, not a state dict"
         )
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shapes differ: torch lists them after a header line
+        details = "; ".join(line.strip() for line in str(error).splitlines()[1:4])
+        raise CheckpointError(
+            f"{path} does not fit the base model: {details}"
+        ) from None
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{path} does not fit the base model: missing {result.missing_keys[:5]}, "

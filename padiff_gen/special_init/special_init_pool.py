@@ -171,24 +171,38 @@ class SpecialInitPool:
         }
 
     def near(self, key: InitKey, limit: int = 5) -> list[Initializer]:
-        """Registered initializers that share a side with ``key``, closest first."""
+        """Registered initializers that look like ``key``, closest first.
+
+        Near means: the same class on one side (torch LSTM -> paddle GRU is near torch
+        LSTM -> paddle LSTM), or similar class names (a user's MyBatchNorm2d). Unrelated
+        entries are left out, so that the list helps rather than buries the message.
+        """
         import difflib
 
-        def score(entry: Initializer) -> float:
+        def similarity(entry: Initializer) -> float:
             other = entry.key
-            same_direction = (other.base_framework, other.raw_framework) == (
-                key.base_framework,
-                key.raw_framework,
+            same_class = other.base_class.lower() == key.base_class.lower() or (
+                other.raw_class.lower() == key.raw_class.lower()
             )
-            similarity = difflib.SequenceMatcher(
+            text = difflib.SequenceMatcher(
                 None,
                 f"{key.base_class} {key.raw_class}".lower(),
                 f"{other.base_class} {other.raw_class}".lower(),
             ).ratio()
-            return similarity + (1.0 if same_direction else 0.0)
+            return max(text, 0.8 if same_class else 0.0)
 
-        ranked = sorted(self._entries.values(), key=lambda e: (-score(e), e.key))
-        return [entry for entry in ranked if score(entry) > 1.3][:limit]
+        def same_direction(entry: Initializer) -> bool:
+            other = entry.key
+            return (other.base_framework, other.raw_framework) == (
+                key.base_framework,
+                key.raw_framework,
+            )
+
+        near = [e for e in self._entries.values() if similarity(e) >= 0.75]
+        # The other direction only helps when nothing in this one comes close (were the
+        # base and raw models swapped?).
+        near = [e for e in near if same_direction(e)] or near
+        return sorted(near, key=lambda e: (-similarity(e), e.key))[:limit]
 
     def snapshot(self) -> dict[InitKey, Initializer]:
         return dict(self._entries)
