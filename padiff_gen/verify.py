@@ -431,6 +431,7 @@ def verify(
     raw_kwargs: Optional[Mapping[str, Any]] = None,
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
+    match: str = "auto",
     init_modules: Sequence[str] = (),
 ) -> VerifyResult:
     """Copy base into raw (the plan, or ``script``), run both, compare their outputs.
@@ -440,7 +441,7 @@ def verify(
     """
     specs = [s if isinstance(s, InputSpec) else InputSpec.parse(s) for s in inputs]
     maps = list(maps)
-    _check_options(specs, atol, rtol, script, maps, layer_map, init_modules)
+    _check_options(specs, atol, rtol, script, maps, layer_map, match, init_modules)
     loaded = load_script(script) if script is not None else None
     if loaded is not None:  # the script records the specs it was made for
         base = base if base is not None else _script_spec(loaded, "BASE_SPEC")
@@ -466,6 +467,7 @@ def verify(
             raw_proxy,
             layer_map=layer_map,
             maps=maps,
+            match=match,
             init_modules=init_modules,
         )
         pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
@@ -479,6 +481,7 @@ def _check_options(
     script: Optional[Union[str, Path]],
     maps: Sequence[MapLike],
     layer_map: str,
+    match: str,
     init_modules: Sequence[str],
 ) -> None:
     if not specs:
@@ -490,9 +493,11 @@ def _check_options(
             f"--atol {atol:g} and --rtol {rtol:g} must not be negative.",
             "Use e.g. --atol 1e-5 --rtol 1e-5.",
         )
-    if script is not None and (maps or layer_map != "auto" or init_modules):
+    if script is not None and (
+        maps or layer_map != "auto" or match != "auto" or init_modules
+    ):
         raise UsageError(
-            f"--map, --layer-map and --init-module have no effect with --script {script}: "
+            f"--map, --layer-map, --match and --init-module have no effect with --script {script}: "
             "the script's tables decide what is copied.",
             "Drop them, or drop --script to verify the plan they make.",
         )
