@@ -1,0 +1,180 @@
+"""The copy kernels that generated scripts inline, tested directly and bit for bit.
+
+Every path of copy_torch.copy_tensor (plain copy, cast, torch's transpose for small
+matrices, the striped transpose with and without threads and with a cast first) and of
+copy_paddle.copy_tensor is compared with the destination framework's own cast of the
+source: a copy may lose nothing beyond that cast. The GPU path (DLPack views of CUDA
+tensors, copies on the device) cannot run on this machine and is not tested here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+import torch
+
+from padiff_gen.runtime import common, copy_paddle, copy_torch
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+# (rows, columns): below and above the striped-transpose threshold; odd sizes leave a
+# partial strip at the end.
+SHAPES = ((3, 5), (701, 517))
+assert 701 * 517 >= copy_torch.STRIPED_TRANSPOSE_MIN_ELEMENTS > 3 * 5
+
+INTEGER_OF_WIDTH = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def bits(tensor) -> torch.Tensor:
+    """The tensor's raw bits, so that comparisons are exact (NaN-safe, -0.0 != 0.0)."""
+    view = copy_torch.as_torch(tensor)
+    return view.view(INTEGER_OF_WIDTH[view.element_size()])
+
+
+def source_values(shape, seed=0) -> np.ndarray:
+    # Values with many significant bits, so that every cast must round.
+    return (np.random.default_rng(seed).standard_normal(shape) * 3).astype(np.float32)
+
+
+def make_tensor(framework: str, values: np.ndarray, dtype: str = "float32"):
+    if framework == "torch":
+        return torch.from_numpy(values.copy()).to(getattr(torch, dtype))
+    return paddle.to_tensor(values).astype(dtype)
+
+
+def expected_copy(framework: str, values: np.ndarray, transform: str, dtype: str):
+    """What the destination framework itself makes of the (transposed) fp32 source."""
+    if framework == "torch":
+        source = torch.from_numpy(values.copy())
+        source = source.t() if transform == "transpose" else source
+        return source.to(getattr(torch, dtype)).contiguous()
+    source = paddle.to_tensor(values)
+    source = source.t() if transform == "transpose" else source
+    return paddle.cast(source, dtype)
+
+
+def empty_like(framework: str, shape, dtype: str):
+    if framework == "torch":
+        return torch.full(shape, 7.0, dtype=getattr(torch, dtype))
+    return paddle.full(shape, 7.0, dtype=dtype)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["small", "striped"])
+@pytest.mark.parametrize("transform", ("copy", "transpose"))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "src_fw,dst_fw", [("torch", "paddle"), ("paddle", "torch"), ("torch", "torch")]
+)
+def test_torch_kernel_equals_the_frameworks_own_cast(
+    src_fw, dst_fw, dtype, transform, shape
+):
+    values = source_values(shape)
+    source = make_tensor(src_fw, values)
+    out_shape = shape[::-1] if transform == "transpose" else shape
+    target = empty_like(dst_fw, out_shape, dtype)
+    address = copy_torch.as_torch(target).data_ptr()
+
+    copy_torch.copy_tensor(target, source, transform)
+
+    assert copy_torch.as_torch(target).data_ptr() == address, "not copied in place"
+    assert str(target.dtype).endswith(dtype), "the raw dtype was not kept"
+    assert torch.equal(
+        bits(target), bits(expected_copy(dst_fw, values, transform, dtype))
+    )
+
+
+@pytest.mark.parametrize("dtype", ("bfloat16", "float16", "float64"))
+@pytest.mark.parametrize("transform", ("copy", "transpose"))
+def test_torch_kernel_from_a_non_float32_source_is_exact(dtype, transform):
+    """bf16/fp16/fp64 sources into fp32: widening is exact; fp64 narrows like torch."""
+    values = source_values(SHAPES[1], seed=1)
+    source = torch.from_numpy(values).to(getattr(torch, dtype))
+    expected = (source.t() if transform == "transpose" else source).to(torch.float32)
+    target = paddle.zeros(expected.shape, dtype="float32")
+    copy_torch.copy_tensor(target, source, transform)
+    assert torch.equal(bits(target), bits(expected.contiguous()))
+
+
+@pytest.mark.parametrize(
+    "make_view",
+    [
+        lambda t: t[::2, 1:],  # strided rows and an offset
+        lambda t: t.t(),  # a transposed view: column-major memory
+        lambda t: t[:, ::3],  # strided columns
+    ],
+    ids=["row-step", "transposed-view", "column-step"],
+)
+@pytest.mark.parametrize("transform", ("copy", "transpose"))
+@pytest.mark.parametrize("dtype", ("float32", "bfloat16"))
+def test_torch_kernel_reads_non_contiguous_sources(make_view, transform, dtype):
+    base = torch.from_numpy(source_values((1200, 900), seed=2))
+    source = make_view(base)
+    assert not source.is_contiguous()
+    expected = (source.t() if transform == "transpose" else source).to(
+        getattr(torch, dtype)
+    )
+    target = paddle.zeros(list(expected.shape), dtype=dtype)
+    copy_torch.copy_tensor(target, source, transform)
+    assert torch.equal(bits(target), bits(expected.contiguous()))
+
+
+@pytest.mark.parametrize("threads", (1, 2, 3))
+def test_striped_transpose_gives_the_same_bits_with_any_thread_count(
+    monkeypatch, threads
+):
+    monkeypatch.setattr(copy_torch, "COPY_THREADS", threads)
+    values = source_values((1031, 777), seed=3)
+    target = torch.empty(777, 1031)
+    copy_torch.copy_tensor(target, torch.from_numpy(values), "transpose")
+    assert torch.equal(target, torch.from_numpy(values).t())
+
+
+@pytest.mark.parametrize("transform", ("copy", "transpose"))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_paddle_kernel_equals_paddles_own_cast(dtype, transform):
+    values = source_values((37, 19), seed=4)
+    out_shape = (19, 37) if transform == "transpose" else (37, 19)
+    target = paddle.create_parameter(
+        list(out_shape), dtype, default_initializer=paddle.nn.initializer.Constant(7.0)
+    )
+    address = copy_torch.as_torch(target).data_ptr()
+    copy_paddle.copy_tensor(target, paddle.to_tensor(values), transform)
+    assert copy_torch.as_torch(target).data_ptr() == address, "not copied in place"
+    assert torch.equal(
+        bits(target), bits(expected_copy("paddle", values, transform, dtype))
+    )
+
+
+def test_copies_into_tensors_without_storage_fail_loudly():
+    """A meta tensor swallows copy_ silently; the kernels must refuse instead."""
+    with torch.device("meta"):
+        meta = torch.empty(4, 3)
+    with pytest.raises(ValueError, match="without storage"):
+        copy_torch.copy_tensor(meta, torch.ones(4, 3))
+    with paddle.LazyGuard():
+        lazy = paddle.nn.Linear(3, 4).weight
+    with pytest.raises(ValueError, match="without storage"):
+        copy_paddle.copy_tensor(lazy, paddle.ones([3, 4]))
+    assert not copy_torch.has_data(meta) and not copy_torch.has_data(lazy)
+    assert copy_torch.has_data(torch.ones(1)) and copy_paddle.has_data(paddle.ones([1]))
+
+
+def test_check_data_names_the_tensors_of_a_model_built_without_weights():
+    with torch.device("meta"):
+        base = torch.nn.Linear(3, 4)
+    raw = paddle.nn.Linear(3, 4)
+    table = (
+        ("weight", "weight", "transpose", (4, 3), (3, 4)),
+        ("bias", "bias", "copy", (4,), (4,)),
+    )
+    with pytest.raises(common.WeightMismatchError) as error:
+        common.check_data(base, raw, table, (), copy_torch.has_data)
+    message = str(error.value)
+    assert "base `weight`, base `bias` have no data" in message
+    assert "raw" not in message.split("have no data")[0]
+    common.check_data(torch.nn.Linear(3, 4), raw, table, (), copy_torch.has_data)
+
+
+def test_synchronize_devices_is_harmless_without_a_gpu():
+    copy_torch.synchronize_devices()
+    copy_paddle.synchronize_devices()
