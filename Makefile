@@ -23,8 +23,13 @@ test: $(INSTALLED)
 golden: $(INSTALLED)
 	$(PY) -m examples.catalog --refresh
 
+# Speed and memory of emit and of generated scripts (a few minutes, ~8 GB of memory).
+# Not a test: numbers go to docs/performance.md.
+bench: $(INSTALLED)
+	$(PY) -m bench.run
+
 lint: $(INSTALLED)
-	$(PY) -m black --check padiff_gen examples tests generated_examples
+	$(PY) -m black --check padiff_gen examples tests generated_examples bench
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
