@@ -99,7 +99,14 @@ def check_tensors(
         )
 
 
-def check_data(base_model, raw_model, tensor_table, special_init_tensors, has_data):
+def check_data(
+    base_model,
+    raw_model,
+    tensor_table,
+    special_init_tensors,
+    has_data,
+    sides=("base", "raw"),
+):
     """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
 
     Copying into such a tensor would do nothing at all, without an error.
@@ -111,7 +118,7 @@ def check_data(base_model, raw_model, tensor_table, special_init_tensors, has_da
     empty = [
         f"{side} `{path}`"
         for side, path in rows
-        if not has_data(get_tensor(models[side], path))
+        if side in sides and not has_data(get_tensor(models[side], path))
     ]
     if empty:
         more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""
@@ -156,6 +163,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if target.is_meta:
         raise ValueError("cannot copy into a tensor without storage (meta device)")
+    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
+        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
+        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
     if transform == "transpose":
         source = source.t()
     with torch.no_grad():
@@ -767,21 +777,36 @@ def copy_weights(base_model, raw_model, read_base):
     synchronize_devices()
 
 
-def convert_checkpoint(path, raw_model, show_progress=False):
+def convert_checkpoint(path, raw_model=None, show_progress=False):
     """Copy the base weights saved at `path` into `raw_model`, one tensor at a time.
 
     The base model is built without weights: it only names and shapes the tensors, and
-    the checkpoint must hold exactly those. Each tensor is read when it is copied, so
-    memory holds the raw model and about one tensor more.
-    The layers that special initializers read are filled from the checkpoint first.
+    the checkpoint must hold exactly those, which is checked before the raw model is
+    built (when `raw_model` is None) or touched. Each tensor is read when it is copied,
+    so memory holds the raw model and about one tensor more. Returns the raw model.
+
+    Layers that special initializers read are filled from the checkpoint first.
     """
     base_model = build_without_weights(BASE_SPEC)
-    check_tensors(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE)
     progress = Progress(len(TENSOR_TABLE), "copying weights", show_progress)
     with open_checkpoint(path, base_model, progress) as checkpoint:
+        if raw_model is None:
+            raw_model = build_model(RAW_SPEC)
+        check_tensors(
+            base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE
+        )
+        check_data(
+            base_model,
+            raw_model,
+            TENSOR_TABLE,
+            SPECIAL_INIT_TENSORS,
+            has_data,
+            ("raw",),
+        )
         for base_path, _, _ in SPECIAL_INITS:
             load_layer(get_layer(base_model, base_path), base_path, checkpoint.tensor)
         copy_weights(base_model, raw_model, checkpoint.read)
+    return raw_model
 
 
 def main(argv=None):
@@ -798,10 +823,10 @@ def main(argv=None):
     try:
         if args.output:
             check_output(args.output, args.base_ckpt)
-        raw_model = build_model(RAW_SPEC)
         if args.base_ckpt:
-            convert_checkpoint(args.base_ckpt, raw_model, args.progress)
+            raw_model = convert_checkpoint(args.base_ckpt, show_progress=args.progress)
         else:
+            raw_model = build_model(RAW_SPEC)
             init_weights(build_model(BASE_SPEC), raw_model)
         if args.output:
             save_raw_state(raw_model, args.output)

@@ -527,3 +527,43 @@ def run_on_terminal(script: Path, *args) -> str:
         os.close(main)
     assert process.returncode == 0
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_script_functions_work_from_python(torch_to_paddle, base_state, tmp_path):
+    """convert_checkpoint fills a raw model the caller built (here in bfloat16), and
+    init_weights refuses a base model built on the meta device instead of copying
+    nothing."""
+    checkpoint = FORMATS["safetensors"](base_state, tmp_path)
+    output = tmp_path / "raw.pdparams"
+    code = f"""
+import runpy, sys
+sys.modules["padiff_gen"] = None
+script = runpy.run_path({str(torch_to_paddle)!r})
+import paddle, torch
+spec = dict(script["RAW_SPEC"], kwargs=dict(script["RAW_SPEC"]["kwargs"], dtype="bfloat16"))
+raw = script["build_model"](spec)
+assert script["convert_checkpoint"]({str(checkpoint)!r}, raw) is raw
+paddle.save(raw.state_dict(), {str(output)!r})
+with torch.device("meta"):
+    base = script["build_model"](script["BASE_SPEC"])
+try:
+    script["init_weights"](base, raw)
+except script["WeightMismatchError"] as error:
+    print("refused:", error)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refused: base `embed_tokens.weight`" in result.stdout
+    assert "have no data" in result.stdout
+
+    def paddle_cast(source, raw_tensor):
+        return paddle.cast(paddle.to_tensor(source.contiguous().numpy()), "bfloat16")
+
+    raw_state = paddle.load(str(output))
+    assert_converted(load_table(torch_to_paddle), base_state, raw_state, paddle_cast)

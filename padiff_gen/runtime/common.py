@@ -119,7 +119,14 @@ def parse_args(argv, description, raw_suffix, base_formats):
     return args
 
 
-def check_data(base_model, raw_model, tensor_table, special_init_tensors, has_data):
+def check_data(
+    base_model,
+    raw_model,
+    tensor_table,
+    special_init_tensors,
+    has_data,
+    sides=("base", "raw"),
+):
     """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
 
     Copying into such a tensor would do nothing at all, without an error.
@@ -131,7 +138,7 @@ def check_data(base_model, raw_model, tensor_table, special_init_tensors, has_da
     empty = [
         f"{side} `{path}`"
         for side, path in rows
-        if not has_data(get_tensor(models[side], path))
+        if side in sides and not has_data(get_tensor(models[side], path))
     ]
     if empty:
         more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""

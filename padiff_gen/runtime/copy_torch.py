@@ -35,6 +35,9 @@ def copy_tensor(dst, src, transform="copy"):
     source = as_torch(src)
     if target.is_meta:
         raise ValueError("cannot copy into a tensor without storage (meta device)")
+    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
+        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
+        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
     if transform == "transpose":
         source = source.t()
     with torch.no_grad():
