@@ -10,7 +10,8 @@ arguments. Linear weights dominate, so copying torch -> paddle is mostly transpo
 ``TorchTables`` / ``PaddleTables``: a stack of embedding tables, whose weights have the
 same layout in both frameworks: copying them needs no transpose at all.
 
-``dtype`` builds every tensor in that dtype ("float32", "bfloat16", "float16", ...).
+``dtype`` builds every tensor in that dtype ("float32", "bfloat16", "float16", ...);
+``tie_embeddings`` (torch only) makes the LM head share the embedding's weight.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class TorchLlama(torch.nn.Module):
         num_layers: int = LLAMA_7B["num_layers"],
         num_heads: int = LLAMA_7B["num_heads"],
         dtype: str = "float32",
+        tie_embeddings: bool = False,
     ):
         super().__init__()
         dtype = getattr(torch, dtype)
@@ -134,6 +136,8 @@ class TorchLlama(torch.nn.Module):
         )
         self.norm = TorchRMSNorm(hidden_size, dtype=dtype)
         self.lm_head = torch.nn.Linear(hidden_size, vocab_size, bias=False, dtype=dtype)
+        if tie_embeddings:  # one tensor under two names, as in many checkpoints
+            self.lm_head.weight = self.embed_tokens.weight
 
     def forward(self, tokens):
         x = self.embed_tokens(tokens)

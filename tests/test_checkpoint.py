@@ -54,6 +54,7 @@ def run_script(script: Path, *args: str, **kwargs) -> subprocess.CompletedProces
 def make_script(
     directory: Path, base: str, raw: str, base_kwargs=None, raw_kwargs=None
 ):
+    directory.mkdir(exist_ok=True)
     name = f"init_{base.split(':')[0]}_{raw.split(':')[0]}_{len(list(directory.iterdir()))}.py"
     path = directory / name
     emit(base, raw, path, base_kwargs=base_kwargs or {}, raw_kwargs=raw_kwargs or {})
@@ -567,3 +568,30 @@ except script["WeightMismatchError"] as error:
 
     raw_state = paddle.load(str(output))
     assert_converted(load_table(torch_to_paddle), base_state, raw_state, paddle_cast)
+
+
+@pytest.mark.parametrize("dropped", ("lm_head.weight", "embed_tokens.weight"))
+def test_tied_weights_need_only_one_of_their_names(dropped, work, tmp_path):
+    """safetensors files (as Hugging Face writes them) keep a tied tensor once."""
+    tied = dict(SMALL, tie_embeddings=True)
+    script = make_script(
+        work / "scripts",
+        "torch:bench.models.TorchLlama",
+        "torch:bench.models.TorchLlama",
+        tied,
+        tied,
+    )
+    model = TorchLlama(**tied)
+    randomize(model, seed=11)
+    state = model.state_dict()
+    assert state["lm_head.weight"].data_ptr() == state["embed_tokens.weight"].data_ptr()
+    checkpoint = tmp_path / "tied.safetensors"
+    save_safetensors({k: v for k, v in state.items() if k != dropped}, checkpoint)
+    output = tmp_path / "raw.pt"
+
+    result = run_script(script, "--base-ckpt", checkpoint, "-o", output)
+
+    assert result.returncode == 0, result.stderr
+    raw_state = torch.load(output)
+    for key, value in state.items():
+        assert torch.equal(raw_state[key], value), key
