@@ -279,47 +279,47 @@ def test_raw_dtype_is_kept_and_equals_paddles_own_cast(
 
 
 @pytest.mark.parametrize(
-    "base,raw,make_checkpoint",
+    "base,raw",
     [
-        ("torch:examples.cnn.TorchCNN", "paddle:examples.cnn.PaddleCNN", "pt"),
-        ("paddle:examples.cnn.PaddleCNN", "torch:examples.cnn.TorchCNN", "pdparams"),
-        (
-            "paddle:examples.lstm.PaddleTagger",
-            "torch:examples.lstm.TorchTagger",
-            "pdparams",
-        ),
+        ("torch:examples.cnn.TorchCNN", "paddle:examples.cnn.PaddleCNN"),
+        ("paddle:examples.cnn.PaddleCNN", "torch:examples.cnn.TorchCNN"),
+        ("paddle:examples.cnn.PaddleCNN", "paddle:examples.cnn.PaddleCNN"),
+        ("torch:examples.cnn.TorchCNN", "torch:examples.cnn.TorchCNN"),
+        ("paddle:examples.lstm.PaddleTagger", "torch:examples.lstm.TorchTagger"),
     ],
     ids=[
         "batchnorm-torch-to-paddle",
         "batchnorm-paddle-to-torch",
+        "cnn-paddle-to-paddle",
+        "cnn-torch-to-torch",
         "lstm-paddle-to-torch",
     ],
 )
-def test_special_initializers_read_their_layers_from_the_checkpoint(
-    base, raw, make_checkpoint, work, tmp_path
-):
-    """Layers copied by special initializers (BatchNorm, LSTM) are filled from the file.
+def test_conversions_with_layers_of_every_kind(base, raw, work, tmp_path):
+    """Special initializers (BatchNorm, LSTM) read their layers from the checkpoint, and
+    same-framework scripts (paddle's own copy kernel included) stream as well.
 
     paddle's LSTM cannot be built under LazyGuard: the script says so and builds the base
     model normally, and the result is the same.
     """
+    suffix = {"torch": "pt", "paddle": "pdparams"}
+    save = {"torch": torch.save, "paddle": paddle.save}
+    base_framework, raw_framework = base.split(":")[0], raw.split(":")[0]
     script = make_script(work / "scripts", base, raw)
     namespace: dict = {}
     exec(compile(script.read_text(), str(script), "exec"), namespace)
     base_model = namespace["build_model"](namespace["BASE_SPEC"])
     randomize(base_model, seed=7)
-    checkpoint = tmp_path / ("base.pt" if make_checkpoint == "pt" else "base.pdparams")
-    (torch.save if make_checkpoint == "pt" else paddle.save)(
-        base_model.state_dict(), str(checkpoint)
-    )
-    output = tmp_path / ("raw.pdparams" if make_checkpoint == "pt" else "raw.pt")
+    checkpoint = tmp_path / f"base.{suffix[base_framework]}"
+    save[base_framework](base_model.state_dict(), str(checkpoint))
+    output = tmp_path / f"raw.{suffix[raw_framework]}"
 
     result = run_script(script, "--base-ckpt", checkpoint, "-o", output)
 
     assert result.returncode == 0, result.stderr
     assert ("cannot be built without weights" in result.stderr) == ("lstm" in base)
     raw_model = namespace["build_model"](namespace["RAW_SPEC"])
-    if make_checkpoint == "pt":
+    if raw_framework == "paddle":
         raw_model.set_state_dict(paddle.load(str(output)))
     else:
         raw_model.load_state_dict(torch.load(output))

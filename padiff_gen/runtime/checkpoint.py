@@ -130,10 +130,6 @@ class Checkpoint:
             self.add_file(open_file, path, path)
         self.keys = self.match(base_state)
 
-    @property
-    def paths(self):
-        return sorted({opened.path for opened in self.files.values()} | {self.path})
-
     def add_file(self, open_file, path, index_path):
         if not os.path.isfile(path):
             raise CheckpointError(
