@@ -156,6 +156,26 @@ def strips_runner(script, base, raw, rows: int = 8, threads: int = 2):
     return run
 
 
+def two_at_a_time_runner(script, base, raw):
+    """The script's kernel, two tensors at a time on two threads (torch releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(2)
+    rows = [
+        (
+            script.get_tensor(raw, raw_path),
+            script.get_tensor(base, base_path),
+            transform,
+        )
+        for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE
+    ]
+
+    def run():
+        list(pool.map(lambda row: script.copy_tensor(*row), rows))
+
+    return run
+
+
 def check_copied(script, base, raw) -> None:
     """The script's copy, from a zeroed raw model, must give the right values."""
     import torch
@@ -225,6 +245,9 @@ def bench_copy(
     }
     if transposed:
         candidates["numpy strips, 2 threads (not used)"] = strips_runner(
+            script, base, raw
+        )
+        candidates["2 tensors at a time (not used)"] = two_at_a_time_runner(
             script, base, raw
         )
     if numpy_trip:
