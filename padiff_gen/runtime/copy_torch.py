@@ -5,8 +5,8 @@ own dtype: no staging copy of the model, and no round trip through numpy (which 
 bfloat16). Copies run where the tensors are, so GPU tensors never visit the host. On the
 CPU, what can be a plain memcpy is one (glibc's memcpy streams large copies past the
 cache, about 1.4x faster here than torch's copy loop), and transposes use torch's own
-blocked transpose, which measured faster here than numpy strips, with or without threads
-(see docs/performance.md).
+blocked transpose, one tensor at a time: numpy strips on two threads, or two tensors at
+once, measured slower on a 2-core machine whose other core is busy (docs/performance.md).
 """
 
 import ctypes
