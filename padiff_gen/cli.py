@@ -112,9 +112,7 @@ def derive(argv: Sequence[str]) -> str:
 def run_emit(args: argparse.Namespace) -> int:
     from .api import emit
 
-    text = emit(
-        args.base, args.raw, args.output, force=args.force, **emit_options(args)
-    )
+    text = emit(args.base, args.raw, args.output, force=args.force, **emit_options(args))
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -299,20 +299,12 @@ class SourceCollector:
         for (module, name), alias in self._import_names.items():
             top = module.split(".")[0]
             if name is None:
-                line = (
-                    f"import {module}"
-                    if alias == top
-                    else f"import {module} as {alias}"
-                )
+                line = f"import {module}" if alias == top else f"import {module} as {alias}"
             else:
                 suffix = "" if alias == name else f" as {alias}"
                 line = f"from {module} import {name}{suffix}"
             groups[top in sys.stdlib_module_names].add(line)
-        return [
-            _sorted_imports(groups[stdlib])
-            for stdlib in (True, False)
-            if groups[stdlib]
-        ]
+        return [_sorted_imports(groups[stdlib]) for stdlib in (True, False) if groups[stdlib]]
 
     @property
     def imported_modules(self) -> set[str]:
