@@ -47,13 +47,7 @@ def run_cli(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProce
 
 def check_script(script: Path, inputs, select=None, cwd: Path = ROOT) -> dict:
     """Run a generated script standalone (padiff_gen unimportable) and compare outputs."""
-    command = [
-        sys.executable,
-        str(CHECK_SCRIPT),
-        str(script),
-        "--inputs",
-        json.dumps(inputs),
-    ]
+    command = [sys.executable, str(CHECK_SCRIPT), str(script), "--inputs", json.dumps(inputs)]
     if select is not None:
         command += ["--select", str(select)]
     result = subprocess.run(
@@ -68,9 +62,7 @@ def check_script(script: Path, inputs, select=None, cwd: Path = ROOT) -> dict:
 def assert_outputs_match(outcome: dict) -> None:
     limit = RELATIVE_TOLERANCE * max(1.0, outcome["scale"])
     assert outcome["max_abs_diff"] <= limit, outcome
-    assert (
-        outcome["scale"] > 0.01
-    ), "the outputs are ~0, so the comparison proves nothing"
+    assert outcome["scale"] > 0.01, "the outputs are ~0, so the comparison proves nothing"
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ IDS = [example.name for example in EXAMPLES]
 def test_golden_file_is_up_to_date(example, in_root):
     committed = (ROOT / example.output).read_text()
     regenerated = derive(example.argv)
-    assert (
-        regenerated == committed
-    ), f"{example.output} is stale; run `make golden` if the change is intended"
+    assert regenerated == committed, (
+        f"{example.output} is stale; run `make golden` if the change is intended"
+    )
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=IDS)
