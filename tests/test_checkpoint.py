@@ -221,26 +221,52 @@ def test_round_trip_torch_paddle_torch_is_exact(
         assert torch.equal(returned[key], value), key
 
 
-@pytest.mark.parametrize("protocol", (4, 2))
-def test_pdparams_written_by_paddle_save_converts_exactly(
-    protocol, paddle_to_torch, tmp_path
-):
-    """The reverse direction reads paddle.save's own output, bfloat16 tensors included.
+def save_paddle_sharded(state: dict, directory: Path) -> Path:
+    return save_sharded(
+        state,
+        directory,
+        lambda part, path: paddle.save(part, str(path)),
+        ".pdparams",
+        "model_state.pdparams.index.json",
+    )
 
-    With pickle protocol 4 (paddle's default) arrays are read one at a time; protocol 2
-    stores bytes differently, and such a file is read whole by paddle.load, with a note.
+
+def save_paddle_safetensors(state: dict, path: Path) -> Path:
+    from safetensors.paddle import save_file as save_paddle_file
+
+    save_paddle_file(state, str(path))
+    return path
+
+
+PADDLE_FORMATS = {
+    "pdparams": lambda s, d: _save(
+        lambda st, p: paddle.save(st, str(p)), s, d / "a.pdparams"
+    ),
+    "pdparams-protocol-2": lambda s, d: _save(
+        lambda st, p: paddle.save(st, str(p), protocol=2), s, d / "b.pdparams"
+    ),
+    "sharded-pdparams": save_paddle_sharded,
+    "safetensors": lambda s, d: save_paddle_safetensors(s, d / "model.safetensors"),
+}
+
+
+@pytest.mark.parametrize("kind", list(PADDLE_FORMATS))
+def test_every_paddle_format_converts_exactly(kind, paddle_to_torch, tmp_path):
+    """The reverse direction reads paddle's formats, bfloat16 tensors included.
+
+    paddle.save's default pickle (protocol 4) is read one array at a time; protocol 2
+    stores bytes otherwise, and such a file is read whole by paddle.load, with a note.
     """
     model = PaddleLlama(**SMALL)
     randomize(model, seed=5)
     state = {key: value.astype("bfloat16") for key, value in model.state_dict().items()}
-    checkpoint = tmp_path / "model_state.pdparams"
-    paddle.save(state, str(checkpoint), protocol=protocol)
+    checkpoint = PADDLE_FORMATS[kind](state, tmp_path)
     output = tmp_path / "raw.pt"
 
     result = run_script(paddle_to_torch, "--base-ckpt", checkpoint, "-o", output)
 
     assert result.returncode == 0, result.stderr
-    assert ("is read whole" in result.stderr) == (protocol == 2)
+    assert ("is read whole" in result.stderr) == (kind == "pdparams-protocol-2")
     raw_state = torch.load(output)
     assert all(value.dtype == torch.float32 for value in raw_state.values())
     base = {
