@@ -4,12 +4,13 @@
     python -m bench.peak OUT_FILE -m MODULE ARGS...
 
 OUT_FILE receives the peak RSS in bytes (the kernel's VmHWM) when the program exits, by
-any route. A child's ru_maxrss cannot be used: Linux carries the high-water mark of the
+any route, os._exit included. A child's ru_maxrss cannot be used: Linux carries the high-water mark of the
 process that forked it across exec, so a child of a large process would report at least
 the parent's size. VmHWM belongs to the memory map, which exec replaces.
 """
 
 import atexit
+import os
 import runpy
 import sys
 
@@ -24,7 +25,19 @@ def peak_rss() -> int:
 
 def main() -> None:
     out, rest = sys.argv[1], sys.argv[2:]
-    atexit.register(lambda: open(out, "w").write(str(peak_rss())))
+
+    def write_report() -> None:
+        with open(out, "w") as report:
+            report.write(str(peak_rss()))
+
+    atexit.register(write_report)
+    leave = os._exit
+
+    def report_and_leave(code: int) -> None:  # padiff-gen leaves by os._exit
+        write_report()
+        leave(code)
+
+    os._exit = report_and_leave
     if rest[0] == "-m":
         sys.argv = rest[1:]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)

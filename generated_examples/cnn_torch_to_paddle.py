@@ -28,6 +28,8 @@ import pickle
 import sys
 import tempfile
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy
 import paddle
@@ -136,6 +138,10 @@ def has_data(tensor):
     return tensor._is_initialized()
 
 
+# Large CPU copies running at once (memcpy and torch's copies release the GIL).
+COPY_THREADS = min(2, os.cpu_count() or 1)
+
+
 def as_torch(tensor):
     """A torch tensor sharing memory with `tensor` (paddle tensors cross over by DLPack)."""
     if isinstance(tensor, torch.Tensor):
@@ -157,8 +163,12 @@ def is_memcpy(target, source):
     )
 
 
-def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+# Smaller copies are made at once: handing them to a thread costs more than it saves.
+BACKGROUND_MIN_BYTES = 1 << 20
+
+
+def prepare_copy(dst, src, transform="copy"):
+    """View and check both tensors now; return the function that copies."""
     target = as_torch(dst)
     source = as_torch(src)
     if target.is_meta:
@@ -168,17 +178,62 @@ def copy_tensor(dst, src, transform="copy"):
         raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
     if transform == "transpose":
         source = source.t()
-    with torch.no_grad():
-        if is_memcpy(target, source):
-            size = target.numel() * target.element_size()
-            ctypes.memmove(target.data_ptr(), source.data_ptr(), size)
+    if is_memcpy(target, source):
+        size = target.numel() * target.element_size()
+        return lambda: ctypes.memmove(target.data_ptr(), source.data_ptr(), size)
+
+    def copy():
+        with torch.no_grad():
+            staged = source
+            if staged.dtype != target.dtype and not staged.is_contiguous():
+                if target.device.type == "cpu":
+                    # torch casts and transposes in one copy 4-5x slower than in two:
+                    # cast first (a temporary the size of this tensor), then transpose.
+                    staged = staged.to(target.dtype)
+            target.copy_(staged)
+
+    copy.in_background = (
+        target.device.type == "cpu"
+        and source.device.type == "cpu"
+        and target.numel() * target.element_size() >= BACKGROUND_MIN_BYTES
+    )
+    return copy
+
+
+class ParallelCopies:
+    """copy_tensor, with up to COPY_THREADS large CPU copies running at once.
+
+    Tensors are viewed and checked in the calling thread; only the copying itself runs
+    in a thread. Leaving the `with` block waits for every copy and raises the first
+    error. With `parallel` false, every copy is made at once.
+    """
+
+    def __init__(self, parallel=True):
+        self.threads = COPY_THREADS if parallel else 1
+        self.pool = None
+        self.running = deque()
+
+    def __enter__(self):
+        return self
+
+    def copy(self, dst, src, transform="copy"):
+        copy = prepare_copy(dst, src, transform)
+        if self.threads < 2 or not getattr(copy, "in_background", False):
+            copy()
             return
-        if source.dtype != target.dtype and not source.is_contiguous():
-            if target.device.type == "cpu":
-                # torch casts and transposes in one copy 5x slower than in two: cast
-                # first (a temporary the size of this tensor), then transpose.
-                source = source.to(target.dtype)
-        target.copy_(source)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, "padiff-copy")
+        while len(self.running) >= self.threads:
+            self.running.popleft().result()
+        self.running.append(self.pool.submit(copy))
+
+    def __exit__(self, *exc_info):
+        try:
+            while self.running:
+                self.running.popleft().result()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
 
 
 def synchronize_devices():
@@ -675,6 +730,11 @@ def clone_tensor(tensor):
     return as_torch(tensor).clone()
 
 
+def copy_tensor(dst, src, transform="copy"):
+    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+    prepare_copy(dst, src, transform)()
+
+
 def load_layer(layer, path, read):
     """Give a meta-device layer its tensors from the checkpoint (for an initializer)."""
     prefix = f"{path}." if path else ""
@@ -768,11 +828,11 @@ def init_weights(base_model, raw_model):
     copy_weights(base_model, raw_model, lambda path: get_tensor(base_model, path))
 
 
-def copy_weights(base_model, raw_model, read_base):
+def copy_weights(base_model, raw_model, read_base, parallel=True):
     """Run the special initializers, then copy each tensor of the table into raw_model.
 
     `read_base(path)` gives the base tensor at a path: from base_model itself, or from a
-    checkpoint one tensor at a time.
+    checkpoint one tensor at a time. With `parallel`, large copies overlap.
     """
     synchronize_devices()
     backup = [
@@ -789,8 +849,11 @@ def copy_weights(base_model, raw_model, read_base):
         for path, saved in backup:  # undo, so that raw_model stays as it was
             copy_tensor(get_tensor(raw_model, path), saved)
         raise
-    for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
-        copy_tensor(get_tensor(raw_model, raw_path), read_base(base_path), transform)
+    with ParallelCopies(parallel) as copies:
+        for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
+            copies.copy(
+                get_tensor(raw_model, raw_path), read_base(base_path), transform
+            )
     synchronize_devices()
 
 
@@ -822,7 +885,8 @@ def convert_checkpoint(path, raw_model=None, show_progress=False):
         )
         for base_path, _, _ in SPECIAL_INITS:
             load_layer(get_layer(base_model, base_path), base_path, checkpoint.tensor)
-        copy_weights(base_model, raw_model, checkpoint.read)
+        # One tensor at a time: overlapping copies would hold more of the checkpoint.
+        copy_weights(base_model, raw_model, checkpoint.read, parallel=False)
     return raw_model
 
 

@@ -86,7 +86,7 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
         "check_data": common.check_data,
         "get_tensor": common.get_tensor,
         "has_data": kernels.has_data,
-        "copy_tensor": kernels.copy_tensor,
+        "ParallelCopies": kernels.ParallelCopies,
         "synchronize_devices": kernels.synchronize_devices,
         "build_model": common.build_model,
         "parse_args": common.parse_args,
@@ -100,6 +100,7 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
     if plan.special_pairs:
         helpers["get_layer"] = common.get_layer
         helpers["clone_tensor"] = kernels.clone_tensor
+        helpers["copy_tensor"] = kernels.copy_tensor
         helpers["load_layer"] = io[base].load_layer
     return helpers
 

@@ -183,3 +183,37 @@ def test_check_data_names_the_tensors_of_a_model_built_without_weights():
 def test_synchronize_devices_is_harmless_without_a_gpu():
     copy_torch.synchronize_devices()
     copy_paddle.synchronize_devices()
+
+
+def test_parallel_copies_copy_everything_before_the_block_ends(monkeypatch):
+    monkeypatch.setattr(copy_torch, "COPY_THREADS", 2)
+    monkeypatch.setattr(copy_torch, "BACKGROUND_MIN_BYTES", 1000)
+    sources = [
+        torch.from_numpy(source_values((200, 100 + i), seed=i)) for i in range(7)
+    ]
+    targets = [paddle.zeros([100 + i, 200]) for i in range(7)]
+    with copy_torch.ParallelCopies() as copies:
+        for target, source in zip(targets, sources):
+            copies.copy(target, source, "transpose")
+        assert copies.pool is not None, "no copy ran in the background"
+    for target, source in zip(targets, sources):
+        assert torch.equal(copy_torch.as_torch(target), source.t())
+
+
+def test_parallel_copies_raise_the_error_of_a_background_copy(monkeypatch):
+    monkeypatch.setattr(copy_torch, "COPY_THREADS", 2)
+    monkeypatch.setattr(copy_torch, "BACKGROUND_MIN_BYTES", 1000)
+    copies = copy_torch.ParallelCopies()
+    submitted = False
+    with pytest.raises(RuntimeError):
+        with copies:
+            # the element counts agree but the shapes do not: torch refuses when copying
+            copies.copy(torch.zeros(300, 20), torch.ones(20, 300, dtype=torch.float64))
+            submitted = True
+    assert submitted and copies.pool is not None, "the copy did not run in a thread"
+
+
+def test_parallel_copies_can_be_turned_off():
+    with copy_torch.ParallelCopies(parallel=False) as copies:
+        copies.copy(torch.zeros(2000, 1000), torch.ones(1000, 2000), "transpose")
+        assert copies.pool is None

@@ -24,6 +24,22 @@ def copy_tensor(dst, src, transform="copy"):
     paddle.assign(source, output=dst)
 
 
+class ParallelCopies:
+    """The interface of copy_torch.ParallelCopies; paddle's copies run one at a time."""
+
+    def __init__(self, parallel=True):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def copy(self, dst, src, transform="copy"):
+        copy_tensor(dst, src, transform)
+
+    def __exit__(self, *exc_info):
+        return None
+
+
 def synchronize_devices():
     """Wait for queued GPU work, so that every copy is complete when this returns."""
     if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
