@@ -42,8 +42,13 @@ golden: $(INSTALLED)
 fuzz: $(INSTALLED)
 	PADIFF_GEN_FUZZ=1 $(PY) -m pytest -q tests/test_properties.py
 
+# Speed and memory of emit and of generated scripts (a few minutes, ~8 GB of memory).
+# Not a test: numbers go to docs/performance.md.
+bench: $(INSTALLED)
+	$(PY) -m bench.run
+
 lint: $(INSTALLED)
-	$(PY) -m black --check padiff_gen examples tests generated_examples
+	$(PY) -m black --check padiff_gen examples tests generated_examples bench
 
 clean:
 	rm -rf $(VENV) $(ZOO_VENV) build dist *.egg-info

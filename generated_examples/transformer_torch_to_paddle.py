@@ -20,12 +20,21 @@ From the command line (``--help`` lists the options)::
 """
 
 import argparse
+import ctypes
 import importlib
+import json
 import os
+import pickle
 import sys
+import tempfile
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy
 import paddle
 import torch
+from torch.overrides import TorchFunctionMode
 
 BASE_SPEC = {
     "framework": "torch",
@@ -137,6 +146,47 @@ def check_tensors(
         )
 
 
+def check_data(
+    base_model,
+    raw_model,
+    tensor_table,
+    special_init_tensors,
+    has_data,
+    sides=("base", "raw"),
+):
+    """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
+
+    Copying into such a tensor would do nothing at all, without an error.
+    """
+    models = {"base": base_model, "raw": raw_model}
+    rows = [("base", row[0]) for row in tensor_table]
+    rows += [("raw", row[1]) for row in tensor_table]
+    rows += [(side, path) for side, path, _ in special_init_tensors]
+    empty = [
+        f"{side} `{path}`"
+        for side, path in rows
+        if side in sides and not has_data(get_tensor(models[side], path))
+    ]
+    if empty:
+        more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""
+        raise WeightMismatchError(
+            f"{', '.join(empty[:3])}{more} have no data: the model was built without "
+            "weights (on torch's meta device or under paddle.LazyGuard). Nothing was "
+            "copied. Build the models normally, or convert a checkpoint with --base-ckpt."
+        )
+
+
+def has_data(tensor):
+    """False for tensors built without storage (torch's meta device, paddle's LazyGuard)."""
+    if isinstance(tensor, torch.Tensor):
+        return not tensor.is_meta
+    return tensor._is_initialized()
+
+
+# Large CPU copies running at once (memcpy and torch's copies release the GIL).
+COPY_THREADS = min(2, os.cpu_count() or 1)
+
+
 def as_torch(tensor):
     """A torch tensor sharing memory with `tensor` (paddle tensors cross over by DLPack)."""
     if isinstance(tensor, torch.Tensor):
@@ -144,17 +194,109 @@ def as_torch(tensor):
     return torch.from_dlpack(tensor.detach())
 
 
-def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+def is_memcpy(target, source):
+    """Same dtype and shape, both contiguous, both on the CPU: the bytes are copied as is."""
+    return (
+        target.device.type == "cpu"
+        and source.device.type == "cpu"
+        and target.dtype == source.dtype
+        and target.shape == source.shape
+        and target.is_contiguous()
+        and source.is_contiguous()
+        and not source.is_conj()
+        and not source.is_neg()
+    )
+
+
+# Smaller copies are made at once: handing them to a thread costs more than it saves.
+BACKGROUND_MIN_BYTES = 1 << 20
+
+
+def prepare_copy(dst, src, transform="copy"):
+    """View and check both tensors now; return the function that copies."""
     target = as_torch(dst)
     source = as_torch(src)
+    if target.is_meta:
+        raise ValueError("cannot copy into a tensor without storage (meta device)")
+    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
+        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
+        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
     if transform == "transpose":
         source = source.t()
     elif transform == "reshape":
         # paddle flattens the weights of a LayerNorm over several dimensions
         source = source.reshape(target.shape)
-    with torch.no_grad():
-        target.copy_(source)
+    if is_memcpy(target, source):
+        size = target.numel() * target.element_size()
+        return lambda: ctypes.memmove(target.data_ptr(), source.data_ptr(), size)
+
+    def copy():
+        with torch.no_grad():
+            staged = source
+            if staged.dtype != target.dtype and not staged.is_contiguous():
+                if target.device.type == "cpu":
+                    # torch casts and transposes in one copy 4-5x slower than in two:
+                    # cast first (a temporary the size of this tensor), then transpose.
+                    staged = staged.to(target.dtype)
+            target.copy_(staged)
+
+    copy.in_background = (
+        target.device.type == "cpu"
+        and source.device.type == "cpu"
+        and target.numel() * target.element_size() >= BACKGROUND_MIN_BYTES
+    )
+    return copy
+
+
+class ParallelCopies:
+    """copy_tensor, with up to COPY_THREADS large CPU copies running at once.
+
+    Tensors are viewed and checked in the calling thread; only the copying itself runs
+    in a thread. Leaving the `with` block waits for every copy and raises the first
+    error. With `parallel` false, every copy is made at once.
+    """
+
+    def __init__(self, parallel=True):
+        self.threads = COPY_THREADS if parallel else 1
+        self.pool = None
+        self.running = deque()
+
+    def __enter__(self):
+        return self
+
+    def copy(self, dst, src, transform="copy"):
+        copy = prepare_copy(dst, src, transform)
+        if self.threads < 2 or not getattr(copy, "in_background", False):
+            copy()
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, "padiff-copy")
+        while len(self.running) >= self.threads:
+            self.running.popleft().result()
+        self.running.append(self.pool.submit(copy))
+
+    def __exit__(self, *exc_info):
+        try:
+            while self.running:
+                self.running.popleft().result()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+
+
+def synchronize_devices():
+    """Wait for queued GPU work of both frameworks.
+
+    torch and paddle queue work on their own CUDA streams, and a DLPack view does not order
+    one framework's stream after the other's: synchronising before and after the copies
+    makes every write visible to both.
+    """
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    paddle_module = sys.modules.get("paddle")
+    if paddle_module is not None and paddle_module.device.is_compiled_with_cuda():
+        if paddle_module.device.cuda.device_count() > 0:
+            paddle_module.device.cuda.synchronize()
 
 
 def resolve_target(target):
@@ -184,14 +326,15 @@ def build_model(spec):
     return target
 
 
-def parse_args(argv, description, raw_suffix, base_suffixes):
+def parse_args(argv, description, raw_suffix, base_formats):
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--base-ckpt",
         metavar="PATH",
-        help=f"load the base model's weights from this checkpoint ({base_suffixes})",
+        help=f"copy the base weights from this checkpoint ({base_formats}), one tensor "
+        "at a time, instead of building the base model with random weights",
     )
     parser.add_argument(
         "-o",
@@ -199,68 +342,452 @@ def parse_args(argv, description, raw_suffix, base_suffixes):
         metavar="PATH",
         help=f"save the raw model's state dict here ({raw_suffix})",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors"
+    )
+    args = parser.parse_args(argv)
+    args.progress = not args.quiet and sys.stderr.isatty()
+    return args
+
+
+def same_file(first, second):
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def check_output(path, base_checkpoint):
+    """Refuse an output path that cannot be written, before any slow work."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CheckpointError(f"the output path {path} is a directory")
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"the output directory of {path} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CheckpointError(f"the output directory of {path} is not writable")
+    if base_checkpoint and same_file(path, base_checkpoint):
+        raise CheckpointError(
+            f"the output {path} is the checkpoint being read; choose another -o path"
+        )
+
+
+class Progress:
+    """A progress line on stderr, rewritten in place; silent unless `enabled`."""
+
+    def __init__(self, total, label, enabled):
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = enabled
+        self.done = 0
+        self.shown_at = None
+
+    def advance(self):
+        self.done += 1
+        now = time.monotonic()
+        recently = self.shown_at is not None and now - self.shown_at < 0.2
+        if not self.enabled or (recently and self.done < self.total):
+            return
+        self.shown_at = now
+        percent = 100 * self.done // self.total
+        sys.stderr.write(f"\r{self.label}: {percent:3d}% ({self.done}/{self.total})")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled and self.shown_at is not None:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def report(message):
     print(message, file=sys.stderr)
 
 
-def first_line(error):
-    """An exception's message cut to its first line, for one-line error reports."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+# In-place random fills, which have nothing to fill on the meta device.
+RANDOM_FILLS = (
+    torch.Tensor.normal_,
+    torch.Tensor.uniform_,
+    torch.Tensor.bernoulli_,
+    torch.Tensor.cauchy_,
+    torch.Tensor.exponential_,
+    torch.Tensor.geometric_,
+    torch.Tensor.log_normal_,
+    torch.Tensor.random_,
+)
 
 
-def load_base_checkpoint(model, path):
-    """Load a torch state dict (.pt/.pth/.bin) into `model`; every key must fit."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"the checkpoint {path} does not exist")
+class SkipMetaInit(TorchFunctionMode):
+    """Skip the random initialisation of meta tensors, which have no data to fill.
+
+    This saves time only: torch runs normal_ on meta through a Python decomposition whose
+    first use imports torch._dynamo (1.3 s or more).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        # torch.nn.init passes the tensor by keyword; Tensor methods get it as `self`
+        target = args[0] if args else kwargs.get("tensor")
+        if isinstance(target, torch.Tensor) and target.is_meta:
+            module = getattr(func, "__module__", None)
+            name = getattr(func, "__name__", "")
+            in_place_init = module == "torch.nn.init" and name.endswith("_")
+            if in_place_init or func in RANDOM_FILLS:
+                return target
+        return func(*args, **kwargs)
+
+
+def build_without_weights(spec):
+    """The base model on torch's meta device: its tensors have shapes but no memory."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(error).__name__}: "
-            f"{first_line(error)}); "
-            "is it truncated, or in another format?"
-        ) from None
-    if not isinstance(state, dict):
-        raise CheckpointError(
-            f"{path} holds a {type(state).__name__}, not a state dict"
+        with torch.device("meta"), SkipMetaInit():
+            return build_model(spec)
+    except Exception as error:  # constructors that compute with tensor values fail
+        report(
+            f"note: the base model cannot be built without weights ({type(error).__name__}:"
+            f" {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
+            "building it normally, which needs memory for its weights"
         )
+        return build_model(spec)
+
+
+def unreadable(path, kind, error):
+    """The message for a checkpoint file that its reader rejected."""
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return (
+        f"cannot read {path} as a {kind} checkpoint ({type(error).__name__}: {detail}); "
+        "is it truncated, or in another format?"
+    )
+
+
+def read_index(path):
+    """Key -> shard file, from the *.index.json of a sharded checkpoint."""
     try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # shapes differ: torch lists them after a header line
-        details = "; ".join(line.strip() for line in str(error).splitlines()[1:4])
+        with open(path, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError) as error:
         raise CheckpointError(
-            f"{path} does not fit the base model: {details}"
+            unreadable(path, "sharded (*.index.json)", error)
         ) from None
-    if result.missing_keys or result.unexpected_keys:
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(file, str) for file in weight_map.values()
+    ):
         raise CheckpointError(
-            f"{path} does not fit the base model: missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]}"
+            f"{path} has no weight_map of tensor names to shard files, so it is not the "
+            "index of a sharded checkpoint"
         )
+    directory = os.path.dirname(path)
+    return {key: os.path.join(directory, file) for key, file in weight_map.items()}
+
+
+def shape_text(shape):
+    return "[" + ", ".join(str(size) for size in shape) + "]"
+
+
+def listing(names, limit=5):
+    shown = ", ".join(f"`{name}`" for name in names[:limit])
+    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
+
+
+# madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
+MADV_DONTNEED = 4
+
+
+def release_file_pages(path):
+    """Let go of the pages this process has mapped from a checkpoint file (Linux only).
+
+    torch.load(mmap=True) and safetensors map the whole file into memory. Pages once read
+    stay mapped and count towards the process's memory until the file is closed, which
+    would add a second copy of the model by the end. The file is only ever read, so
+    dropping the pages loses nothing: a page used again is read again from the file.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/maps") as handle:
+            mappings = handle.read().splitlines()
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for line in mappings:
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5] == target:
+            start, end = (int(address, 16) for address in fields[0].split("-"))
+            madvise(start, end - start, MADV_DONTNEED)
+
+
+class Checkpoint:
+    """The base model's tensors in a checkpoint, matched to the base model's state dict.
+
+    `open_file(path)` opens one file of the base framework's formats: an object with
+    `.path`, `.shapes` (key -> shape) and `.tensor(key)`. `base_state` maps the base
+    model's state-dict keys to its (weightless) tensors; keys naming one tensor (tied
+    weights) need only one of them in the checkpoint. Every mismatch is reported here,
+    before anything is copied.
+    """
+
+    def __init__(self, path, open_file, base_state, progress):
+        if not os.path.exists(path):
+            raise CheckpointError(f"the checkpoint {path} does not exist")
+        if os.path.isdir(path):
+            raise CheckpointError(
+                f"{path} is a directory: pass the checkpoint file, or the *.index.json "
+                "of a sharded checkpoint"
+            )
+        self.path = path
+        self.progress = progress
+        self.last_file = None
+        self.files = {}  # key -> opened file
+        if path.endswith(".json"):
+            index = read_index(path)
+            for shard in sorted(set(index.values())):
+                self.add_file(open_file, shard, path)
+            for key, shard in index.items():
+                if key not in self.files or self.files[key].path != shard:
+                    raise CheckpointError(
+                        f"{path} lists `{key}` in {shard}, which does not hold it"
+                    )
+        else:
+            self.add_file(open_file, path, path)
+        self.keys = self.match(base_state)
+
+    def add_file(self, open_file, path, index_path):
+        if not os.path.isfile(path):
+            raise CheckpointError(
+                f"{index_path} lists the shard {path}, which is missing"
+            )
+        opened = open_file(path)
+        for key in opened.shapes:
+            self.files.setdefault(key, opened)
+
+    def match(self, base_state):
+        """Base key -> checkpoint key, after checking that the two hold the same tensors."""
+        groups = {}  # tensors named by several keys (tied weights) form one group
+        for key, tensor in base_state.items():
+            groups.setdefault(id(tensor), (tuple(int(d) for d in tensor.shape), []))
+            groups[id(tensor)][1].append(key)
+        unexpected = [key for key in self.files if key not in base_state]
+        missing, resized, keys = [], [], {}
+        for shape, names in groups.values():
+            present = [name for name in names if name in self.files]
+            if not present:
+                missing.append(names[0])
+                continue
+            found = self.files[present[0]].shapes[present[0]]
+            if tuple(found) != shape:
+                resized.append(
+                    f"`{present[0]}` is {shape_text(found)} in the checkpoint but "
+                    f"{shape_text(shape)} in the base model"
+                )
+            keys.update((name, present[0]) for name in names)
+        problems = []
+        if missing:
+            problems.append(f"it lacks {listing(missing)}")
+        if unexpected:
+            problems.append(f"the base model has no {listing(unexpected)}")
+        problems.extend(resized[:3])
+        if problems:
+            raise CheckpointError(
+                f"{self.path} does not fit the base model: {'; '.join(problems)}. "
+                "Nothing was written. Is it the checkpoint of another model or size?"
+            )
+        return keys
+
+    def tensor(self, key):
+        """The tensor at a base state-dict key, in the base model's framework."""
+        opened = self.files[self.keys[key]]
+        try:
+            return opened.tensor(self.keys[key])
+        except CheckpointError:
+            raise
+        except Exception as error:
+            raise CheckpointError(unreadable(opened.path, "base", error)) from None
+
+    def read(self, key):
+        """Like tensor(), while streaming: pages of the tensors read before are let go."""
+        if self.last_file is not None:
+            release_file_pages(self.last_file)
+        self.last_file = self.files[self.keys[key]].path
+        tensor = self.tensor(key)
+        self.progress.advance()
+        return tensor
+
+    def close(self):
+        if self.last_file is not None:
+            release_file_pages(self.last_file)
+        self.progress.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def checkpoint_format(path):
+    """'zip' (torch.save), 'safetensors', 'torch-legacy', 'pickle' (paddle.save), or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head[8:9] == b"{":  # an 8-byte header length, then the JSON header
+        return "safetensors"
+    if head.startswith(b"\x80\x02\x8a\x0a"):  # torch's magic number, pickled first
+        return "torch-legacy"
+    if head.startswith(b"\x80"):
+        return "pickle"
+    return None
+
+
+class SafetensorsFile:
+    """A .safetensors file, read with safetensors' safe_open as torch or paddle tensors."""
+
+    def __init__(self, path, framework):
+        # Imported here, so that scripts need safetensors only for safetensors files.
+        try:
+            from safetensors import safe_open
+        except ImportError:
+            raise CheckpointError(
+                f"reading {path} needs the safetensors package: pip install safetensors"
+            ) from None
+        self.path = path
+        try:
+            self.handle = safe_open(path, framework=framework)
+            self.shapes = {
+                key: tuple(self.handle.get_slice(key).get_shape())
+                for key in self.handle.keys()
+            }
+        except Exception as error:
+            raise CheckpointError(unreadable(path, "safetensors", error)) from None
+
+    def tensor(self, key):
+        return self.handle.get_tensor(key)
+
+
+class TorchFile:
+    """A torch.save state dict, memory-mapped so that tensors are read when used."""
+
+    def __init__(self, path, kind):
+        self.path = path
+        try:
+            # The zip format (torch >= 1.6) can be mapped; the legacy one is read whole.
+            state = torch.load(
+                path, map_location="cpu", weights_only=True, mmap=kind == "zip"
+            )
+        except Exception as error:
+            raise CheckpointError(unreadable(path, "torch", error)) from None
+        if kind != "zip":
+            report(f"note: {path} is in torch's legacy format, so it is read whole")
+        if not isinstance(state, dict):
+            raise CheckpointError(
+                f"{path} holds a {type(state).__name__}, not a state dict"
+            )
+        others = [key for key, value in state.items() if not torch.is_tensor(value)]
+        if others:
+            raise CheckpointError(
+                f"{path} is not a plain state dict: `{others[0]}` is a "
+                f"{type(state[others[0]]).__name__}, not a tensor. Save the model's "
+                "state_dict() alone."
+            )
+        self.state = state
+        self.shapes = {key: tuple(value.shape) for key, value in state.items()}
+
+    def tensor(self, key):
+        return self.state[key]
+
+
+def open_checkpoint_file(path):
+    kind = checkpoint_format(path)
+    if kind == "safetensors":
+        return SafetensorsFile(path, "pt")
+    if kind == "pickle":
+        raise CheckpointError(
+            f"{path} is a pickle but not a torch checkpoint (a paddle .pdparams?), and "
+            "the base model is a torch model"
+        )
+    return TorchFile(path, kind)
+
+
+def open_checkpoint(path, base_model, progress):
+    """The base checkpoint at `path` (a file or a sharded *.index.json), checked."""
+    return Checkpoint(
+        path, open_checkpoint_file, base_model.state_dict(keep_vars=True), progress
+    )
+
+
+# paddle.save's name table, stored beside the arrays.
+NAME_TABLE = "StructuredToParameterName@@"
 
 
 def atomic_save(save, obj, path):
     """Write through `save(obj, temporary_path)`, then rename: no half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory
+    )
+    os.close(handle)
     try:
         save(obj, temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
+def as_numpy(tensor):
+    if tensor.place.is_cpu_place() and tensor.dtype != paddle.bfloat16:
+        return numpy.from_dlpack(tensor.detach())  # shares the tensor's memory
+    return numpy.array(tensor.cpu())  # bfloat16 becomes uint16, as in paddle.save
+
+
+PICKLE_PROTOCOL = 4
+
+
+class ArrayPickler(pickle.Pickler):
+    """Pickles paddle tensors as numpy arrays, the way paddle.save does, one at a time."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, paddle.Tensor):
+            return as_numpy(obj).__reduce_ex__(PICKLE_PROTOCOL)
+        return NotImplemented
+
+
+def write_state(state, path):
+    with open(path, "wb") as handle:
+        pickler = ArrayPickler(handle, protocol=PICKLE_PROTOCOL)
+        # Without a memo each array's bytes are freed once written; paddle.save keeps
+        # them all until the end.
+        pickler.fast = True
+        pickler.dump(state)
+
+
 def save_raw_state(model, path):
-    atomic_save(paddle.save, model.state_dict(), path)
+    """Save like paddle.save(model.state_dict(), path), one tensor in memory at a time."""
+    state = dict(model.state_dict())
+    state[NAME_TABLE] = {key: tensor.name for key, tensor in state.items()}
+    atomic_save(write_state, state, path)
 
 
 def clone_tensor(tensor):
     """A private copy of `tensor`, used to undo a failed special initializer."""
     return as_torch(tensor).clone()
+
+
+def copy_tensor(dst, src, transform="copy"):
+    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+    prepare_copy(dst, src, transform)()
+
+
+def load_layer(layer, path, read):
+    """Give a meta-device layer its tensors from the checkpoint (for an initializer)."""
+    prefix = f"{path}." if path else ""
+    names = layer.state_dict(keep_vars=True)
+    layer.load_state_dict({name: read(prefix + name) for name in names}, assign=True)
 
 
 def torch_projection_weights(attention):
@@ -428,6 +955,17 @@ def init_weights(base_model, raw_model):
     names them and `raw_model` is left unchanged. `raw_model` keeps its dtypes and devices.
     """
     check_tensors(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE)
+    check_data(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, has_data)
+    copy_weights(base_model, raw_model, lambda path: get_tensor(base_model, path))
+
+
+def copy_weights(base_model, raw_model, read_base, parallel=True):
+    """Run the special initializers, then copy each tensor of the table into raw_model.
+
+    `read_base(path)` gives the base tensor at a path: from base_model itself, or from a
+    checkpoint one tensor at a time. With `parallel`, large copies overlap.
+    """
+    synchronize_devices()
     backup = [
         (path, clone_tensor(get_tensor(raw_model, path)))
         for side, path, _ in SPECIAL_INIT_TENSORS
@@ -446,33 +984,74 @@ def init_weights(base_model, raw_model):
                 f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
             ) from None
         raise
-    for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
-        copy_tensor(
-            get_tensor(raw_model, raw_path),
-            get_tensor(base_model, base_path),
-            transform,
+    with ParallelCopies(parallel) as copies:
+        for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
+            copies.copy(
+                get_tensor(raw_model, raw_path), read_base(base_path), transform
+            )
+    synchronize_devices()
+
+
+def convert_checkpoint(path, raw_model=None, show_progress=False):
+    """Copy the base weights saved at `path` into `raw_model`, one tensor at a time.
+
+    The base model is built without weights: it only names and shapes the tensors, and
+    the checkpoint must hold exactly those, which is checked before the raw model is
+    built (when `raw_model` is None) or touched. Each tensor is read when it is copied,
+    so memory holds the raw model and about one tensor more. Returns the raw model.
+
+    Layers that special initializers read are filled from the checkpoint first.
+    """
+    base_model = build_without_weights(BASE_SPEC)
+    progress = Progress(len(TENSOR_TABLE), "copying weights", show_progress)
+    with open_checkpoint(path, base_model, progress) as checkpoint:
+        if raw_model is None:
+            raw_model = build_model(RAW_SPEC)
+        check_tensors(
+            base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE
         )
+        check_data(
+            base_model,
+            raw_model,
+            TENSOR_TABLE,
+            SPECIAL_INIT_TENSORS,
+            has_data,
+            ("raw",),
+        )
+        for base_path, _, _ in SPECIAL_INITS:
+            load_layer(get_layer(base_model, base_path), base_path, checkpoint.tensor)
+        # One tensor at a time: overlapping copies would hold more of the checkpoint.
+        copy_weights(base_model, raw_model, checkpoint.read, parallel=False)
+    return raw_model
 
 
 def main(argv=None):
-    args = parse_args(argv, __doc__, ".pdparams", ".pt")
+    args = parse_args(
+        argv,
+        __doc__,
+        ".pdparams",
+        ".pt/.pth/.bin, .safetensors, or a sharded checkpoint's *.index.json",
+    )
     if BASE_SPEC is None or RAW_SPEC is None:
         raise SystemExit(
             "error: this script was made from models in memory; call init_weights()"
         )
     try:
-        base_model = build_model(BASE_SPEC)
+        if args.output:
+            check_output(args.output, args.base_ckpt)
         if args.base_ckpt:
-            load_base_checkpoint(base_model, args.base_ckpt)
-        raw_model = build_model(RAW_SPEC)
-        init_weights(base_model, raw_model)
+            raw_model = convert_checkpoint(args.base_ckpt, show_progress=args.progress)
+        else:
+            raw_model = build_model(RAW_SPEC)
+            init_weights(build_model(BASE_SPEC), raw_model)
         if args.output:
             save_raw_state(raw_model, args.output)
     except (WeightMismatchError, CheckpointError) as error:
         raise SystemExit(f"error: {error}")
-    copied = len(TENSOR_TABLE) + len(SPECIAL_INITS)
-    saved = f"; saved {args.output}" if args.output else ""
-    report(f"initialised the raw model: {copied} copies{saved}")
+    if not args.quiet:
+        copied = len(TENSOR_TABLE) + len(SPECIAL_INITS)
+        saved = f"; saved {args.output}" if args.output else ""
+        report(f"initialised the raw model: {copied} copies{saved}")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,10 @@ def lazy_build(framework: str) -> Iterator[None]:
     """Build layers without allocating weights: torch's meta device, paddle's LazyGuard."""
     module = import_framework(framework)
     if framework == "torch":
-        with module.device("meta"):
+        # The same mode generated scripts use: random fills of meta tensors are skipped.
+        from .runtime.io_torch import SkipMetaInit
+
+        with module.device("meta"), SkipMetaInit():
             yield
     else:
         with module.LazyGuard():

@@ -28,10 +28,17 @@ TEMPLATE_NAMES = (
     "SPECIAL_INITS",
     "SPECIAL_INIT_TENSORS",
     "init_weights",
+    "copy_weights",
+    "convert_checkpoint",
     "main",
 )
 BLACK_MODE = black.Mode(line_length=88, target_versions={black.TargetVersion.PY39})
 CHECKPOINT_SUFFIX = {"torch": ".pt", "paddle": ".pdparams"}
+# What --base-ckpt reads, by the base model's framework (shown by the script's --help).
+CHECKPOINT_FORMATS = {
+    "torch": ".pt/.pth/.bin, .safetensors, or a sharded checkpoint's *.index.json",
+    "paddle": ".pdparams, .safetensors, or a sharded checkpoint's *.index.json",
+}
 
 
 def templates_dir() -> Path:
@@ -79,17 +86,25 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
         "WeightMismatchError": common.WeightMismatchError,
         "CheckpointError": common.CheckpointError,
         "check_tensors": common.check_tensors,
+        "check_data": common.check_data,
         "get_tensor": common.get_tensor,
-        "copy_tensor": kernels.copy_tensor,
+        "has_data": kernels.has_data,
+        "ParallelCopies": kernels.ParallelCopies,
+        "synchronize_devices": kernels.synchronize_devices,
         "build_model": common.build_model,
         "parse_args": common.parse_args,
+        "check_output": common.check_output,
+        "Progress": common.Progress,
         "report": common.report,
-        "load_base_checkpoint": io[base].load_checkpoint,
+        "build_without_weights": io[base].build_without_weights,
+        "open_checkpoint": io[base].open_checkpoint,
         "save_raw_state": io[raw].save_state,
     }
     if plan.special_pairs:
         helpers["get_layer"] = common.get_layer
         helpers["clone_tensor"] = kernels.clone_tensor
+        helpers["copy_tensor"] = kernels.copy_tensor
+        helpers["load_layer"] = io[base].load_layer
     return helpers
 
 
@@ -150,6 +165,7 @@ def render_script(
         "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
         "file_name": file_name,
         "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],
+        "base_formats": CHECKPOINT_FORMATS[plan.base.framework],
         "raw_suffix": CHECKPOINT_SUFFIX[plan.raw.framework],
         "module_name": Path(file_name).stem,
         "import_groups": collector.imports,

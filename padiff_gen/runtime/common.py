@@ -4,6 +4,8 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
+import time
 
 
 class WeightMismatchError(ValueError):
@@ -115,14 +117,15 @@ def build_model(spec):
     return target
 
 
-def parse_args(argv, description, raw_suffix, base_suffixes):
+def parse_args(argv, description, raw_suffix, base_formats):
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--base-ckpt",
         metavar="PATH",
-        help=f"load the base model's weights from this checkpoint ({base_suffixes})",
+        help=f"copy the base weights from this checkpoint ({base_formats}), one tensor "
+        "at a time, instead of building the base model with random weights",
     )
     parser.add_argument(
         "-o",
@@ -130,25 +133,109 @@ def parse_args(argv, description, raw_suffix, base_suffixes):
         metavar="PATH",
         help=f"save the raw model's state dict here ({raw_suffix})",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors"
+    )
+    args = parser.parse_args(argv)
+    args.progress = not args.quiet and sys.stderr.isatty()
+    return args
+
+
+def check_data(
+    base_model,
+    raw_model,
+    tensor_table,
+    special_init_tensors,
+    has_data,
+    sides=("base", "raw"),
+):
+    """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
+
+    Copying into such a tensor would do nothing at all, without an error.
+    """
+    models = {"base": base_model, "raw": raw_model}
+    rows = [("base", row[0]) for row in tensor_table]
+    rows += [("raw", row[1]) for row in tensor_table]
+    rows += [(side, path) for side, path, _ in special_init_tensors]
+    empty = [
+        f"{side} `{path}`"
+        for side, path in rows
+        if side in sides and not has_data(get_tensor(models[side], path))
+    ]
+    if empty:
+        more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""
+        raise WeightMismatchError(
+            f"{', '.join(empty[:3])}{more} have no data: the model was built without "
+            "weights (on torch's meta device or under paddle.LazyGuard). Nothing was "
+            "copied. Build the models normally, or convert a checkpoint with --base-ckpt."
+        )
+
+
+def check_output(path, base_checkpoint):
+    """Refuse an output path that cannot be written, before any slow work."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CheckpointError(f"the output path {path} is a directory")
+    if not os.path.isdir(directory):
+        raise CheckpointError(f"the output directory of {path} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CheckpointError(f"the output directory of {path} is not writable")
+    if base_checkpoint and same_file(path, base_checkpoint):
+        raise CheckpointError(
+            f"the output {path} is the checkpoint being read; choose another -o path"
+        )
+
+
+def same_file(first, second):
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def atomic_save(save, obj, path):
     """Write through `save(obj, temporary_path)`, then rename: no half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.partial")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory
+    )
+    os.close(handle)
     try:
         save(obj, temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
 
 
-def first_line(error):
-    """An exception's message cut to its first line, for one-line error reports."""
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+class Progress:
+    """A progress line on stderr, rewritten in place; silent unless `enabled`."""
+
+    def __init__(self, total, label, enabled):
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = enabled
+        self.done = 0
+        self.shown_at = None
+
+    def advance(self):
+        self.done += 1
+        now = time.monotonic()
+        recently = self.shown_at is not None and now - self.shown_at < 0.2
+        if not self.enabled or (recently and self.done < self.total):
+            return
+        self.shown_at = now
+        percent = 100 * self.done // self.total
+        sys.stderr.write(f"\r{self.label}: {percent:3d}% ({self.done}/{self.total})")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled and self.shown_at is not None:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def report(message):

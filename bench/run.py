@@ -1,0 +1,447 @@
+"""``make bench``: how fast and how lean the generated scripts and ``emit`` are.
+
+    python -m bench.run            # the full run: a few minutes, about 8 GB of memory
+    python -m bench.run --scale 0.1   # the same steps on models a tenth of the size
+
+Every ratio compares numbers measured in this one run, on the same models. Timings are the
+best of several interleaved repetitions, which keeps out most of the noise from other work
+on the machine; rerun at a quiet moment if the numbers look contended. Sections:
+
+1. copy speed, LLaMA-shaped torch -> paddle pair (mostly transposed Linear weights): the
+   generated script's init_weights, a PaDiff-style per-parameter numpy round trip
+   (numpy -> transpose -> paddle.to_tensor -> paddle.assign), and memcpy of the same bytes;
+2. copy speed, embedding tables torch -> paddle (no transposes), against memcpy;
+3. ``padiff-gen emit`` on the LLaMA-7B-shaped pair (6.7B parameters, built without
+   weights), in a subprocess: wall time including imports, and peak RSS;
+4. checkpoint conversion by the generated script (``--base-ckpt``), in a subprocess:
+   wall time and peak RSS against the size of the model, for .pt, .safetensors and
+   the reverse direction from .pdparams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GB = 1e9
+# 4 LLaMA-7B layers and a small vocabulary: 816M parameters, 3.26 GB per model in float32.
+LINEAR_HEAVY = dict(vocab_size=1024, num_layers=4)
+# 8 tables of 32000 x 3072: 786M parameters, 3.15 GB per model in float32.
+TABLES = dict(num_tables=8, rows=32000, dim=3072)
+
+
+def scaled_llama(scale: float) -> dict:
+    if scale >= 1:
+        return dict(LINEAR_HEAVY)
+    # keep the layer shapes realistic; shrink the width
+    hidden = max(64, int(4096 * scale**0.5) // 64 * 64)
+    return dict(
+        LINEAR_HEAVY,
+        hidden_size=hidden,
+        intermediate_size=hidden * 11008 // 4096,
+        num_heads=hidden // 128 or 1,
+    )
+
+
+def scaled_tables(scale: float) -> dict:
+    return dict(TABLES, rows=max(64, int(TABLES["rows"] * scale)))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def emit_script(base: str, raw: str, path: Path, **kwargs) -> Path:
+    from padiff_gen.api import emit
+
+    emit(base, raw, path, force=True, **kwargs)
+    return path
+
+
+def import_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def best_times(candidates: dict, repeats: int) -> dict:
+    """Best wall time of each candidate, the candidates taking turns."""
+    best = {name: float("inf") for name in candidates}
+    for _ in range(repeats):
+        for name, run in candidates.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def model_bytes(script, model, column: int) -> int:
+    """Bytes of the table's tensors on one side (column 0 base, 1 raw)."""
+    total = 0
+    for row in script.TENSOR_TABLE:
+        tensor = script.as_torch(script.get_tensor(model, row[column]))
+        total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def memcpy_runner(script, base, raw):
+    """memcpy of the same bytes: each raw tensor's memory from its base tensor's."""
+    pairs = []
+    for base_path, raw_path, *_ in script.TENSOR_TABLE:
+        src = script.as_torch(script.get_tensor(base, base_path))
+        dst = script.as_torch(script.get_tensor(raw, raw_path))
+        pairs.append((dst.data_ptr(), src.data_ptr(), src.numel() * src.element_size()))
+
+    def run():
+        for dst, src, size in pairs:
+            ctypes.memmove(dst, src, size)
+
+    return run
+
+
+def numpy_round_trip_runner(script, base, raw):
+    """PaDiff-style: per parameter, numpy -> transpose -> paddle.to_tensor -> assign."""
+    import paddle
+
+    def run():
+        for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE:
+            array = script.get_tensor(base, base_path).detach().numpy()
+            if transform == "transpose":
+                array = array.T
+            paddle.assign(
+                paddle.to_tensor(array), output=script.get_tensor(raw, raw_path)
+            )
+
+    return run
+
+
+def strips_runner(script, base, raw, rows: int = 8, threads: int = 2):
+    """The alternative to torch's blocked transpose: numpy copies of narrow row strips,
+    shared by threads (numpy releases the GIL while it copies)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(threads)
+    jobs = []
+    for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE:
+        src = script.as_torch(script.get_tensor(base, base_path)).numpy()
+        dst = script.as_torch(script.get_tensor(raw, raw_path)).numpy()
+        if transform != "transpose":
+            jobs.append((dst, src, None))
+            continue
+        bounds = [len(src) * part // threads // rows * rows for part in range(threads)]
+        jobs.append((dst, src, list(zip(bounds, bounds[1:] + [len(src)]))))
+
+    def strips(dst, src, first, last):
+        for row in range(first, last, rows):
+            dst[:, row : row + rows] = src[row : min(row + rows, last)].T
+
+    def run():
+        for dst, src, parts in jobs:
+            if parts is None:
+                dst[...] = src
+            else:
+                list(pool.map(lambda part: strips(dst, src, *part), parts))
+
+    return run
+
+
+def one_at_a_time_runner(script, base, raw):
+    """The script's copies without ParallelCopies: one tensor after the other."""
+    rows = [
+        (
+            script.get_tensor(raw, raw_path),
+            script.get_tensor(base, base_path),
+            transform,
+        )
+        for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE
+    ]
+
+    def run():
+        for row in rows:
+            script.prepare_copy(*row)()
+
+    return run
+
+
+def check_copied(script, base, raw) -> None:
+    """The script's copy, from a zeroed raw model, must give the right values."""
+    import torch
+
+    for _, raw_path, *_ in script.TENSOR_TABLE:
+        script.as_torch(script.get_tensor(raw, raw_path)).zero_()
+    script.init_weights(base, raw)
+    for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE:
+        src = script.as_torch(script.get_tensor(base, base_path))
+        dst = script.as_torch(script.get_tensor(raw, raw_path))
+        expected = src.t() if transform == "transpose" else src
+        if not torch.equal(dst, expected.to(dst.dtype)):
+            raise AssertionError(f"{raw_path} was not copied right")
+
+
+def run_measured(arguments: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in bytes, stderr) of `python ARGUMENTS` in a subprocess."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        command = [sys.executable, "-m", "bench.peak", report.name, *arguments]
+        start = time.perf_counter()
+        result = subprocess.run(
+            command, cwd=cwd, env=env, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - start
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(arguments)} failed:\n{result.stderr[-2000:]}"
+            )
+        return wall, int(report.read()), result.stderr
+
+
+def ratio_line(label: str, seconds: float, memcpy: float, nbytes: int) -> str:
+    return (
+        f"  {label:<46} {seconds * 1000:9.1f} ms  {nbytes / seconds / GB:6.2f} GB/s"
+        f"  {seconds / memcpy:6.2f}x memcpy"
+    )
+
+
+# ------------------------------------------------------------------ sections
+
+
+def bench_copy(
+    work: Path,
+    base_spec: str,
+    raw_spec: str,
+    kwargs: dict,
+    repeats: int,
+    numpy_trip: bool,
+):
+    """Returns (script path, measured numbers); leaves nothing allocated."""
+    path = emit_script(
+        base_spec,
+        raw_spec,
+        work / f"init_{base_spec.rpartition('.')[2].lower()}.py",
+        base_kwargs=kwargs,
+        raw_kwargs=kwargs,
+    )
+    script = import_script(path)
+    base = script.build_model(script.BASE_SPEC)
+    raw = script.build_model(script.RAW_SPEC)
+    nbytes = model_bytes(script, raw, 1)
+    transposed = sum(row[2] == "transpose" for row in script.TENSOR_TABLE)
+    candidates = {
+        "memcpy": memcpy_runner(script, base, raw),
+        "script": lambda: script.init_weights(base, raw),
+    }
+    if transposed:
+        candidates["numpy strips, 2 threads (not used)"] = strips_runner(
+            script, base, raw
+        )
+        candidates["one tensor at a time (not used)"] = one_at_a_time_runner(
+            script, base, raw
+        )
+    if numpy_trip:
+        candidates["numpy round trip"] = numpy_round_trip_runner(script, base, raw)
+    times = best_times(candidates, repeats)
+    check_copied(script, base, raw)
+    result = {
+        "bytes": nbytes,
+        "tensors": len(script.TENSOR_TABLE),
+        "transposed": transposed,
+        "seconds": times,
+    }
+    del base, raw, script
+    gc.collect()
+    return path, result
+
+
+def bench_emit() -> dict:
+    command = [
+        "-m",
+        "padiff_gen",
+        "emit",
+        "--base",
+        "torch:bench.models.TorchLlama",
+        "--raw",
+        "paddle:bench.models.PaddleLlama",
+        "--quiet",
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        command += ["-o", str(Path(directory) / "init_llama7b.py")]
+        runs = [run_measured(command)[:2] for _ in range(2)]
+    wall, rss = min(runs)
+    return {"seconds": wall, "peak_rss": rss}
+
+
+def save_checkpoints(script_path: Path, work: Path) -> dict:
+    """Base checkpoints of the Linear-heavy model, in the formats the script reads."""
+    import torch
+    from safetensors.torch import save_file
+
+    script = import_script(script_path)
+    base = script.build_model(script.BASE_SPEC)
+    state = base.state_dict()
+    paths = {"pt": work / "base.pt", "safetensors": work / "base.safetensors"}
+    torch.save(state, paths["pt"])
+    save_file(state, str(paths["safetensors"]))
+    nbytes = sum(t.numel() * t.element_size() for t in state.values())
+    del base, state, script
+    gc.collect()
+    return {"paths": paths, "bytes": nbytes}
+
+
+def bench_conversion(script: Path, checkpoint: Path, output: Path, nbytes: int) -> dict:
+    command = [
+        str(script),
+        "--base-ckpt",
+        str(checkpoint),
+        "-o",
+        str(output),
+    ]
+    wall, rss, _ = run_measured(command + ["--quiet"])
+    baseline = imports_rss(script)
+    return {
+        "seconds": wall,
+        "peak_rss": rss,
+        "imports_rss": baseline,
+        "model_bytes": nbytes,
+        "output_bytes": output.stat().st_size,
+    }
+
+
+def imports_rss(script: Path) -> int:
+    """Peak RSS of a process that only imports the script (torch, paddle, ...)."""
+    code = (
+        "import importlib.util as u; "
+        f"s = u.spec_from_file_location('s', {str(script)!r}); "
+        "s.loader.exec_module(u.module_from_spec(s))"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".py") as program:
+        program.write(code)
+        program.flush()
+        return run_measured([program.name])[1]
+
+
+# ------------------------------------------------------------------ report
+
+
+def print_copy(title: str, result: dict) -> None:
+    times, nbytes = result["seconds"], result["bytes"]
+    memcpy = times["memcpy"]
+    print(
+        f"\n{title}: {nbytes / GB:.2f} GB per model, {result['tensors']} tensors, "
+        f"{result['transposed']} transposed"
+    )
+    for name, seconds in times.items():
+        print(ratio_line(name, seconds, memcpy, nbytes))
+    if "numpy round trip" in times:
+        speedup = times["numpy round trip"] / times["script"]
+        print(f"  script is {speedup:.1f}x faster than the numpy round trip")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="model size factor")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", metavar="PATH", help="also write the numbers here")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=("copy", "tables", "emit", "convert"),
+    )
+    args = parser.parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    import torch
+
+    print(
+        f"padiff-gen bench, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} torch threads"
+    )
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="padiff-bench-") as directory:
+        work = Path(directory)
+        llama = scaled_llama(args.scale)
+        llama_script = None
+        if "copy" not in args.skip or "convert" not in args.skip:
+            llama_script, results["copy"] = bench_copy(
+                work,
+                "torch:bench.models.TorchLlama",
+                "paddle:bench.models.PaddleLlama",
+                llama,
+                args.repeats,
+                numpy_trip=True,
+            )
+            print_copy("1. init copy, LLaMA-shaped torch -> paddle", results["copy"])
+        if "tables" not in args.skip:
+            _, results["tables"] = bench_copy(
+                work,
+                "torch:bench.models.TorchTables",
+                "paddle:bench.models.PaddleTables",
+                scaled_tables(args.scale),
+                args.repeats,
+                numpy_trip=False,
+            )
+            print_copy(
+                "2. init copy, embedding tables torch -> paddle", results["tables"]
+            )
+        if "emit" not in args.skip:
+            results["emit"] = bench_emit()
+            emit = results["emit"]
+            print(
+                f"\n3. emit, LLaMA-7B-shaped pair (6.7B parameters): "
+                f"{emit['seconds']:.1f} s wall including imports, "
+                f"{emit['peak_rss'] / GB:.2f} GB peak RSS"
+            )
+        if "convert" not in args.skip:
+            saved = save_checkpoints(llama_script, work)
+            reverse = emit_script(
+                "paddle:bench.models.PaddleLlama",
+                "torch:bench.models.TorchLlama",
+                work / "init_paddle_to_torch.py",
+                base_kwargs=llama,
+                raw_kwargs=llama,
+            )
+            runs = {
+                ".pt -> .pdparams": (
+                    llama_script,
+                    saved["paths"]["pt"],
+                    "raw.pdparams",
+                ),
+                ".safetensors -> .pdparams": (
+                    llama_script,
+                    saved["paths"]["safetensors"],
+                    "raw2.pdparams",
+                ),
+                ".pdparams -> .pt": (reverse, work / "raw.pdparams", "back.pt"),
+            }
+            results["convert"] = {}
+            print(f"\n4. checkpoint conversion, {saved['bytes'] / GB:.2f} GB model")
+            for label, (script, checkpoint, output) in runs.items():
+                result = bench_conversion(
+                    script, checkpoint, work / output, saved["bytes"]
+                )
+                results["convert"][label] = result
+                print(
+                    f"  {label:<28} {result['seconds']:6.1f} s  peak RSS "
+                    f"{result['peak_rss'] / GB:5.2f} GB = "
+                    f"{result['peak_rss'] / result['model_bytes']:.2f}x the model "
+                    f"(imports alone {result['imports_rss'] / GB:.2f} GB)"
+                )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
