@@ -788,10 +788,20 @@ def copy_tensor(dst, src, transform="copy"):
 
 
 def load_layer(layer, path, read):
-    """Give a LazyGuard-built layer its tensors from the checkpoint (for an initializer)."""
+    """Give a LazyGuard-built layer its tensors from the checkpoint (for an initializer).
+
+    paddle's set_value refuses another dtype, so a checkpoint tensor is cast to the
+    layer's dtype first (exact when, as usual, the checkpoint is bfloat16 or float16 and
+    the model float32).
+    """
     prefix = f"{path}." if path else ""
-    names = layer.state_dict()
-    layer.set_state_dict({name: read(prefix + name) for name in names})
+    state = {}
+    for name, tensor in layer.state_dict().items():
+        value = read(prefix + name)
+        state[name] = (
+            value if value.dtype == tensor.dtype else value.astype(tensor.dtype)
+        )
+    layer.set_state_dict(state)
 
 
 def fill_tensor(dst, value):

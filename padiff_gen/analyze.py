@@ -21,7 +21,7 @@ from .plan import (
     UnitPair,
 )
 from .proxy import ProxyModel
-from .special_init import InitKey, SpecialInitPool
+from .special_init import InitKey, SettingDifference, SpecialInitPool
 from .walk import collect_units, iter_layers, layers_by_path
 
 
@@ -274,6 +274,8 @@ def _pair_special(
         )
     if entry.validate is not None:
         reason = entry.validate(layers["base"][base.path], layers["raw"][raw.path])
+        if isinstance(reason, SettingDifference):
+            return UnitPair(base, raw, initializer=entry, difference=str(reason))
         if reason:
             return UnitPair(
                 base,

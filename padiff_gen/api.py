@@ -18,7 +18,7 @@ from .analyze import analyze
 from .errors import UsageError
 from .load import ModelSpec, build_model, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
-from .plan import MapOptions, Pairing, Plan, plan_from
+from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
@@ -168,7 +168,30 @@ def pair_models(
             by_position,
             "s" if by_position != 1 else "",
         )
+    if pairing.first_error is None:
+        note = settings_note(pairing.pairs)
+        if note:
+            log.warning(note)
     return pairing, base_proxy, raw_proxy, options
+
+
+def settings_note(pairs: Sequence[UnitPair]) -> str:
+    """A note on the pairs whose weights copy exactly but whose settings differ."""
+    differing = [pair for pair in pairs if pair.difference]
+    if not differing:
+        return ""
+    first = differing[0]
+    more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
+    count = len(differing)
+    return (
+        f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
+        "setting that is not a weight, so outputs differ slightly even with equal "
+        f"weights: base `{first.base.path or '<root>'}` / raw "
+        f"`{first.raw.path or '<root>'}` "
+        f"({first.difference}){more}. The weights are copied exactly; build both "
+        "models with the same settings for equal outputs (the script's table marks "
+        "these pairs)."
+    )
 
 
 def make_plan(

@@ -238,19 +238,30 @@ def _configure(args: argparse.Namespace) -> None:
     warnings.filterwarnings("ignore", message=".*ccache.*")
     progress.configure(progress.should_show(sys.stderr, args.quiet))
     handler = progress.ProgressAwareHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(ParagraphFormatter("%(message)s"))
     logger = logging.getLogger("padiff_gen")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.ERROR if args.quiet else logging.INFO)
     logger.propagate = False
 
 
-def _print_error(text: str) -> None:
+def _fill(text: str) -> str:
     # Wrap for the terminal, but never inside a flag, a path or a spec.
-    print(
-        textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False),
-        file=sys.stderr,
+    return textwrap.fill(
+        text, width=100, break_on_hyphens=False, break_long_words=False
     )
+
+
+class ParagraphFormatter(logging.Formatter):
+    """Wraps one-line messages (notes) like errors; leaves laid-out text alone."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if "\n" in text else _fill(text)
+
+
+def _print_error(text: str) -> None:
+    print(_fill(text), file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

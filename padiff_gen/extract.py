@@ -122,6 +122,10 @@ class _ParsedModule:
         self.global_scope = scopes[self.module]
         self.scopes = {scope for scope in scopes.values() if scope is not None}
         self._statement_nodes = [(stmt, _node_ids(stmt)) for stmt in self.module.body]
+        # Every emit asks the same questions of the same modules: answer each once.
+        self._ids = {id(stmt): ids for stmt, ids in self._statement_nodes}
+        self._dependencies: dict[tuple[int, frozenset[int]], list[_Dependency]] = {}
+        self._plain_code: dict[int, str] = {}
 
     def statement_defining(self, name: str) -> Statement:
         matches = []
@@ -150,7 +154,27 @@ class _ParsedModule:
 
     def dependencies(self, stmt: Statement, skip: frozenset[int]) -> list[_Dependency]:
         """Global names the statement uses, in order of first use."""
-        inside = _node_ids(stmt) - skip
+        key = (id(stmt), skip)
+        if key not in self._dependencies:
+            self._dependencies[key] = self._find_dependencies(stmt, skip)
+        return self._dependencies[key]
+
+    def code(
+        self, stmt: Statement, renames: dict[int, str], dropped: frozenset[int]
+    ) -> str:
+        """The statement's source, with references renamed and decorators dropped."""
+        if renames or dropped:
+            rewritten = stmt.visit(_Rewrite(renames, dropped))
+            return cst.Module(body=[rewritten]).code.strip("\n")
+        if id(stmt) not in self._plain_code:
+            self._plain_code[id(stmt)] = cst.Module(body=[stmt]).code.strip("\n")
+        return self._plain_code[id(stmt)]
+
+    def _find_dependencies(
+        self, stmt: Statement, skip: frozenset[int]
+    ) -> list[_Dependency]:
+        ids = self._ids.get(id(stmt))
+        inside = (ids if ids is not None else _node_ids(stmt)) - skip
         order = _node_order(stmt)
         found = []
         for assignment in self.global_scope.assignments:
@@ -370,9 +394,7 @@ class SourceCollector:
                     renames[id(node)] = new_name
         if script_name != top_name:
             renames.update(self._definition_name_nodes(stmt, top_name, script_name))
-        rewritten = stmt.visit(_Rewrite(renames, dropped))
-        code = cst.Module(body=[rewritten]).code.strip("\n")
-        self._definitions.append(code)
+        self._definitions.append(parsed.code(stmt, renames, dropped))
         return script_name
 
     def _dependency(self, parsed: _ParsedModule, dependency: _Dependency) -> str:

@@ -251,12 +251,17 @@ def _order_result(
     extra = _extra_run(context, failed)
     if extra is not None:
         side, other, units = extra
-        under = _common_prefix([u.path for u in units])
-        where = f", all under `{under}`" if under else ""
+        if len(units) == 1:
+            which = f"1 unit that the {other} model lacks, `{units[0].path}`"
+        else:
+            under = _common_prefix([u.path for u in units])
+            which = (
+                f"{len(units)} units that the {other} model lacks, from "
+                f"`{units[0].path}` to `{units[-1].path}`"
+                + (f", all under `{under}`" if under else "")
+            )
         message += (
-            f" The {side} model has {len(units)} unit{'s' if len(units) != 1 else ''} "
-            f"that the {other} model lacks, from `{units[0].path}` to "
-            f"`{units[-1].path}`{where}: without them the rest pairs in order."
+            f" The {side} model has {which}: without them the rest pairs in order."
         )
         hint = (
             f"Build the {side} model without those layers (an auxiliary head, say), or "
@@ -307,7 +312,8 @@ def _extra_run(
         return _look_alike(short_unit, long_unit, context.registered)
 
     # Units before the failing row paired, so the run starts at most `count` rows early.
-    for start in range(min(failed, len(shorter)), max(failed - count, 0) - 1, -1):
+    # A run at the very end leaves nothing to re-pair (the count message says it all).
+    for start in range(min(failed, len(shorter) - 1), max(failed - count, 0) - 1, -1):
         if all(
             alike(longer[i + count], shorter[i]) for i in range(start, len(shorter))
         ):
@@ -376,11 +382,14 @@ def _both_failed(
     match: NameMatch,
     context: _Context,
 ) -> tuple[UnitPair, ...]:
-    """Neither strategy pairs the models. When most units pair by path, the models are
-    the same ones in a different order and what fails by path is the news; otherwise
-    (names differ wholesale, e.g. across model zoos) the divergence in order is."""
+    """Neither strategy pairs the models. When most units pair by path and some of them
+    sit at different positions, the models are the same ones in a different order and
+    what fails by path is the news. Otherwise the divergence in order is: the paths
+    either differ wholesale (e.g. across model zoos) or agree with the order, so that
+    the failing pair in order (a missing layer, a changed size or class) says most."""
     largest = max(len(context.base_units), len(context.raw_units))
-    if 2 * len(match.pairs) >= largest:
+    moved = any(p.matched_by != BY_ORDER for p in name_pairs)
+    if moved and 2 * len(match.pairs) >= largest:
         failing = order_pairs[order_failed]
         lead = (
             "The models do not pair in definition order (base "
@@ -389,11 +398,13 @@ def _both_failed(
         )
         return _names_failure(name_pairs, name_failed, match, context, lead)
     found = len(match.pairs)
-    remark = (
-        " Matching by path did not help: "
-        + (f"only {found} of {largest} units have" if found else "no unit has")
-        + " the same path and class in both models."
-    )
+    remark = ""
+    if 2 * found < largest:
+        remark = (
+            " Matching by path did not help: "
+            + (f"only {found} of {largest} units have" if found else "no unit has")
+            + " the same path and class in both models."
+        )
     return _order_result(order_pairs, order_failed, context, remark)
 
 

@@ -61,6 +61,9 @@ class UnitPair:
     # "map": a manual layer-map pair whose positions differ (see padiff_gen.match).
     matched_by: str = "order"
     error: Optional[MappingError] = None
+    # A setting that is not a weight differs (e.g. "torch eps=0.001, paddle
+    # epsilon=1e-05"): the copy is exact, but the layers compute apart.
+    difference: str = ""
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
 
 
 # Trailing comments on table rows whose layers were not paired by position.
-MATCH_COMMENTS = {"name": "  # matched by name", "map": "  # matched by --map"}
+MATCH_COMMENTS = {"name": "matched by name", "map": "matched by --map"}
 
 
 def _summary(plan: Plan) -> str:
@@ -126,6 +126,14 @@ def _summary(plan: Plan) -> str:
             f"{moved} layer pair{'s are' if moved != 1 else ' is'} defined in a "
             "different order in the two models and matched by path (marked in the "
             "tables).",
+            width=88,
+        )
+    differing = sum(1 for pair in plan.pairs if pair.difference)
+    if differing:
+        summary += "\n\n" + textwrap.fill(
+            f"{differing} layer pair{'s differ' if differing != 1 else ' differs'} in a "
+            "setting that is not a weight (marked `differs:` in the tables): the weights "
+            "are copied exactly, but such layers compute slightly different outputs.",
             width=88,
         )
     return summary
@@ -173,17 +181,48 @@ def render_script(
         "base_spec": repr(plan.base.spec.as_dict()) if plan.base.spec else "None",
         "raw_spec": repr(plan.raw.spec.as_dict()) if plan.raw.spec else "None",
         "regenerate": json.dumps(plan.command or "padiff_gen.emit(...)"),
+    }
+    tables = _table_rows(plan, initializer_names)
+    # The rows sit between `# fmt: off` and `# fmt: on`, which black leaves as they are:
+    # format the script with one placeholder line per table, then put the rows in. For
+    # thousands of tensors this saves most of the time black would spend on the tables.
+    placeholders = {
+        name: [_placeholder(name)] if rows else [] for name, rows in tables.items()
+    }
+    text = _environment().get_template(TEMPLATE).render(**context, **placeholders)
+    if formatted:
+        text = format_source(text)
+    for name, rows in tables.items():
+        if rows:
+            text = text.replace(
+                f"    {_placeholder(name)}\n",
+                "".join(f"    {row}\n" for row in rows),
+                1,
+            )
+    return text, injected
+
+
+def _placeholder(table: str) -> str:
+    return f"# padiff-gen: the rows of {table}"
+
+
+def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list[str]]:
+    """The lines of the script's tables, one per tensor or special layer."""
+    return {
         "tensor_rows": [
             literal((c.base.path, c.raw.path, c.transform, c.base.shape, c.raw.shape))
             + ","
-            + MATCH_COMMENTS.get(p.matched_by, "")
+            + (
+                f"  # {MATCH_COMMENTS[p.matched_by]}"
+                if p.matched_by in MATCH_COMMENTS
+                else ""
+            )
             for p in plan.pairs
             for c in p.copies
         ],
         "special_rows": [
             f"({literal(p.base.path)}, {literal(p.raw.path)}, "
-            f"{initializer_names[id(p.initializer.func)]}),"
-            + MATCH_COMMENTS.get(p.matched_by, "")
+            f"{initializer_names[id(p.initializer.func)]})," + _special_comment(p)
             for p in plan.special_pairs
         ],
         "special_tensor_rows": [
@@ -193,10 +232,16 @@ def render_script(
             for t in unit.tensors
         ],
     }
-    text = _environment().get_template(TEMPLATE).render(**context)
-    if formatted:
-        text = format_source(text)
-    return text, injected
+
+
+def _special_comment(pair: UnitPair) -> str:
+    """How the pair was matched, if not by position, and a setting that differs."""
+    remarks = (
+        [MATCH_COMMENTS[pair.matched_by]] if pair.matched_by in MATCH_COMMENTS else []
+    )
+    if pair.difference:
+        remarks.append(f"differs: {pair.difference}")
+    return "  # " + "; ".join(remarks) if remarks else ""
 
 
 def _identifier(name: str) -> str:

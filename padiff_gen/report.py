@@ -99,6 +99,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                     else None
                 ),
                 "matched_by": pair.matched_by,
+                "differs": pair.difference or None,
                 "error": pair.error.text if pair.error is not None else None,
             }
         )
@@ -138,7 +139,8 @@ def _how_text(pair: UnitPair) -> str:
     if kind == "mismatch":
         return "MISMATCH"
     if kind == "initializer":
-        return f"{pair.initializer.name} ({pair.initializer.origin})"
+        text = f"{pair.initializer.name} ({pair.initializer.origin})"
+        return text + (f"; differs: {pair.difference}" if pair.difference else "")
     if kind == "transpose":
         names = [c.base.name for c in pair.copies if c.transform == TRANSPOSE]
         return "transpose " + ", ".join(names)

@@ -35,6 +35,8 @@ class Case:
     select: Optional[int] = None  # compare only this output (attention weights differ)
     directions: tuple[str, ...] = BOTH  # the directions that copy faithfully
     refusal: str = ""  # part of the emit-time error for the other directions
+    # A setting that is not a weight differs: emit copies and notes it, in both directions.
+    differs: str = ""
     prepare: Optional[str] = None  # a function here, applied to the randomized base
 
 
@@ -199,8 +201,9 @@ CASES: dict[str, Case] = {
     "bn2d_epsilon_mismatch": Case(
         lambda: tnn.BatchNorm2d(6, eps=1e-3),
         lambda: pnn.BatchNorm2D(6),
+        (f32(2, 6, 4, 4),),
         directions=(),
-        refusal="torch uses eps=0.001 but paddle epsilon=1e-05",
+        differs="torch eps=0.001, paddle epsilon=1e-05",
     ),
     "sync_bn": Case(
         lambda: tnn.SyncBatchNorm(6),

@@ -175,7 +175,7 @@ CATALOGUE = (
             "No special initializer is registered for torch LSTM -> paddle GRU",
             "base `lstm` / raw `lstm`",
             "Near matches: ",
-            "torch LSTM -> paddle LSTM (init_rnn)",
+            "torch LSTM -> paddle LSTM (init_rnn_torch_to_paddle)",
             "--init-module",
         ),
     ),

@@ -127,9 +127,10 @@ def test_initializer_source_changed(repo):
         "reason (code): the tables are the same but the code differs in "
         "init_packed_projection: an initializer's source changed" in text
     ), text
+    # The script imports numpy once, as `numpy`: the module's `np.` reads `numpy.` there.
     assert (
-        "+        getattr(raw_model, name).set_value(np.ascontiguousarray(block.T) * 1.0)"
-        in text
+        "+        getattr(raw_model, name).set_value("
+        "numpy.ascontiguousarray(block.T) * 1.0)" in text
     )
 
 

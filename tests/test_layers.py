@@ -128,7 +128,13 @@ REFUSED = [
     (name, direction)
     for name, case in CASES.items()
     for direction in FRAMEWORKS
-    if direction not in case.directions
+    if direction not in case.directions and not case.differs
+]
+DIFFERING = [
+    (name, direction)
+    for name, case in CASES.items()
+    if case.differs
+    for direction in FRAMEWORKS
 ]
 # Values a real model keeps fixed, randomized here: the script must refuse at run time.
 RUNTIME_REFUSALS = {
@@ -350,6 +356,47 @@ def test_cli_refuses_with_one_paragraph_and_writes_nothing(
 
 
 # ---------------------------------------------------------------- corruptions
+
+
+@pytest.mark.parametrize(
+    "name, direction", DIFFERING, ids=[f"{n}-{d}" for n, d in DIFFERING]
+)
+def test_setting_that_is_not_a_weight_is_noted_and_the_weights_copied(
+    name, direction, tmp_path
+):
+    """torchvision's Inception3 normalises with eps=0.001, paddle's with 1e-5: emit copies
+    the weights, says so on stderr and in the table, and the weights are exact (outputs
+    agree once the setting does)."""
+    from examples.compare import output_difference, randomize
+    from padiff_gen.api import assign_weight
+    from tests.layer_pairs import paddle_model, torch_model
+
+    case = CASES[name]
+    args = spec_args(name, direction)
+    output = tmp_path / "init_weights.py"
+    result = run_cli(
+        "emit",
+        *("--base", args["base"], "--raw", args["raw"]),
+        *("--base-kwargs", json.dumps(args["base_kwargs"])),
+        *("--raw-kwargs", json.dumps(args["raw_kwargs"])),
+        *("-o", str(output)),
+    )
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "note: 1 layer pair differs in a setting that is not a weight" in stderr
+    assert f"base `<root>` / raw `<root>` ({case.differs})" in stderr
+    assert f"  # differs: {case.differs}\n" in output.read_text()
+
+    models = {"torch": torch_model(name), "paddle": paddle_model(name)}
+    base_framework, raw_framework = FRAMEWORKS[direction]
+    base, raw = models[base_framework], models[raw_framework]
+    randomize(base, seed=11)
+    assign_weight(base, raw)
+    before = output_difference(base, raw, case.inputs)
+    models["torch"].eps = models["paddle"]._epsilon  # now only the weights can differ
+    assert_outputs_match(output_difference(base, raw, case.inputs))
+    # ...while the setting alone made a difference well beyond the tolerance.
+    assert before["max_abs_diff"] > 10 * RELATIVE_TOLERANCE * max(1.0, before["scale"])
 
 
 @pytest.mark.parametrize("key", sorted(CORRUPTIONS))

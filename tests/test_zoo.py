@@ -8,6 +8,7 @@ randomizes the base weights and compares forward outputs in eval mode.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -196,18 +197,29 @@ def test_inception_v3_auxiliary_head_is_reported(capsys, tmp_path, base, raw):
     assert "block_list.8.branch3x3_1.0  Conv2D  [192,768,1,1]" in marked[0]
 
 
-def test_the_harness_sees_one_missing_tensor(tmp_path):
-    """Negative control: the same check on a script that skips one tensor (the last
-    row of its table) must report different outputs, or the passes above mean nothing.
+def test_the_harness_sees_two_swapped_tensors(tmp_path):
+    """Negative control: the same check on a script whose table sends two same-shaped
+    tensors to each other's place must report different outputs, or the passes above
+    mean nothing. (A dropped row the script itself refuses: every raw tensor must be
+    written.)
     """
     arch = Arch("squeezenet1_1")
     script = tmp_path / "squeezenet1_1.py"
     args = emit_args(arch, "torch", "paddle", TORCH_MIRRORS)
     assert main(["emit", *args, "-o", str(script), "-q"]) == 0
     lines = script.read_text().splitlines()
-    table_end = lines.index(")", lines.index("TENSOR_TABLE = ("))
-    assert lines[table_end - 1].lstrip().startswith('("classifier.1.bias"')
-    del lines[table_end - 1]
+    start = lines.index("TENSOR_TABLE = (") + 1
+    rows = {}  # (transform, shapes) -> line numbers of such rows
+    for number in range(start, lines.index(")", start)):
+        base, raw, transform, base_shape, raw_shape = ast.literal_eval(
+            lines[number].strip().rstrip(",")
+        )
+        rows.setdefault((transform, base_shape, raw_shape), []).append(number)
+    first, second = next(numbers for numbers in rows.values() if len(numbers) > 1)[:2]
+    first_raw = ast.literal_eval(lines[first].strip().rstrip(","))[1]
+    second_raw = ast.literal_eval(lines[second].strip().rstrip(","))[1]
+    lines[first] = lines[first].replace(f'"{first_raw}"', f'"{second_raw}"')
+    lines[second] = lines[second].replace(f'"{second_raw}"', f'"{first_raw}"')
     script.write_text("\n".join(lines) + "\n")
     job = {"script": str(script), "inputs": arch.inputs}
     outcome = check_scripts(tmp_path, [job])[str(script)]

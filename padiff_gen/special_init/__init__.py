@@ -12,6 +12,7 @@ import pkgutil
 from .special_init_pool import (
     InitKey,
     Initializer,
+    SettingDifference,
     SpecialInitPool,
     add_special_init,
     global_special_init_pool,
@@ -20,6 +21,7 @@ from .special_init_pool import (
 __all__ = [
     "InitKey",
     "Initializer",
+    "SettingDifference",
     "SpecialInitPool",
     "add_special_init",
     "global_special_init_pool",

@@ -12,10 +12,10 @@ configuration is refused too.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 from ..runtime.copy_torch import copy_or_neutral
+from .init_batchnorm import epsilon_problem
 from .special_init_pool import global_special_init_pool as init_pool
 
 CLASS_PAIRS = (
@@ -57,12 +57,6 @@ def validate_instancenorm(base_layer: Any, raw_layer: Any) -> Optional[str]:
             f"they normalise {torch_layer.num_features} and "
             f"{paddle_layer._num_features} features"
         )
-    torch_eps, paddle_eps = float(torch_layer.eps), float(paddle_layer._epsilon)
-    if not math.isclose(torch_eps, paddle_eps, rel_tol=1e-6):
-        return (
-            f"torch uses eps={torch_eps:g} but paddle epsilon={paddle_eps:g}; give both "
-            "the same epsilon"
-        )
     paddle_affine = paddle_layer.scale is not None
     if base_is_torch and torch_layer.affine and not paddle_affine:
         return (
@@ -76,7 +70,7 @@ def validate_instancenorm(base_layer: Any, raw_layer: Any) -> Optional[str]:
             "default), so the learned values would be lost; build torch with affine=True, "
             "or paddle with weight_attr=False, bias_attr=False"
         )
-    return None
+    return epsilon_problem(torch_layer, paddle_layer)
 
 
 for _torch_class, _paddle_class in CLASS_PAIRS:

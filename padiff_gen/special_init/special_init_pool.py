@@ -20,8 +20,19 @@ from ..errors import UsageError
 
 FRAMEWORKS = ("torch", "paddle")
 
-# validate(base_layer, raw_layer) -> None when the initializer can copy this pair, else the reason.
+# validate(base_layer, raw_layer) -> None when the initializer can copy this pair, else the
+# reason it cannot, or a SettingDifference when it can but the layers still compute apart.
 Validator = Callable[[Any, Any], Optional[str]]
+
+
+class SettingDifference(str):
+    """What a validator returns when the weights copy exactly but a setting that is not
+    a weight differs (a BatchNorm's eps, say): the two layers then compute slightly
+    different outputs. ``emit`` goes on, says so, and marks the pair in the script.
+
+    The text is the difference itself, short enough for a table comment:
+    ``torch eps=0.001, paddle epsilon=1e-05``.
+    """
 
 
 @dataclass(frozen=True, order=True)
