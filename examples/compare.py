@@ -115,7 +115,9 @@ def output_difference(
             raise ValueError(f"output shapes differ: {a.shape} vs {b.shape}")
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             # max() skips NaN, so a NaN output would otherwise pass as "equal"
-            raise ValueError("an output holds NaN or inf: the comparison proves nothing")
+            raise ValueError(
+                "an output holds NaN or inf: the comparison proves nothing"
+            )
         worst = max(worst, float(np.max(np.abs(a - b))) if a.size else 0.0)
         scale = max(scale, float(np.max(np.abs(a))) if a.size else 0.0)
     return {"max_abs_diff": worst, "scale": scale, "outputs": len(base_out)}

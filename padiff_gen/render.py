@@ -212,17 +212,13 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
         "tensor_rows": [
             literal((c.base.path, c.raw.path, c.transform, c.base.shape, c.raw.shape))
             + ","
-            + (
-                f"  # {MATCH_COMMENTS[p.matched_by]}"
-                if p.matched_by in MATCH_COMMENTS
-                else ""
-            )
+            + _row_comment(p)
             for p in plan.pairs
             for c in p.copies
         ],
         "special_rows": [
             f"({literal(p.base.path)}, {literal(p.raw.path)}, "
-            f"{initializer_names[id(p.initializer.func)]})," + _special_comment(p)
+            f"{initializer_names[id(p.initializer.func)]})," + _row_comment(p)
             for p in plan.special_pairs
         ],
         "special_tensor_rows": [
@@ -234,8 +230,9 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
     }
 
 
-def _special_comment(pair: UnitPair) -> str:
-    """How the pair was matched, if not by position, and a setting that differs."""
+def _row_comment(pair: UnitPair) -> str:
+    """A table row's trailing comment: how its pair was matched, if not by position, and
+    a setting that differs."""
     remarks = (
         [MATCH_COMMENTS[pair.matched_by]] if pair.matched_by in MATCH_COMMENTS else []
     )

@@ -1,4 +1,4 @@
-"""The catalogue of bad inputs (docs/errors.md): each one, run the way a user runs it.
+"""The catalogue of bad inputs (README.md, "When something is wrong"): each one, run the way a user runs it.
 
 For every mistake: a non-zero exit code (2 usage, 1 mapping), one paragraph that names the
 culprit (with dotted paths on both sides where models are involved) and the fix, no Python
@@ -361,7 +361,6 @@ def test_refuses_to_overwrite_a_file_it_did_not_generate_unless_forced(tmp_path)
 
 
 def test_check_on_a_file_without_header(tmp_path):
-    """Needs `padiff-gen check` (issue 4, part A)."""
     plain = tmp_path / "plain.py"
     plain.write_text("print('not generated')\n")
     result = run_cli("check", str(plain))

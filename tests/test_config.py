@@ -407,6 +407,4 @@ def test_match_is_configurable_recorded_and_overridable(tmp_path):
     [picked] = select_targets(config, _args("--target", "b", "--match", "auto"))
     assert picked.match == "auto" and "--match" not in picked.argv()
     with pytest.raises(UsageError, match=r"`match` of .* is 'sideways'"):
-        load_config(
-            write(tmp_path / "bad", '[tool.padiff-gen]\nmatch = "sideways"\n')
-        )
+        load_config(write(tmp_path / "bad", '[tool.padiff-gen]\nmatch = "sideways"\n'))

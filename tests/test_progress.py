@@ -62,12 +62,15 @@ def test_log_messages_clear_the_status_line_first(stream):
     handler = progress.ProgressAwareHandler(stream)
     logger = logging.getLogger("padiff_gen.test_progress")
     logger.addHandler(handler)
+    # Its own level: a CLI run in this process with --quiet leaves padiff_gen's at ERROR.
+    logger.setLevel(logging.INFO)
     try:
         with progress.stage("building"):
             time.sleep(0.2)
             logger.warning("note: built normally")
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
     assert "building ... 0 s\r\x1b[Knote: built normally\n" in stream.getvalue()
 
 
