@@ -368,7 +368,8 @@ def test_setting_that_is_not_a_weight_is_noted_and_the_weights_copied(
     the weights, says so on stderr and in the table, and the weights are exact (outputs
     agree once the setting does)."""
     from examples.compare import output_difference, randomize
-    from padiff_gen.api import assign_weight
+    from padiff_gen.api import assign_weight, pair_models
+    from padiff_gen.report import format_pairing, pairing_data
     from tests.layer_pairs import paddle_model, torch_model
 
     case = CASES[name]
@@ -386,6 +387,9 @@ def test_setting_that_is_not_a_weight_is_noted_and_the_weights_copied(
     assert "note: 1 layer pair differs in a setting that is not a weight" in stderr
     assert f"base `<root>` / raw `<root>` ({case.differs})" in stderr
     assert f"  # differs: {case.differs}\n" in output.read_text()
+    pairing = pair_models(**args)[0]  # what inspect shows
+    assert pairing_data(pairing)["pairs"][0]["differs"] == case.differs
+    assert f"; differs: {case.differs}" in format_pairing(pairing)
 
     models = {"torch": torch_model(name), "paddle": paddle_model(name)}
     base_framework, raw_framework = FRAMEWORKS[direction]
