@@ -138,7 +138,11 @@ def zoo(tmp_path_factory):
 @pytest.mark.parametrize("direction", ["torch_to_paddle", "paddle_to_torch"])
 @pytest.mark.parametrize("arch", [arch.name for arch in ARCHS])
 def test_default_invocation_copies_every_weight(zoo, arch, direction):
-    outcome = zoo[(arch, direction)]
+    assert_copied_faithfully(zoo[(arch, direction)])
+
+
+def assert_copied_faithfully(outcome: dict) -> None:
+    """The script was emitted, ran standalone and made finite, equal outputs."""
     assert "error" not in outcome and "emit_exit_code" not in outcome, outcome
     assert outcome["padiff_gen_imported"] is False
     assert outcome["finite"], outcome
