@@ -15,6 +15,7 @@ inspect) gets the same answer.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
@@ -182,6 +183,13 @@ class _Context:
             return BY_ORDER  # order would have paired them too
         return BY_MAP if base.path in self.explicit else BY_NAME
 
+    def crossed(self, match: NameMatch) -> bool:
+        """Do two path pairs sit in opposite orders in the two models? Only then are
+        layers defined in a different order; a unit inserted or removed merely shifts
+        the positions of the ones after it."""
+        raw_positions = [self.raw_pos[raw.path] for _, raw in match.pairs]
+        return any(a > b for a, b in zip(raw_positions, raw_positions[1:]))
+
     def name_pairs(self, match: NameMatch) -> list[UnitPair]:
         return [
             dataclasses.replace(self.pair(b, r), matched_by=self.matched_by(b, r))
@@ -282,15 +290,23 @@ MAX_EXTRA_RUN = 64
 
 def _look_alike(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
     """Could the two units pair? Classes correspond and the non-scalar tensor shapes
-    agree (2-D ones possibly transposed, as Linear weights are across frameworks)."""
+    agree (2-D ones possibly transposed, as Linear weights are across frameworks). A
+    layer-map unit's initializer rearranges its tensors (torch attention packs q, k and
+    v in one), so there only the number of elements must agree."""
     if not classes_correspond(base, raw, registered):
         return False
+    if base.special:
+        return _elements(base) == _elements(raw)
     base_shapes = [shape for shape in base.shapes if shape]
     raw_shapes = [shape for shape in raw.shapes if shape]
     return len(base_shapes) == len(raw_shapes) and all(
         b == r or (len(b) == 2 and b == r[::-1])
         for b, r in zip(base_shapes, raw_shapes)
     )
+
+
+def _elements(unit: Unit) -> int:
+    return sum(math.prod(shape) for shape in unit.shapes)
 
 
 def _extra_run(
@@ -383,13 +399,12 @@ def _both_failed(
     context: _Context,
 ) -> tuple[UnitPair, ...]:
     """Neither strategy pairs the models. When most units pair by path and some of them
-    sit at different positions, the models are the same ones in a different order and
+    sit in a different order, the models are the same ones defined differently and
     what fails by path is the news. Otherwise the divergence in order is: the paths
     either differ wholesale (e.g. across model zoos) or agree with the order, so that
     the failing pair in order (a missing layer, a changed size or class) says most."""
     largest = max(len(context.base_units), len(context.raw_units))
-    moved = any(p.matched_by != BY_ORDER for p in name_pairs)
-    if moved and 2 * len(match.pairs) >= largest:
+    if context.crossed(match) and 2 * len(match.pairs) >= largest:
         failing = order_pairs[order_failed]
         lead = (
             "The models do not pair in definition order (base "

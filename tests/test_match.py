@@ -255,3 +255,38 @@ def test_name_matching_requires_corresponding_classes():
     # A layer-map unit never pairs with a plain one.
     plain = [unit("b", "BatchNorm2D")]
     assert match_by_name(base[1:], plain, {}, registered).pairs == ()
+
+
+def test_inserted_layer_is_named_not_a_pair_its_shift_made_by_path(in_root):
+    """Inserting a Linear at the front of a block shifts the later layers by one, so
+    `enc.2` in one model is `enc.3` in the other: paths pair two different layers. The
+    order (nothing moved, one unit more) is the news, not that accidental pair's sizes.
+    (Found by test_properties in CI.)"""
+
+    def linear(width_in, width_out):
+        return {"kind": "linear", "in": width_in, "out": width_out}
+
+    def tree(block):
+        enc = {"kind": "seq", "children": block}
+        middle = [linear(4, 4), enc, linear(6, 4)]
+        return {
+            "kind": "custom",
+            "names": ["stem"],
+            "children": [
+                {"kind": "dict", "names": ["stem", "enc", "mid"], "children": middle}
+            ],
+        }
+
+    attention = {"kind": "attention", "c": 4, "heads": 1}
+    block = [attention, linear(4, 4), linear(4, 6)]
+    for framework in ("torch", "paddle"):
+        with pytest.raises(MappingError) as raised:
+            api.make_plan(
+                "torch:examples.random_models.build_torch",
+                f"{framework}:examples.random_models.build_{framework}",
+                base_kwargs={"tree": tree([linear(4, 4)] + block)},
+                raw_kwargs={"tree": tree(block)},
+            )
+        error = raised.value
+        assert error.base.path == "stem.enc.0", error.text
+        assert "1 unit that the raw model lacks, `stem.enc.0`" in error.text

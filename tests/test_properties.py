@@ -47,6 +47,9 @@ FUZZ = os.environ.get("PADIFF_GEN_FUZZ", "") not in ("", "0")
 PAIR_EXAMPLES = 2000 if FUZZ else 60
 MUTATION_EXAMPLES = 4000 if FUZZ else 150
 SETTINGS = dict(
+    # CI sees the same examples on every run (a red CI is then a regression, not a new
+    # find); `make fuzz` explores new ones.
+    derandomize=not FUZZ,
     deadline=None,
     print_blob=True,
     suppress_health_check=[
