@@ -292,7 +292,7 @@ def _look_alike(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
     """Could the two units pair? Classes correspond and the non-scalar tensor shapes
     agree (2-D ones possibly transposed, as Linear weights are across frameworks). A
     layer-map unit's initializer rearranges its tensors (torch attention packs q, k and
-    v in one), so there only the number of elements must agree."""
+    v in one), so there only the number of non-scalar elements must agree."""
     if not classes_correspond(base, raw, registered):
         return False
     if base.special:
@@ -306,7 +306,9 @@ def _look_alike(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
 
 
 def _elements(unit: Unit) -> int:
-    return sum(math.prod(shape) for shape in unit.shapes)
+    """Elements in the unit's non-scalar tensors (torch BatchNorm's scalar
+    num_batches_tracked has no paddle counterpart)."""
+    return sum(math.prod(shape) for shape in unit.shapes if shape)
 
 
 def _extra_run(
