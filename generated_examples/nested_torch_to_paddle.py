@@ -57,6 +57,13 @@ class CheckpointError(ValueError):
     """A checkpoint file that is missing, unreadable or does not fit the model."""
 
 
+def row_sources(base_path, base_shape):
+    """[(path, shape)] of a table row's base tensors: one, or several for a composite row."""
+    if isinstance(base_path, tuple):
+        return list(zip(base_path, base_shape))
+    return [(base_path, base_shape)]
+
+
 def get_layer(model, path):
     """The sub-layer at a dotted path ("" is the model itself)."""
     layer = model
@@ -109,7 +116,8 @@ def check_tensors(
     models = {"base": base_model, "raw": raw_model}
     expected = []
     for base_path, raw_path, _, base_shape, raw_shape in tensor_table:
-        expected.append(("base", base_path, base_shape))
+        for path, shape in row_sources(base_path, base_shape):
+            expected.append(("base", path, shape))
         expected.append(("raw", raw_path, raw_shape))
     expected.extend(special_init_tensors)
     problems = []
@@ -144,7 +152,11 @@ def check_data(
     Copying into such a tensor would do nothing at all, without an error.
     """
     models = {"base": base_model, "raw": raw_model}
-    rows = [("base", row[0]) for row in tensor_table]
+    rows = [
+        ("base", path)
+        for row in tensor_table
+        for path, _ in row_sources(row[0], row[3])
+    ]
     rows += [("raw", row[1]) for row in tensor_table]
     rows += [(side, path) for side, path, _ in special_init_tensors]
     empty = [
@@ -179,6 +191,17 @@ def as_torch(tensor):
     return torch.from_dlpack(tensor.detach())
 
 
+def writable_view(dst):
+    """A torch view of `dst` that writes land in (dst is a torch or a paddle tensor)."""
+    target = as_torch(dst)
+    if target.is_meta:
+        raise ValueError("cannot copy into a tensor without storage (meta device)")
+    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
+        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
+        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
+    return target
+
+
 def is_memcpy(target, source):
     """Same dtype and shape, both contiguous, both on the CPU: the bytes are copied as is."""
     return (
@@ -199,13 +222,8 @@ BACKGROUND_MIN_BYTES = 1 << 20
 
 def prepare_copy(dst, src, transform="copy"):
     """View and check both tensors now; return the function that copies."""
-    target = as_torch(dst)
+    target = writable_view(dst)
     source = as_torch(src)
-    if target.is_meta:
-        raise ValueError("cannot copy into a tensor without storage (meta device)")
-    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
-        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
-        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
     if transform == "transpose":
         source = source.t()
     elif transform == "reshape":
@@ -759,7 +777,9 @@ def save_raw_state(model, path):
 
 
 # fmt: off
-# One row per tensor: base tensor, raw tensor, transform, base shape, raw shape.
+# One row per raw tensor: base tensor, raw tensor, transform, base shape, raw shape. A
+# raw tensor made of several base tensors (fused, stacked) names them all, and its
+# transform is a pipeline of operations, applied left to right to the base tensors.
 TENSOR_TABLE = (
     ("stem.0.weight", "stem.0.weight", "transpose", (16, 8), (8, 16)),
     ("stem.0.bias", "stem.0.bias", "copy", (16,), (16,)),

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import difflib
-import math
 from typing import Any, Optional
 
-from .errors import MappingError, Side, UsageError, format_shape
-from .frameworks import class_name
-from .match import Titles, choose_pairs
-from .plan import (
-    COPY,
-    RESHAPE,
-    TRANSPOSE,
-    MapOptions,
-    ModelInfo,
-    Pairing,
-    TensorCopy,
-    Unit,
-    UnitPair,
+from .errors import MappingError, Side, UsageError
+from .frameworks import class_name, framework_of_layer
+from .choices import with_candidates
+from .fusion import (
+    Regrouped,
+    layer_group_counts,
+    merge_partner,
+    merged_candidates,
+    regroup,
 )
+from .layer_kinds import class_names
+from .match import Titles, choose_pairs
+from .plan import MapOptions, ModelInfo, Pairing, TensorRef, Unit, UnitPair
+from .probe import matrix_layout
 from .proxy import ProxyModel
 from .special_init import InitKey, SettingDifference, SpecialInitPool
+from .transforms import pair_unit_tensors
 from .walk import collect_units, iter_layers, layers_by_path
 
 
@@ -91,16 +91,22 @@ def _inside(path: str, ancestors: set[str]) -> bool:
 
 
 def _auto_paths(model: Any, classes: set[str], excluded: set[str]) -> list[str]:
-    """Outermost layers whose class has an initializer, skipping manual entries.
+    """Outermost layers whose class, or an ancestor class, has an initializer, skipping
+    manual entries.
 
     The model itself counts: a bare MultiheadAttention pair is one layer-map entry.
     """
+    framework = framework_of_layer(model)
+
+    def registered(layer: Any) -> bool:
+        return any(name in classes for name in class_names(layer, framework))
+
     return [
         path
         for path, layer in iter_layers(
-            model, prune=lambda p, l: class_name(l) in classes or p in excluded
+            model, prune=lambda p, l: registered(l) or p in excluded
         )
-        if class_name(layer) in classes and not _inside(path, excluded)
+        if registered(layer) and not _inside(path, excluded)
     ]
 
 
@@ -131,84 +137,16 @@ def resolve_layer_map(
 # ---------------------------------------------------------------- pairing
 
 
-def _transform(base: Unit, raw: Unit, name: str, ndim: int, cross: bool) -> str:
-    if cross and (base.linear or raw.linear) and name == "weight" and ndim == 2:
-        return TRANSPOSE  # torch Linear is [out, in], paddle Linear is [in, out]
-    return COPY
-
-
-def _flattened_layer_norm(base: Unit, raw: Unit, base_shape, raw_shape) -> bool:
-    """paddle flattens a LayerNorm over several dimensions: torch [5, 8] is paddle [40]."""
-    return (
-        base.class_name == raw.class_name == "LayerNorm"
-        and (len(base_shape) == 1) != (len(raw_shape) == 1)
-        and math.prod(base_shape) == math.prod(raw_shape)
-    )
-
-
-def _tensor_list(unit: Unit) -> str:
-    return ", ".join(f"{t.name} {format_shape(t.shape)}" for t in unit.tensors)
-
-
-def pair_tensors(
-    base: Unit,
-    raw: Unit,
-    cross: bool,
-    pool: SpecialInitPool,
-    frameworks: tuple[str, str],
-) -> tuple[tuple[TensorCopy, ...], Optional[MappingError]]:
-    hint = _initializer_hint(base, raw, pool, frameworks)
-    if len(base.tensors) != len(raw.tensors):
-        return (), _mapping_error(
-            f"{_describe('base', base)} has {len(base.tensors)} tensors ({_tensor_list(base)}) "
-            f"but {_describe('raw', raw)} has {len(raw.tensors)} ({_tensor_list(raw)}).",
-            hint
-            or "Make the layers hold the same tensors, or register an initializer for "
-            "this pair (--init-module) and map it (--map BASE_PATH=RAW_PATH).",
-            base,
-            raw,
-        )
-    copies = []
-    for base_tensor, raw_tensor in zip(base.tensors, raw.tensors):
-        transform = _transform(
-            base, raw, base_tensor.name, len(base_tensor.shape), cross
-        )
-        if cross and _flattened_layer_norm(
-            base, raw, base_tensor.shape, raw_tensor.shape
-        ):
-            transform = RESHAPE
-        expected = (
-            base_tensor.shape[::-1] if transform == TRANSPOSE else base_tensor.shape
-        )
-        if transform == RESHAPE:
-            expected = raw_tensor.shape
-        if expected != raw_tensor.shape:
-            layout = (
-                " Linear weights are [out, in] in torch and [in, out] in paddle, so the raw "
-                f"weight should be {format_shape(expected)}."
-                if transform == TRANSPOSE
-                else ""
-            )
-            return (), _mapping_error(
-                f"Shape mismatch: base `{base_tensor.path}` {format_shape(base_tensor.shape)} "
-                f"({base.class_name}) vs raw `{raw_tensor.path}` {format_shape(raw_tensor.shape)} "
-                f"({raw.class_name}).{layout}",
-                hint
-                or "Make the layer sizes agree; if the layers are defined in a different "
-                "order, reorder them so both models define them alike.",
-                base,
-                raw,
-            )
-        copies.append(TensorCopy(base_tensor, raw_tensor, transform))
-    return tuple(copies), None
+def _find_initializer(
+    pool: SpecialInitPool, frameworks: tuple[str, str], base: Unit, raw: Unit
+):
+    return pool.find(frameworks[0], base.ancestry, frameworks[1], raw.ancestry)
 
 
 def _initializer_hint(
     base: Unit, raw: Unit, pool: SpecialInitPool, frameworks: tuple[str, str]
 ) -> str:
-    entry = pool.get(
-        InitKey(frameworks[0], base.class_name, frameworks[1], raw.class_name)
-    )
+    entry = _find_initializer(pool, frameworks, base, raw)
     if entry is None:
         return ""
     return (
@@ -255,7 +193,7 @@ def _pair_special(
             ),
         )
     key = InitKey(frameworks[0], base.class_name, frameworks[1], raw.class_name)
-    entry = pool.get(key)
+    entry = _find_initializer(pool, frameworks, base, raw)
     if entry is None:
         near = pool.near(key)
         listing = "; ".join(f"{e.key.describe()} ({e.name})" for e in near)
@@ -275,7 +213,7 @@ def _pair_special(
     if entry.validate is not None:
         reason = entry.validate(layers["base"][base.path], layers["raw"][raw.path])
         if isinstance(reason, SettingDifference):
-            return UnitPair(base, raw, initializer=entry, difference=str(reason))
+            return UnitPair(base, raw, initializer=entry, difference=reason)
         if reason:
             return UnitPair(
                 base,
@@ -326,12 +264,88 @@ def _leftover_error(base_units: list[Unit], raw_units: list[Unit]) -> UnitPair:
     )
 
 
+def _group_counts(layers: dict[str, dict[str, Any]]):
+    """unit -> KV-head counts its parent layer declares (for grouped fused layouts)."""
+
+    def counts(unit: Unit) -> list[int]:
+        parent = unit.path.rpartition(".")[0]
+        found = []
+        for side in ("base", "raw"):
+            layer = layers[side].get(parent)
+            if layer is not None:
+                found.extend(layer_group_counts(layer))
+        return found
+
+    return counts
+
+
+def _layout_probe(layers: dict[str, dict[str, Any]], frameworks: tuple[str, str]):
+    """(side, unit, tensor) -> the layout a probe of the unit's layer finds for its
+    square matrix ("" when it cannot tell); each layer is probed once."""
+    found: dict[tuple[str, str], str] = {}
+
+    def probe(side: str, unit: Unit, tensor: TensorRef) -> str:
+        key = (side, tensor.path)
+        if key not in found:
+            layer = layers[side].get(unit.path)
+            framework = frameworks[0] if side == "base" else frameworks[1]
+            name = tensor.path.rpartition(".")[2]
+            found[key] = "" if layer is None else matrix_layout(layer, framework, name)
+        return found[key]
+
+    return probe
+
+
+def _pair_merged(
+    base: Unit,
+    raw: Unit,
+    regrouped: Regrouped,
+    group_counts,
+    options: MapOptions,
+) -> UnitPair:
+    merged = base if base.members else raw
+    other = raw if merged is base else base
+    merge = regrouped.merges[merged.path]
+    if (base.members and raw.members) or merge_partner(merge) != other.path:
+        return UnitPair(
+            base,
+            raw,
+            error=MappingError(
+                f"{_describe('base', base)} meets {_describe('raw', raw)}, but "
+                f"`{merged.path}` stands for `{merge_partner(merge)}` ({merge.what}).",
+                "A layer is missing, extra or defined in a different order on one side "
+                "(check with `padiff-gen inspect`).",
+                _side(base),
+                _side(raw),
+            ),
+        )
+    found = merged_candidates(merge, group_counts)
+    if found.problem:
+        return UnitPair(
+            base,
+            raw,
+            error=MappingError(
+                f"{_describe('base', base)} and {_describe('raw', raw)} look like "
+                f"{found.what} layers, but {found.problem}.",
+                "Register an initializer for this pair (--init-module) and map it "
+                "(--map BASE_PATH=RAW_PATH).",
+                _side(base),
+                _side(raw),
+            ),
+        )
+    return with_candidates(
+        UnitPair(base, raw), found.candidates, found.what, options.layouts
+    )
+
+
 def analyze(
     base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
 ) -> Pairing:
     """Pair the units of two models (in definition order, or by name: ``options.match``).
 
-    Mismatches are kept in the pairs, not raised.
+    Runs of units that stand for one unit of the other model (fused or stacked layouts)
+    are merged first (:mod:`padiff_gen.fusion`). Mismatches are kept in the pairs, not
+    raised; so are layouts that nothing decided (``Pairing.undecided``).
     """
     for proxy, role in ((base, "base"), (raw, "raw")):
         if proxy.auto_role not in (None, role):
@@ -342,25 +356,31 @@ def analyze(
             )
     frameworks = (base.framework, raw.framework)
     explicit, base_special, raw_special = resolve_layer_map(base, raw, options, pool)
-    base_units = collect_units(base.model, base_special)
-    raw_units = collect_units(raw.model, raw_special)
+    regrouped = regroup(
+        collect_units(base.model, base_special), collect_units(raw.model, raw_special)
+    )
+    base_units, raw_units = list(regrouped.base_units), list(regrouped.raw_units)
     layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
     explicit_map = dict(explicit)
     cross = frameworks[0] != frameworks[1]
+    probe = _layout_probe(layers, frameworks)
+    group_counts = _group_counts(layers)
 
     def pair_units(base_unit: Unit, raw_unit: Unit) -> UnitPair:
         if base_unit.special or raw_unit.special:
             return _pair_special(
                 base_unit, raw_unit, explicit_map, layers, pool, frameworks
             )
-        copies, error = pair_tensors(base_unit, raw_unit, cross, pool, frameworks)
+        if base_unit.members or raw_unit.members:
+            return _pair_merged(base_unit, raw_unit, regrouped, group_counts, options)
+        hint = _initializer_hint(base_unit, raw_unit, pool, frameworks)
+        copies, error = pair_unit_tensors(
+            base_unit, raw_unit, cross, probe, hint, options.layouts
+        )
         return UnitPair(base_unit, raw_unit, copies, error=error)
 
     def registered(base_unit: Unit, raw_unit: Unit) -> bool:
-        key = InitKey(
-            frameworks[0], base_unit.class_name, frameworks[1], raw_unit.class_name
-        )
-        return pool.get(key) is not None
+        return _find_initializer(pool, frameworks, base_unit, raw_unit) is not None
 
     order_pairs = [pair_units(b, r) for b, r in zip(base_units, raw_units)]
     if len(base_units) != len(raw_units):

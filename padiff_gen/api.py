@@ -16,6 +16,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 from . import progress
 from .analyze import analyze
 from .errors import UsageError
+from .inputs import InputSpec
+from .layout_probe import decide_by_probe
 from .load import ModelSpec, build_model, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
@@ -23,7 +25,7 @@ from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
 from .runtime.common import WeightMismatchError
-from .special_init import global_special_init_pool
+from .special_init import TrainingDifference, global_special_init_pool
 from .write import check_output_path, write_atomically
 
 log = logging.getLogger("padiff_gen")
@@ -59,8 +61,26 @@ def parse_map(item: MapLike) -> tuple[str, str]:
     return str(base_path), str(raw_path)
 
 
+def parse_layout(item: MapLike) -> tuple[str, str]:
+    """``KEY=CHOICE`` (or a (key, choice) pair) of ``--layout``."""
+    if not isinstance(item, str):
+        key, choice = item
+        return str(key), str(choice)
+    key, sep, choice = item.partition("=")
+    if not sep or not key.strip() or not choice.strip():
+        raise UsageError(
+            f"--layout {item!r} is not of the form KEY=CHOICE.",
+            "Write e.g. --layout qkv_proj=q_proj,k_proj,v_proj/2 or --layout "
+            "c_proj=copy (padiff-gen's message about the layer lists the choices).",
+        )
+    return key.strip(), choice.strip()
+
+
 def map_options(
-    layer_map: str = "auto", maps: Iterable[MapLike] = (), match: str = DEFAULT_MATCH
+    layer_map: str = "auto",
+    maps: Iterable[MapLike] = (),
+    match: str = DEFAULT_MATCH,
+    layouts: Iterable[MapLike] = (),
 ) -> MapOptions:
     if layer_map not in ("auto", "none"):
         raise UsageError(
@@ -72,7 +92,12 @@ def map_options(
             f"--match takes {', '.join(repr(m) for m in MATCH_MODES)}, got {match!r}.",
             "Use 'auto' (in order, then by name when order fails), 'order' or 'names'.",
         )
-    return MapOptions(layer_map, tuple(parse_map(m) for m in maps), match)
+    return MapOptions(
+        layer_map,
+        tuple(parse_map(m) for m in maps),
+        match,
+        tuple(parse_layout(item) for item in layouts),
+    )
 
 
 def as_proxy(
@@ -105,6 +130,7 @@ def regenerate_command(
     options: MapOptions,
     init_modules: Sequence[str],
     output: Optional[Union[str, Path]],
+    inputs: Sequence[str] = (),
 ) -> Optional[str]:
     """The `padiff-gen emit` command that rebuilds the same file, if the models are specs."""
     if base.spec is None or raw.spec is None:
@@ -122,6 +148,10 @@ def regenerate_command(
         words += ["--layer-map", options.layer_map]
     if options.match != DEFAULT_MATCH:
         words += ["--match", options.match]
+    for key, choice in options.layouts:
+        words += ["--layout", f"{key}={choice}"]
+    for text in inputs:
+        words += ["--input", text]
     for module in init_modules:
         words += ["--init-module", module]
     if output is not None:
@@ -149,17 +179,27 @@ def pair_models(
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
     match: str = DEFAULT_MATCH,
+    layouts: Iterable[MapLike] = (),
+    inputs: Sequence[str] = (),
     init_modules: Sequence[str] = (),
     lazy: bool = True,
 ) -> tuple[Pairing, ProxyModel, ProxyModel, MapOptions]:
-    """Load and analyze two models; mismatches are in the pairing, not raised."""
-    options = map_options(layer_map, maps, match)
+    """Load and analyze two models; mismatches are in the pairing, not raised.
+
+    Layouts the shapes cannot tell apart (fused, stacked) are decided by ``layouts``
+    (``--layout``), else by running both models on ``inputs`` (``--input`` specs) or on
+    an input guessed from the base model (:mod:`padiff_gen.layout_probe`)."""
+    options = map_options(layer_map, maps, match, layouts)
+    probe_inputs = [InputSpec.parse(text) for text in inputs]
     load_plugins(global_special_init_pool)
     load_init_modules(init_modules)
     base_proxy = as_proxy(base, "base", base_kwargs, lazy=lazy)
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    if pairing.undecided:
+        with progress.stage("running both models to decide layouts"):
+            pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
     by_position = sum(1 for pair in pairing.pairs if pair.matched_by != "order")
     if by_position and pairing.first_error is None:
         log.info(
@@ -180,18 +220,37 @@ def settings_note(pairs: Sequence[UnitPair]) -> str:
     differing = [pair for pair in pairs if pair.difference]
     if not differing:
         return ""
-    first = differing[0]
-    more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
-    count = len(differing)
-    return (
-        f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
-        "setting that is not a weight, so outputs differ slightly even with equal "
-        f"weights: base `{first.base.path or '<root>'}` / raw "
-        f"`{first.raw.path or '<root>'}` "
-        f"({first.difference}){more}. The weights are copied exactly; build both "
-        "models with the same settings for equal outputs (the script's table marks "
-        "these pairs)."
-    )
+    training_only = [
+        pair for pair in differing if isinstance(pair.difference, TrainingDifference)
+    ]
+    in_eval = [pair for pair in differing if pair not in training_only]
+    notes = []
+    if in_eval:
+        first = in_eval[0]
+        more = f" and {len(in_eval) - 1} more" if len(in_eval) > 1 else ""
+        count = len(in_eval)
+        notes.append(
+            f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
+            "setting that is not a weight, so outputs differ slightly even with equal "
+            f"weights: {_pair_words(first)} ({first.difference}){more}. The weights are "
+            "copied exactly; build both models with the same settings for equal outputs "
+            "(the script's table marks these pairs)."
+        )
+    if training_only:
+        first = training_only[0]
+        more = f" and {len(training_only) - 1} more" if len(training_only) > 1 else ""
+        count = len(training_only)
+        notes.append(
+            f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
+            f"setting that changes training only: {_pair_words(first)} "
+            f"({first.difference}){more}. Outputs are equal; the script's table marks "
+            "these pairs."
+        )
+    return "\n".join(notes)
+
+
+def _pair_words(pair: UnitPair) -> str:
+    return f"base `{pair.base.path or '<root>'}` / raw `{pair.raw.path or '<root>'}`"
 
 
 def make_plan(
@@ -206,7 +265,9 @@ def make_plan(
     pairing, base_proxy, raw_proxy, map_opts = pair_models(
         base, raw, init_modules=init_modules, lazy=lazy, **options
     )
-    command = regenerate_command(base_proxy, raw_proxy, map_opts, init_modules, output)
+    command = regenerate_command(
+        base_proxy, raw_proxy, map_opts, init_modules, output, options.get("inputs", ())
+    )
     return plan_from(pairing, command)
 
 
@@ -220,6 +281,8 @@ def emit_text(
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
     match: str = DEFAULT_MATCH,
+    layouts: Iterable[MapLike] = (),
+    inputs: Sequence[str] = (),
     init_modules: Sequence[str] = (),
 ) -> str:
     """The script ``emit`` would write to ``output``, without writing anything."""
@@ -232,6 +295,8 @@ def emit_text(
         layer_map=layer_map,
         maps=maps,
         match=match,
+        layouts=layouts,
+        inputs=inputs,
         init_modules=init_modules,
     )
     file_name = Path(output).name if output is not None else "init_weights.py"
@@ -253,7 +318,10 @@ def emit(
     ``base`` and ``raw`` are spec strings (``"torch:pkg.module.Net"``), models or proxies.
     Options: ``base_kwargs``, ``raw_kwargs``, ``layer_map`` ("auto"/"none"), ``maps``
     (``"BASE_PATH=RAW_PATH"`` strings or pairs), ``match`` ("auto": in definition order,
-    by name when order fails; "order"; "names"), ``init_modules``. Returns the script.
+    by name when order fails; "order"; "names"), ``layouts`` (``"KEY=CHOICE"``: how a
+    fused or stacked tensor is laid out where shapes cannot tell), ``inputs`` (model
+    inputs such as ``"1,8:int64:1000"`` to run both models on when deciding such
+    layouts), ``init_modules``. Returns the script.
     """
     if output is not None:
         check_output_path(Path(output), force)  # fail before the slow part
@@ -272,6 +340,8 @@ def assign_weight(
     layer_map: str = "auto",
     maps: Iterable[MapLike] = (),
     match: str = DEFAULT_MATCH,
+    layouts: Iterable[MapLike] = (),
+    inputs: Sequence[str] = (),
     init_modules: Sequence[str] = (),
 ) -> Plan:
     """Copy base's weights into raw now, running exactly the code ``emit`` would write.
@@ -287,6 +357,8 @@ def assign_weight(
         layer_map=layer_map,
         maps=maps,
         match=match,
+        layouts=layouts,
+        inputs=inputs,
         init_modules=init_modules,
         lazy=False,
     )

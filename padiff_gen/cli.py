@@ -25,7 +25,9 @@ EXIT_INTERNAL_ERROR = 3
 
 
 def _add_model_arguments(
-    parser: argparse.ArgumentParser, specs_required: bool = True
+    parser: argparse.ArgumentParser,
+    specs_required: bool = True,
+    probe_input: bool = True,
 ) -> None:
     parser.add_argument(
         "--base",
@@ -72,6 +74,24 @@ def _add_model_arguments(
         metavar="MODULE",
         help="import a module that registers initializers (repeatable)",
     )
+    parser.add_argument(
+        "--layout",
+        action="append",
+        default=[],
+        metavar="KEY=CHOICE",
+        help="how a fused or stacked tensor (or a square matrix of an unknown class) is "
+        "laid out where shapes cannot tell; padiff-gen's message lists the choices "
+        "(repeatable)",
+    )
+    if probe_input:
+        parser.add_argument(
+            "--input",
+            action="append",
+            default=[],
+            metavar="SHAPE[:DTYPE[:HIGH]]",
+            help="a forward argument to run both models on when deciding such layouts, "
+            "e.g. 1,8:int64:32000 (repeatable; default: guessed from the first layer)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +151,7 @@ def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
         "on the same random inputs, and print how far their outputs differ. Exit 0 when "
         "they match, 1 when not (naming the first paired sub-layer whose outputs differ).",
     )
-    _add_model_arguments(verify, specs_required=False)
+    _add_model_arguments(verify, specs_required=False, probe_input=False)
     verify.add_argument(
         "--input",
         action="append",
@@ -174,6 +194,8 @@ def emit_options(args: argparse.Namespace) -> dict:
         "layer_map": args.layer_map or "auto",
         "maps": args.map,
         "match": args.match or "auto",
+        "layouts": args.layout,
+        "inputs": args.input,
         "init_modules": args.init_module,
     }
 
@@ -216,6 +238,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
     options = emit_options(args)
+    options.pop("inputs")  # verify's own --input, passed below
     result = verify(
         args.base,
         args.raw,

@@ -83,12 +83,6 @@ def dtype_name(tensor: Any) -> str:
     return str(tensor.dtype).replace("torch.", "").replace("paddle.", "")
 
 
-def is_linear(layer: Any, framework: str) -> bool:
-    """True for the framework's Linear class and its subclasses (their weights differ in layout)."""
-    nn = import_framework(framework).nn
-    return isinstance(layer, nn.Linear)
-
-
 @contextlib.contextmanager
 def lazy_build(framework: str) -> Iterator[None]:
     """Build layers without allocating weights: torch's meta device, paddle's LazyGuard."""

@@ -50,14 +50,49 @@ def normalize_class(name: str) -> str:
     return "rnn" if name == "simplernn" else name
 
 
+def _public_classes(unit: Unit) -> set[str]:
+    return {normalize_class(name) for name in unit.ancestry if not name.startswith("_")}
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in shape if size != 1)
+
+
+def tensors_correspond(base: Unit, raw: Unit) -> bool:
+    """The same tensors by name, with shapes that can pair (equal, a 2-D one transposed,
+    or equal but for axes of size 1): evidence that two layers correspond whatever
+    their classes are called (``Phi3RMSNorm`` ~ ``RMSNorm``)."""
+    if not base.tensors or len(base.tensors) != len(raw.tensors):
+        return False
+    if base.kind and raw.kind and base.kind != raw.kind:
+        return False  # a Linear is no conv, whatever the shapes
+    raw_by_name = {t.name: t for t in raw.tensors}
+    if sorted(t.name for t in base.tensors) != sorted(raw_by_name):
+        return False
+    for tensor in base.tensors:
+        other = raw_by_name[tensor.name].shape
+        if not (
+            tensor.shape == other
+            or (len(other) == 2 and tensor.shape == other[::-1])
+            or _squeezed(tensor.shape) == _squeezed(other)
+        ):
+            return False
+    return True
+
+
 def classes_correspond(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
-    """Same kind of layer: equal class names up to case, or, for layer-map units, a pair
-    that has a registered initializer (torch ``BatchNorm2d`` ~ paddle ``BatchNorm``)."""
+    """Same kind of layer: a class (or ancestor class) of the same name up to case
+    (torch ``Conv2d`` ~ paddle ``Conv2D``, a subclass of ``BatchNorm2d`` ~
+    ``BatchNorm2D``); for layer-map units, a pair with a registered initializer (torch
+    ``BatchNorm2d`` ~ paddle ``BatchNorm``); for other units, the same tensors
+    (:func:`tensors_correspond`)."""
     if base.special != raw.special:
         return False
-    if normalize_class(base.class_name) == normalize_class(raw.class_name):
+    if _public_classes(base) & _public_classes(raw):
         return True
-    return base.special and registered(base, raw)
+    if base.special:
+        return registered(base, raw)
+    return tensors_correspond(base, raw)
 
 
 @dataclass(frozen=True)

@@ -21,32 +21,74 @@ class TensorRef:
     path: str
     shape: tuple[int, ...]
     dtype: str
+    # The path where this very tensor first appears, when it is shared (an LM head tied
+    # to the token embedding); "" for a tensor of its own.
+    tied_to: str = ""
+    # The name tensors pair by inside a unit when not the attribute's own: torch's
+    # parametrized weight_norm keeps weight_g / weight_v as original0 / original1.
+    role: str = ""
 
     @property
     def name(self) -> str:
-        return self.path.rpartition(".")[2]
+        return self.role or self.path.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
 class Unit:
-    """A sub-layer that owns tensors, or a layer-map entry handled by an initializer."""
+    """A sub-layer that owns tensors, or a layer-map entry handled by an initializer.
+
+    A *merged* unit stands for several sub-layers of one model that together hold what
+    one sub-layer of the other model holds (q, k and v projections against a fused
+    qkv_proj; a list of experts against one stacked tensor): ``members`` are their paths.
+    """
 
     path: str
     class_name: str
     tensors: tuple[TensorRef, ...]
     special: bool = False
-    linear: bool = False
+    kind: str = ""  # see padiff_gen.layer_kinds: "linear", "conv", ... or "" (unknown)
+    layout: str = ""  # of a linear or conv weight: "out_in" or "in_out"
+    class_names: tuple[str, ...] = ()  # the class and its ancestors, nearest first
+    groups: int = 1  # a conv's groups
+    members: tuple[str, ...] = ()
+
+    @property
+    def linear(self) -> bool:
+        return self.kind == "linear"
 
     @property
     def shapes(self) -> tuple[tuple[int, ...], ...]:
         return tuple(t.shape for t in self.tensors)
 
+    @property
+    def ancestry(self) -> tuple[str, ...]:
+        return self.class_names or (self.class_name,)
+
 
 @dataclass(frozen=True)
 class TensorCopy:
-    base: TensorRef
+    """One row of the tensor table: a raw tensor and the base tensor(s) it comes from.
+
+    ``base`` has one tensor, or several for a composite row, whose ``transform`` is then
+    a pipeline of operations (see :mod:`padiff_gen.runtime.layouts`).
+    """
+
+    base: tuple[TensorRef, ...]
     raw: TensorRef
     transform: str = COPY
+    # When the copy is exact, if not always (a conv computing a Linear), for the row.
+    note: str = ""
+
+    @property
+    def base_path(self):
+        """The base path, or a tuple of paths for a composite row (as the table has it)."""
+        paths = tuple(t.path for t in self.base)
+        return paths[0] if len(paths) == 1 else paths
+
+    @property
+    def base_shape(self):
+        shapes = tuple(t.shape for t in self.base)
+        return shapes[0] if len(shapes) == 1 else shapes
 
 
 @dataclass(frozen=True)
@@ -64,6 +106,13 @@ class UnitPair:
     # A setting that is not a weight differs (e.g. "torch eps=0.001, paddle
     # epsilon=1e-05"): the copy is exact, but the layers compute apart.
     difference: str = ""
+    # How a merged unit's tensors combine (e.g. "q_proj, k_proj, v_proj in 2 groups").
+    layout: str = ""
+    # Layouts the shapes allow when they cannot tell which is right (fused q/k/v one
+    # after the other or grouped per KV head): padiff_gen.fusion.Candidate's, each with
+    # its rows, and the error to report if nothing decides (--layout, a probe).
+    candidates: tuple = ()
+    question: Optional[MappingError] = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +134,9 @@ class MapOptions:
     layer_map: str = "auto"  # "auto" or "none"
     maps: tuple[tuple[str, str], ...] = ()
     match: str = "auto"  # "auto" (order, then names), "order" or "names"
+    # --layout KEY=CHOICE: how a fused or stacked tensor, or a square matrix of an
+    # unknown class, is laid out, where the models' shapes cannot tell.
+    layouts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +151,17 @@ class Pairing:
 
     @property
     def first_error(self) -> Optional[MappingError]:
-        return next((pair.error for pair in self.pairs if pair.error is not None), None)
+        """The first pair that cannot be copied, or whose layout nothing decided."""
+        error = next(
+            (pair.error for pair in self.pairs if pair.error is not None), None
+        )
+        if error is not None:
+            return error
+        return next((pair.question for pair in self.undecided), None)
+
+    @property
+    def undecided(self) -> tuple[UnitPair, ...]:
+        return tuple(pair for pair in self.pairs if pair.question is not None)
 
 
 @dataclass(frozen=True)

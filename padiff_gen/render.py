@@ -16,7 +16,8 @@ import jinja2
 from . import __version__
 from .errors import InlineError
 from .extract import SourceCollector
-from .plan import TRANSPOSE, Plan, UnitPair
+from .plan import Plan, TensorCopy, UnitPair
+from .runtime.layouts import SIMPLE_TRANSFORMS
 
 TEMPLATE = "init_weights.py.j2"
 # Names the template defines itself; copied code must not take them.
@@ -72,6 +73,11 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+def composite_rows(plan: Plan) -> bool:
+    """Does the plan have rows beyond copy / transpose / reshape (fused, stacked...)?"""
+    return any(c.transform not in SIMPLE_TRANSFORMS for c in plan.copies)
+
+
 def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
     """The runtime functions the template calls, by the names it calls them."""
     from .runtime import common
@@ -100,6 +106,8 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
         "open_checkpoint": io[base].open_checkpoint,
         "save_raw_state": io[raw].save_state,
     }
+    if composite_rows(plan):
+        helpers["copy_row"] = kernels.copy_row
     if plan.special_pairs:
         helpers["get_layer"] = common.get_layer
         helpers["clone_tensor"] = kernels.clone_tensor
@@ -114,7 +122,7 @@ MATCH_COMMENTS = {"name": "matched by name", "map": "matched by --map"}
 
 def _summary(plan: Plan) -> str:
     copies = plan.copies
-    transposed = sum(1 for c in copies if c.transform == TRANSPOSE)
+    transposed = sum(1 for c in copies if "transpose" in c.transform)
     special = len(plan.special_pairs)
     summary = (
         f"{len(copies)} tensors copied from the table ({transposed} transposed) and "
@@ -170,6 +178,7 @@ def render_script(
         "base_description": plan.base.description,
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
+        "composite_rows": composite_rows(plan),
         "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
         "file_name": file_name,
         "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],
@@ -210,9 +219,9 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
     """The lines of the script's tables, one per tensor or special layer."""
     return {
         "tensor_rows": [
-            literal((c.base.path, c.raw.path, c.transform, c.base.shape, c.raw.shape))
+            literal((c.base_path, c.raw.path, c.transform, c.base_shape, c.raw.shape))
             + ","
-            + _row_comment(p)
+            + _row_comment(p, c)
             for p in plan.pairs
             for c in p.copies
         ],
@@ -230,12 +239,17 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
     }
 
 
-def _row_comment(pair: UnitPair) -> str:
-    """A table row's trailing comment: how its pair was matched, if not by position, and
-    a setting that differs."""
+def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
+    """A table row's trailing comment: how its pair was matched, if not by position, the
+    layout of a fused or stacked tensor, when the copy is exact, and a setting that
+    differs."""
     remarks = (
         [MATCH_COMMENTS[pair.matched_by]] if pair.matched_by in MATCH_COMMENTS else []
     )
+    if pair.layout and copy is not None and len(copy.base) > 1:
+        remarks.append(pair.layout)
+    if copy is not None and copy.note:
+        remarks.append(copy.note)
     if pair.difference:
         remarks.append(f"differs: {pair.difference}")
     return "  # " + "; ".join(remarks) if remarks else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Optional
 
-from .plan import TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
+from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, paint
 
 FIRST_MARK = ">"  # the first mismatch
@@ -46,11 +46,16 @@ def _model_data(info: ModelInfo) -> dict[str, Any]:
 
 
 def how(pair: UnitPair) -> str:
-    """'copy', 'transpose', 'initializer' or 'mismatch'."""
+    """'copy', 'transpose', 'layout' (fused, stacked or reshaped), 'initializer',
+    'undecided' (several layouts fit) or 'mismatch'."""
     if pair.error is not None:
         return "mismatch"
+    if pair.question is not None:
+        return "undecided"
     if pair.initializer is not None:
         return "initializer"
+    if any(copy.transform not in (COPY, TRANSPOSE) for copy in pair.copies):
+        return "layout"
     if any(copy.transform == TRANSPOSE for copy in pair.copies):
         return "transpose"
     return "copy"
@@ -90,9 +95,20 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                 "raw": _unit_data(pair.raw),
                 "how": how(pair),
                 "copies": [
-                    {"base": c.base.path, "raw": c.raw.path, "transform": c.transform}
+                    {
+                        "base": (
+                            c.base_path
+                            if len(c.base) == 1
+                            else [t.path for t in c.base]
+                        ),
+                        "raw": c.raw.path,
+                        "transform": c.transform,
+                        "note": c.note or None,
+                    }
                     for c in pair.copies
                 ],
+                "layout": pair.layout or None,
+                "choices": [c.layout.choice for c in pair.candidates],
                 "initializer": (
                     {"name": initializer.name, "origin": initializer.origin}
                     if initializer is not None
@@ -138,11 +154,15 @@ def _how_text(pair: UnitPair) -> str:
     kind = how(pair)
     if kind == "mismatch":
         return "MISMATCH"
+    if kind == "undecided":
+        return f"UNDECIDED: {len(pair.candidates)} layouts fit"
+    if kind == "layout":
+        return pair.layout or "; ".join(sorted({c.transform for c in pair.copies}))
     if kind == "initializer":
         text = f"{pair.initializer.name} ({pair.initializer.origin})"
         return text + (f"; differs: {pair.difference}" if pair.difference else "")
     if kind == "transpose":
-        names = [c.base.name for c in pair.copies if c.transform == TRANSPOSE]
+        names = [c.raw.name for c in pair.copies if c.transform == TRANSPOSE]
         return "transpose " + ", ".join(names)
     return "copy"
 

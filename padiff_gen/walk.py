@@ -9,11 +9,21 @@ from .frameworks import (
     direct_tensors,
     dtype_name,
     framework_of_layer,
-    is_linear,
     named_children,
     shape_of,
 )
+from .layer_kinds import class_names, conv_groups, kind_row
 from .plan import TensorRef, Unit
+
+# torch's parametrizations (torch.nn.utils.parametrize) keep a parametrized tensor's
+# parts as `<layer>.parametrizations.<name>.original0, original1...`: they belong to the
+# layer, under the names the other framework gives them. One row per parametrization:
+# its class name, then the names of original0, original1, ... ("{}" is the tensor name).
+PARAMETRIZATION_ROLES = {
+    # torch.nn.utils.parametrizations.weight_norm: original0 = g, original1 = v, as
+    # torch.nn.utils.weight_norm and paddle.nn.utils.weight_norm name them.
+    "_WeightNorm": ("{}_g", "{}_v"),
+}
 
 
 def join(path: str, name: str) -> str:
@@ -52,16 +62,66 @@ def layers_by_path(model: Any) -> dict[str, Any]:
     return {path: layer for path, layer in iter_layers(model)}
 
 
+def _parametrized_tensors(layer: Any) -> list[tuple[str, Any, str]]:
+    """(path below the layer, tensor, role) of torch parametrizations' stored parts."""
+    found = []
+    for name, plist in getattr(layer, "parametrizations", {}).items():
+        first = next(iter(plist), None)
+        roles = PARAMETRIZATION_ROLES.get(type(first).__name__, ())
+        for index, (attribute, tensor) in enumerate(plist.named_parameters()):
+            if "." in attribute:
+                continue
+            role = roles[index].format(name) if index < len(roles) else ""
+            if attribute == "original":
+                role = name
+            found.append((f"parametrizations.{name}.{attribute}", tensor, role))
+    return found
+
+
+def _is_parametrizations(path: str, layer: Any) -> bool:
+    return path.rpartition(".")[2] == "parametrizations" and hasattr(layer, "items")
+
+
 def _refs(
-    layer: Any, path: str, framework: str, seen_tensors: set[int]
+    layer: Any, path: str, framework: str, first_paths: dict[int, str], alias: bool
 ) -> tuple[TensorRef, ...]:
+    """The layer's own tensors. A tensor met before is shared (tied): with ``alias`` it
+    is listed with the path it first appeared at, else left out."""
     refs = []
-    for name, tensor in direct_tensors(layer, framework):
-        if id(tensor) in seen_tensors:  # a tied tensor is copied where it first appears
+    tensors = [(n, t, "") for n, t in direct_tensors(layer, framework)]
+    if framework == "torch":
+        tensors += _parametrized_tensors(layer)
+    for name, tensor, role in tensors:
+        full = join(path, name)
+        first = first_paths.setdefault(id(tensor), full)
+        if first != full and not alias:
             continue
-        seen_tensors.add(id(tensor))
-        refs.append(TensorRef(join(path, name), shape_of(tensor), dtype_name(tensor)))
+        refs.append(
+            TensorRef(
+                full,
+                shape_of(tensor),
+                dtype_name(tensor),
+                tied_to=first if first != full else "",
+                role=role,
+            )
+        )
     return tuple(refs)
+
+
+def _unit(
+    path: str, layer: Any, framework: str, tensors: tuple, special: bool = False
+) -> Unit:
+    row = kind_row(layer, framework)
+    return Unit(
+        path,
+        class_name(layer),
+        tensors,
+        special=special,
+        kind=row.kind if row else "",
+        layout=row.layout if row else "",
+        class_names=class_names(layer, framework),
+        groups=conv_groups(layer) if row and row.kind == "conv" else 1,
+    )
 
 
 def collect_units(
@@ -73,24 +133,28 @@ def collect_units(
     holding every tensor of its subtree; parameterless wrappers contribute nothing.
     """
     framework = framework_of_layer(model)
-    seen_tensors: set[int] = set()
+    first_paths: dict[int, str] = {}
     units = []
-    for path, layer in iter_layers(model, prune=lambda path, _: path in special_paths):
+
+    def prune(path: str, layer: Any) -> bool:
+        return path in special_paths or _is_parametrizations(path, layer)
+
+    for path, layer in iter_layers(model, prune=prune):
         if path in special_paths:
+            # A special initializer copies its layer whole: tensors shared inside it
+            # (paddle's RNN cells list their weights twice) are listed once.
             tensors = tuple(
                 ref
                 for sub_path, sub_layer in iter_layers(layer)
                 for ref in _refs(
-                    sub_layer, join(path, sub_path), framework, seen_tensors
+                    sub_layer, join(path, sub_path), framework, first_paths, False
                 )
             )
-            units.append(Unit(path, class_name(layer), tensors, special=True))
+            units.append(_unit(path, layer, framework, tensors, special=True))
             continue
-        tensors = _refs(layer, path, framework, seen_tensors)
+        if _is_parametrizations(path, layer):
+            continue  # their tensors belong to the layer above (see _refs)
+        tensors = _refs(layer, path, framework, first_paths, True)
         if tensors:
-            units.append(
-                Unit(
-                    path, class_name(layer), tensors, linear=is_linear(layer, framework)
-                )
-            )
+            units.append(_unit(path, layer, framework, tensors))
     return units

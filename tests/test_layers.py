@@ -13,110 +13,31 @@ corrupted ones, which the comparison must catch.
 
 from __future__ import annotations
 
-import ast
 import json
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
-from conftest import ROOT, RELATIVE_TOLERANCE, assert_outputs_match, run_cli
-from conftest import subprocess_env
+from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
 from padiff_gen.api import emit_text
 from padiff_gen.errors import MappingError
+from tests import pair_jobs
 from tests.layer_pairs import CASES, PADDLE_TO_TORCH, TORCH_TO_PADDLE
+from tests.pair_jobs import (
+    FRAMEWORKS,
+    Job,
+    drop_transpose,
+    outcome_of,
+    replace_once,
+    run_jobs,
+    selected_keys,
+    swap_raw_paths,
+)
 
-FRAMEWORKS = {
-    TORCH_TO_PADDLE: ("torch", "paddle"),
-    PADDLE_TO_TORCH: ("paddle", "torch"),
-}
-CHECK_SCRIPTS = ROOT / "tests" / "check_scripts.py"
+MODULE = "tests.layer_pairs"
 
 
 def spec_args(case: str, direction: str) -> dict:
-    base, raw = FRAMEWORKS[direction]
-    return {
-        "base": f"{base}:tests.layer_pairs.{base}_model",
-        "raw": f"{raw}:tests.layer_pairs.{raw}_model",
-        "base_kwargs": {"case": case},
-        "raw_kwargs": {"case": case},
-    }
-
-
-# ---------------------------------------------------------------- corruptions
-
-
-def table_rows(text: str) -> list[tuple[int, tuple]]:
-    """(line number, row) for every TENSOR_TABLE row of a generated script."""
-    lines = text.splitlines()
-    start = lines.index("TENSOR_TABLE = (")
-    rows = []
-    for number in range(start + 1, len(lines)):
-        if lines[number] == ")":
-            break
-        rows.append((number, ast.literal_eval(lines[number].strip().rstrip(","))))
-    return rows
-
-
-def replace_rows(
-    text: str, edit: Callable[[dict[str, tuple]], dict[str, tuple]]
-) -> str:
-    """Rewrite TENSOR_TABLE rows: ``edit`` maps {base path: row} to the rows to change."""
-    lines = text.splitlines()
-    rows = {row[0]: (number, row) for number, row in table_rows(text)}
-    changes = edit({path: row for path, (_, row) in rows.items()})
-    assert changes, "the corruption changed nothing"
-    for path, row in changes.items():
-        number = rows[path][0]
-        assert rows[path][1] != row
-        lines[number] = "    " + json.dumps(list(row))[1:-1].join("()") + ","
-    return "\n".join(lines) + "\n"
-
-
-def swap_raw_paths(first: str, second: str) -> Callable[[str], str]:
-    """Copy two same-shaped tensors into each other's place: the shape checks still pass."""
-
-    def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
-        a, b = rows[first], rows[second]
-        assert a[3:] == b[3:], "the swapped tensors must have the same shapes"
-        return {first: (a[0], b[1], *a[2:]), second: (b[0], a[1], *b[2:])}
-
-    return lambda text: replace_rows(text, edit)
-
-
-def drop_transpose(path: str) -> Callable[[str], str]:
-    """Copy a square Linear weight without its transpose: the shape checks still pass."""
-
-    def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
-        row = rows[path]
-        assert row[2] == "transpose" and row[3] == row[3][::-1]
-        return {path: (row[0], row[1], "copy", *row[3:])}
-
-    return lambda text: replace_rows(text, edit)
-
-
-def replace_once(old: str, new: str) -> Callable[[str], str]:
-    def corrupt(text: str) -> str:
-        assert text.count(old) == 1, f"expected {old!r} once in the script"
-        return text.replace(old, new)
-
-    return corrupt
-
-
-# ---------------------------------------------------------------- the jobs
-
-
-@dataclass(frozen=True)
-class Job:
-    """One run of a generated script in the checking subprocess."""
-
-    case: str
-    direction: str
-    prepare: bool = True  # apply the case's prepare function to the base weights
-    corrupt: Optional[Callable[[str], str]] = None  # an edit of the script's text
+    return pair_jobs.spec_args(MODULE, case, direction)
 
 
 FAITHFUL = {
@@ -179,66 +100,8 @@ ALL_JOBS = {
 @pytest.fixture(scope="module")
 def outcomes(request, tmp_path_factory) -> dict[str, dict]:
     """Emit the scripts of every selected job, run them all in one subprocess."""
-    keys = sorted(
-        {
-            item.callspec.params["key"]
-            for item in request.session.items
-            if item.module is request.module
-            and hasattr(item, "callspec")
-            and "key" in item.callspec.params
-        }
-    )
     directory = tmp_path_factory.mktemp("layer_scripts")
-    texts: dict[tuple[str, str], str] = {}
-    results: dict[str, dict] = {}
-    jobs, job_keys = [], []
-    for key in keys:
-        job = ALL_JOBS[key]
-        case = CASES[job.case]
-        try:
-            if (job.case, job.direction) not in texts:
-                texts[job.case, job.direction] = emit_text(
-                    **spec_args(job.case, job.direction)
-                )
-            text = texts[job.case, job.direction]
-            if job.corrupt is not None:
-                text = job.corrupt(text)
-        except Exception as error:  # reported by that job's test alone
-            results[key] = {"emit_error": f"{type(error).__name__}: {error}"}
-            continue
-        script = directory / f"{key.replace('-', '_')}.py"
-        script.write_text(text)
-        prepare = case.prepare if job.prepare else None
-        jobs.append(
-            {
-                "script": str(script),
-                "inputs": case.inputs,
-                "select": case.select,
-                "prepare": prepare and f"tests.layer_pairs.{prepare}",
-            }
-        )
-        job_keys.append(key)
-    if jobs:
-        jobs_file = directory / "jobs.json"
-        jobs_file.write_text(json.dumps(jobs))
-        completed = subprocess.run(
-            [sys.executable, str(CHECK_SCRIPTS), str(jobs_file)],
-            cwd=ROOT,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-        )
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        checked = json.loads(completed.stdout.strip().splitlines()[-1])
-        results.update(zip(job_keys, checked))
-    return results
-
-
-def outcome_of(outcomes: dict[str, dict], key: str) -> dict:
-    outcome = outcomes[key]
-    assert "emit_error" not in outcome, outcome["emit_error"]
-    assert outcome["padiff_gen_imported"] is False
-    return outcome
+    return run_jobs(MODULE, CASES, ALL_JOBS, selected_keys(request), directory)
 
 
 # ---------------------------------------------------------------- faithful copies

@@ -205,9 +205,17 @@ def test_assign_weight_matches_by_name_in_process(in_root):
     assert_outputs_match(output_difference(base, raw, IMAGES))
 
 
+# The kinds padiff_gen.layer_kinds gives these framework classes.
+KINDS = {"Linear": "linear", "Conv2D": "conv"}
+
+
 def unit(path: str, class_name: str = "Linear", special: bool = False) -> Unit:
     return Unit(
-        path, class_name, (TensorRef(f"{path}.weight", (4, 4), "float32"),), special
+        path,
+        class_name,
+        (TensorRef(f"{path}.weight", (4, 4), "float32"),),
+        special,
+        kind=KINDS.get(class_name, ""),
     )
 
 
@@ -255,6 +263,20 @@ def test_name_matching_requires_corresponding_classes():
     # A layer-map unit never pairs with a plain one.
     plain = [unit("b", "BatchNorm2D")]
     assert match_by_name(base[1:], plain, {}, registered).pairs == ()
+
+
+def test_name_matching_lets_tensors_speak_when_class_names_differ():
+    """Phi3RMSNorm ~ RMSNorm: no class name in common, but the same path, the same
+    tensor names and shapes."""
+    base = [unit("norm", "Phi3RMSNorm"), unit("head", "Linear")]
+    raw = [unit("head", "Linear"), unit("norm", "RMSNorm")]
+    match = match_by_name(base, raw, {}, never)
+    assert [(b.path, r.path) for b, r in match.pairs] == [
+        ("norm", "norm"),
+        ("head", "head"),
+    ]
+    other = Unit("norm", "RMSNorm", (TensorRef("norm.scale", (4, 4), "float32"),))
+    assert match_by_name(base[:1], [other], {}, never).pairs == ()
 
 
 def test_inserted_layer_is_named_not_a_pair_its_shift_made_by_path(in_root):

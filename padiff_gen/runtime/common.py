@@ -61,6 +61,13 @@ def find_unknown_tensors(model, known_paths):
     return [name for name, tensor in state.items() if id(tensor) not in known]
 
 
+def row_sources(base_path, base_shape):
+    """[(path, shape)] of a table row's base tensors: one, or several for a composite row."""
+    if isinstance(base_path, tuple):
+        return list(zip(base_path, base_shape))
+    return [(base_path, base_shape)]
+
+
 def check_tensors(
     base_model, raw_model, tensor_table, special_init_tensors, regenerate
 ):
@@ -68,7 +75,8 @@ def check_tensors(
     models = {"base": base_model, "raw": raw_model}
     expected = []
     for base_path, raw_path, _, base_shape, raw_shape in tensor_table:
-        expected.append(("base", base_path, base_shape))
+        for path, shape in row_sources(base_path, base_shape):
+            expected.append(("base", path, shape))
         expected.append(("raw", raw_path, raw_shape))
     expected.extend(special_init_tensors)
     problems = []
@@ -154,7 +162,11 @@ def check_data(
     Copying into such a tensor would do nothing at all, without an error.
     """
     models = {"base": base_model, "raw": raw_model}
-    rows = [("base", row[0]) for row in tensor_table]
+    rows = [
+        ("base", path)
+        for row in tensor_table
+        for path, _ in row_sources(row[0], row[3])
+    ]
     rows += [("raw", row[1]) for row in tensor_table]
     rows += [(side, path) for side, path, _ in special_init_tensors]
     empty = [

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from .common import WeightMismatchError
+from .layouts import SIMPLE_TRANSFORMS, layout_blocks
 
 # Large CPU copies running at once (memcpy and torch's copies release the GIL).
 COPY_THREADS = min(2, os.cpu_count() or 1)
@@ -45,15 +46,21 @@ def copy_tensor(dst, src, transform="copy"):
     prepare_copy(dst, src, transform)()
 
 
-def prepare_copy(dst, src, transform="copy"):
-    """View and check both tensors now; return the function that copies."""
+def writable_view(dst):
+    """A torch view of `dst` that writes land in (dst is a torch or a paddle tensor)."""
     target = as_torch(dst)
-    source = as_torch(src)
     if target.is_meta:
         raise ValueError("cannot copy into a tensor without storage (meta device)")
     if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
         # DLPack may hand out a copy where it cannot share; writing to it would be lost.
         raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
+    return target
+
+
+def prepare_copy(dst, src, transform="copy"):
+    """View and check both tensors now; return the function that copies."""
+    target = writable_view(dst)
+    source = as_torch(src)
     if transform == "transpose":
         source = source.t()
     elif transform == "reshape":
@@ -79,6 +86,38 @@ def prepare_copy(dst, src, transform="copy"):
         and target.numel() * target.element_size() >= BACKGROUND_MIN_BYTES
     )
     return copy
+
+
+def view_of(tensor, views):
+    """`tensor` seen through views as layouts.layout_blocks gives them (no copy, but for
+    reshaping a transposed tensor)."""
+    for name, *arguments in views:
+        if name == "transpose":
+            tensor = tensor.transpose(-1, -2)
+        elif name == "reshape":
+            tensor = tensor.reshape(arguments[0])
+        else:  # narrow, select, unsqueeze: torch's methods of those names
+            tensor = getattr(tensor, name)(*arguments)
+    return tensor
+
+
+def copy_row(copies, dst, base, transform, base_shape, read_base):
+    """Fill `dst` as one row of the tensor table says, reading base tensors by path.
+
+    `base` is one path or, for a composite row, a tuple of paths (with a tuple of
+    shapes); the transform is then a pipeline (see layouts), copied block by block.
+    """
+    if transform in SIMPLE_TRANSFORMS:
+        copies.copy(dst, read_base(base), transform)
+        return
+    paths, shapes = (
+        (base, base_shape) if isinstance(base, tuple) else ((base,), (base_shape,))
+    )
+    sources = [as_torch(read_base(path)) for path in paths]
+    target = writable_view(dst)
+    for region, index, views in layout_blocks(transform, shapes):
+        block = view_of(target, [("narrow", *narrowing) for narrowing in region])
+        copies.copy(block, view_of(sources[index], views))
 
 
 class ParallelCopies:

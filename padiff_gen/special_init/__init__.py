@@ -14,6 +14,7 @@ from .special_init_pool import (
     Initializer,
     SettingDifference,
     SpecialInitPool,
+    TrainingDifference,
     add_special_init,
     global_special_init_pool,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "Initializer",
     "SettingDifference",
     "SpecialInitPool",
+    "TrainingDifference",
     "add_special_init",
     "global_special_init_pool",
 ]

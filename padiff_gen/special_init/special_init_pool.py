@@ -35,6 +35,12 @@ class SettingDifference(str):
     """
 
 
+class TrainingDifference(SettingDifference):
+    """A setting that differs between the layers but changes only training (gradients,
+    initialisation), not what they compute: torch's Embedding padding_idx against a
+    paddle Embedding without one. ``emit`` says so and marks the pair."""
+
+
 @dataclass(frozen=True, order=True)
 class InitKey:
     base_framework: str
@@ -153,6 +159,29 @@ class SpecialInitPool:
 
     def get(self, key: InitKey) -> Optional[Initializer]:
         return self._entries.get(key)
+
+    def find(
+        self,
+        base_framework: str,
+        base_classes: Iterable[str],
+        raw_framework: str,
+        raw_classes: Iterable[str],
+    ) -> Optional[Initializer]:
+        """The initializer for two layers, following their class hierarchies.
+
+        ``base_classes`` / ``raw_classes`` name each layer's class and its ancestors,
+        nearest first: a library's ``BatchNormAct2d(torch.nn.BatchNorm2d)`` is copied
+        by the BatchNorm2d initializer unless one is registered for it. Of the
+        registered pairs, the one with the nearest classes (fewest steps up both
+        hierarchies, then up the base one) wins.
+        """
+        found = []
+        for i, base_class in enumerate(base_classes):
+            for j, raw_class in enumerate(raw_classes):
+                key = InitKey(base_framework, base_class, raw_framework, raw_class)
+                if key in self._entries:
+                    found.append((i + j, i, self._entries[key]))
+        return min(found, key=lambda f: f[:2])[2] if found else None
 
     def entries(self) -> list[Initializer]:
         return [self._entries[key] for key in sorted(self._entries)]

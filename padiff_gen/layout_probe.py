@@ -1,0 +1,316 @@
+"""Deciding layouts that shapes cannot tell apart, by running both models.
+
+A fused qkv tensor whose parts lie one after the other has the same shape as one grouped
+per KV head; only what the model computes tells them apart. When analysis leaves such
+questions (:attr:`padiff_gen.plan.Pairing.undecided`) and the models are small enough,
+both are built with weights, the base model gets random weights, and each combination
+of candidate layouts is copied in and both models run on the same input: the layouts
+whose outputs agree are the answer. Questions of the same kind (the same classes,
+shapes and choices: every layer of a model) are answered together.
+
+The input is the user's ``--input``, else a guess from the base model's first layer
+(token ids for an Embedding, [2, 4, n] or [2, n] floats for a Linear, images for a
+conv); a guess that does not run is no evidence, and the question stays.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+import math
+import sys
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .choices import decided, question
+from .frameworks import framework_of_layer
+from .inputs import InputSpec, make_inputs
+from .load import build_model
+from .plan import Pairing, UnitPair
+from .proxy import ProxyModel
+from .walk import collect_units
+
+# Models larger than this (parameters, each) are not built with weights to probe.
+PROBE_MAX_ELEMENTS = 1 << 26
+# Combinations of layouts tried at most.
+MAX_COMBINATIONS = 128
+# Outputs agree when max |raw - base| <= PROBE_TOLERANCE * max |base|: fp32 models of
+# this size agree to ~1e-6 relative across the frameworks, a wrong layout by O(1).
+PROBE_TOLERANCE = 1e-3
+SEED = 0
+TOKENS = 8
+
+
+def question_kind(pair: UnitPair) -> tuple:
+    """Pairs of one kind get one answer (every layer of the model)."""
+    return (
+        pair.base.class_name,
+        pair.raw.class_name,
+        pair.base.shapes,
+        pair.raw.shapes,
+        tuple(c.layout.choice for c in pair.candidates),
+    )
+
+
+def _elements(pairing: Pairing) -> int:
+    units = pairing.base_units + pairing.raw_units
+    return (
+        max(
+            sum(math.prod(t.shape) for u in pairing.base_units for t in u.tensors),
+            sum(math.prod(t.shape) for u in pairing.raw_units for t in u.tensors),
+        )
+        if units
+        else 0
+    )
+
+
+def guess_inputs(model: Any) -> list[list[InputSpec]]:
+    """Inputs that a model starting with its first layer with weights may take."""
+    units = collect_units(model)
+    if not units:
+        return []
+    first = units[0]
+    shapes = [t.shape for t in first.tensors]
+    if first.kind == "embedding" and shapes and len(shapes[0]) == 2:
+        return [[InputSpec((1, TOKENS), "int64", shapes[0][0])]]
+    if first.kind == "conv" and shapes:
+        channels = shapes[0][1] * first.groups
+        spatial = (16,) * (len(shapes[0]) - 2)
+        return [[InputSpec((2, channels) + spatial)]]
+    if first.kind == "linear" and shapes:
+        width = shapes[0][1] if first.layout == "out_in" else shapes[0][0]
+        return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
+    return []
+
+
+def _first_output(outputs: Any) -> Optional[np.ndarray]:
+    """The first tensor of a model's outputs (logits, say), as float64."""
+    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
+    if isinstance(outputs, dict) or hasattr(outputs, "keys"):
+        outputs = [outputs[key] for key in outputs.keys()]
+    if isinstance(outputs, (tuple, list)):
+        for item in outputs:
+            found = _first_output(item)
+            if found is not None:
+                return found
+        return None
+    if torch is not None and isinstance(outputs, torch.Tensor):
+        return outputs.detach().cpu().double().numpy()
+    if paddle is not None and isinstance(outputs, paddle.Tensor):
+        return outputs.astype("float64").numpy()
+    return None
+
+
+def run(model: Any, arrays: Sequence[np.ndarray]) -> Optional[np.ndarray]:
+    """The model's first output in eval mode; None when it cannot run on these inputs."""
+    framework = framework_of_layer(model)
+    try:
+        model.eval()
+        if framework == "torch":
+            import torch
+
+            with torch.no_grad():
+                return _first_output(
+                    model(*[torch.from_numpy(a.copy()) for a in arrays])
+                )
+        import paddle
+
+        with paddle.no_grad():
+            return _first_output(model(*[paddle.to_tensor(a) for a in arrays]))
+    except Exception:  # a guessed input the model does not take
+        return None
+
+
+def randomize(model: Any) -> None:
+    """Random weights of a realistic scale, keeping what the model keeps fixed: torch
+    Embedding padding rows stay zero, variances positive."""
+    rng = np.random.default_rng(SEED)
+    framework = framework_of_layer(model)
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        if "float" not in str(tensor.dtype) or not tensor.shape:
+            continue
+        shape = tuple(int(d) for d in tensor.shape)
+        scale = 1 / math.sqrt(max(shape[-1], 1)) if len(shape) >= 2 else 0.5
+        values = rng.standard_normal(shape) * scale
+        if name.endswith(("running_var", "_variance")):
+            values = np.abs(values) + 0.5
+        elif len(shape) == 1 and name.endswith("weight"):
+            values = 1.0 + values  # norm scales near one
+        _assign(tensor, values, framework)
+    if framework == "torch":
+        import torch
+
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.Embedding) and layer.padding_idx is not None:
+                with torch.no_grad():
+                    layer.weight[layer.padding_idx] = 0.0
+
+
+def _assign(tensor: Any, values: np.ndarray, framework: str) -> None:
+    if framework == "torch":
+        import torch
+
+        with torch.no_grad():
+            tensor.copy_(torch.from_numpy(values))
+        return
+    import paddle
+
+    tensor.set_value(paddle.to_tensor(values.astype("float32")).astype(tensor.dtype))
+
+
+def _with_weights(proxy: ProxyModel, role: str) -> Optional[Any]:
+    """A private copy of the model with storage for its weights, or None."""
+    if proxy.spec is not None:
+        return build_model(proxy.spec, lazy=False, role=role).model
+    model = copy.deepcopy(proxy.model)
+    tensors = list(model.state_dict().values())
+    if any(getattr(t, "is_meta", False) for t in tensors):
+        return None
+    if any(hasattr(t, "_is_initialized") and not t._is_initialized() for t in tensors):
+        return None
+    return model
+
+
+def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
+    """Copy base into raw as the pairs say, in-process (what a script would do)."""
+    from .runtime import common
+
+    frameworks = (framework_of_layer(base), framework_of_layer(raw))
+    if frameworks == ("paddle", "paddle"):
+        from .runtime import copy_paddle as kernels
+    else:
+        from .runtime import copy_torch as kernels
+    for pair in pairs:
+        if pair.initializer is not None:
+            pair.initializer.func(
+                common.get_layer(base, pair.base.path),
+                common.get_layer(raw, pair.raw.path),
+            )
+    read = lambda path: common.get_tensor(base, path)  # noqa: E731
+    with kernels.ParallelCopies(False) as copies:
+        for pair in pairs:
+            for row in pair.copies:
+                raw_tensor = common.get_tensor(raw, row.raw.path)
+                kernels.copy_row(
+                    copies,
+                    raw_tensor,
+                    row.base_path,
+                    row.transform,
+                    row.base_shape,
+                    read,
+                )
+
+
+def _remark(pairing: Pairing, text: str) -> Pairing:
+    pairs = tuple(
+        (
+            dataclasses.replace(p, question=question(p, _what(p), " " + text))
+            if p.question is not None
+            else p
+        )
+        for p in pairing.pairs
+    )
+    return dataclasses.replace(pairing, pairs=pairs)
+
+
+def _what(pair: UnitPair) -> str:
+    return "stacked" if "stacked" in pair.question.message else "fused"
+
+
+def decide_by_probe(
+    pairing: Pairing,
+    base: ProxyModel,
+    raw: ProxyModel,
+    inputs: Sequence[InputSpec] = (),
+) -> Pairing:
+    """The pairing with its undecided layouts decided by running both models, where
+    that is possible; otherwise the questions say why it was not."""
+    undecided = pairing.undecided
+    if not undecided or any(p.error is not None for p in pairing.pairs):
+        return pairing
+    kinds: dict[tuple, list[int]] = {}
+    for index, pair in enumerate(pairing.pairs):
+        if pair.question is not None:
+            kinds.setdefault(question_kind(pair), []).append(index)
+    choices = [len(pairing.pairs[indices[0]].candidates) for indices in kinds.values()]
+    if math.prod(choices) > MAX_COMBINATIONS:
+        return _remark(
+            pairing,
+            f"({math.prod(choices)} combinations of layouts are too many to try by running the models.)",
+        )
+    if _elements(pairing) > PROBE_MAX_ELEMENTS:
+        return _remark(pairing, "(The models are too large to run here to find out.)")
+    base_model = _with_weights(base, "base")
+    raw_model = _with_weights(raw, "raw")
+    if base_model is None or raw_model is None:
+        return _remark(
+            pairing,
+            "(The models were given without weights, so they cannot be run to find out.)",
+        )
+    randomize(base_model)
+    tried = [list(inputs)] if inputs else guess_inputs(base_model)
+    for specs in tried:
+        arrays = make_inputs(specs, SEED)
+        expected = run(base_model, arrays)
+        if expected is not None:
+            break
+    else:
+        how = (
+            f"with --input {' '.join(s.describe() for s in inputs)}"
+            if inputs
+            else "on any input padiff-gen could guess"
+        )
+        return _remark(pairing, f"(The base model did not run {how}.)")
+    scale = float(np.abs(expected).max()) or 1.0
+    results = []
+    for combination in itertools.product(*[range(n) for n in choices]):
+        pairs = list(pairing.pairs)
+        for indices, choice in zip(kinds.values(), combination):
+            for index in indices:
+                pairs[index] = decided(pairs[index], pairs[index].candidates[choice])
+        try:
+            apply_pairs(pairs, base_model, raw_model)
+            output = run(raw_model, arrays)
+        except Exception:
+            output = None
+        if output is None or output.shape != expected.shape:
+            difference = math.inf
+        else:
+            difference = float(np.abs(output - expected).max()) / scale
+        results.append((difference, combination, pairs))
+    agreeing = [r for r in results if r[0] <= PROBE_TOLERANCE]
+    if not agreeing or len(agreeing) == len(results):
+        closest = min(r[0] for r in results)
+        why = (
+            f"the closest outputs differ by {closest:.2g} of their scale"
+            if not agreeing
+            else "all of them agree, so the input does not exercise these layers"
+        )
+        return _remark(
+            pairing,
+            f"(Running both models on input {' '.join(s.describe() for s in specs)} "
+            f"with each of the {len(results)} combinations of layouts did not single "
+            f"one out: {why}.)",
+        )
+    best = min(agreeing, key=lambda r: r[0])
+    found = tuple(
+        (
+            decided(pair, pair.candidates[choice], "found by running both models")
+            if pair.question is not None
+            else pair
+        )
+        for pair, choice in _choices(pairing, kinds, best[1])
+    )
+    return dataclasses.replace(pairing, pairs=found)
+
+
+def _choices(
+    pairing: Pairing, kinds: dict, combination: tuple
+) -> list[tuple[UnitPair, int]]:
+    chosen = {}
+    for indices, choice in zip(kinds.values(), combination):
+        for index in indices:
+            chosen[index] = choice
+    return [(pair, chosen.get(i, 0)) for i, pair in enumerate(pairing.pairs)]

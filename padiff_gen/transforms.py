@@ -1,0 +1,311 @@
+"""Pairing the tensors of two paired units, and deciding each one's transform by evidence.
+
+Evidence, strongest first:
+
+1. The frameworks' own classes (and their subclasses): a Linear's weight is [out, in] in
+   torch and [in, out] in paddle (:mod:`padiff_gen.layer_kinds`).
+2. Shapes, when only one transform fits: equal shapes are copied, reversed 2-D shapes
+   transposed, shapes that differ only by axes of size 1 (torch weight_norm's
+   weight_g [out, 1, 1, 1] against paddle's [out]) reshaped. A conv whose weight
+   [out, in, k...] holds as many elements as a Linear's computes that Linear when it
+   sees a k x k input (see CONV_AS_LINEAR).
+3. The layer's behaviour on a probe input, for a square matrix of a class of no known
+   kind (:func:`padiff_gen.probe.matrix_layout`).
+
+What none of these decides is refused, naming the tensor and how to decide it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+from .choices import answer_for
+
+from .errors import MappingError, Side, format_shape
+from .layer_kinds import CONV, IN_OUT, LAYER_NORM, LINEAR, OUT_IN, WEIGHT_ROLES
+from .plan import COPY, RESHAPE, TRANSPOSE, TensorCopy, TensorRef, Unit
+
+# The condition under which a conv computes the same as a Linear (the row's comment).
+CONV_AS_LINEAR = (
+    "exact when the conv sees inputs of its kernel's size (a 1 x 1 output) and the "
+    "Linear reads them flattened in (channel, position) order"
+)
+
+# (side, unit, tensor) -> the layout of the unit's square matrix as a probe of its layer
+# finds it ("" when it cannot tell); side is "base" or "raw".
+LayoutProbe = Callable[[str, Unit, TensorRef], str]
+
+
+def _side(unit: Unit) -> Side:
+    return Side(unit.path, unit.class_name, unit.shapes)
+
+
+def _error(message: str, hint: str, base: Unit, raw: Unit) -> MappingError:
+    return MappingError(message, hint, _side(base), _side(raw))
+
+
+def _tensor_list(unit: Unit) -> str:
+    return ", ".join(f"{t.name} {format_shape(t.shape)}" for t in unit.tensors)
+
+
+def paired_tensors(
+    base: Unit, raw: Unit
+) -> Optional[list[tuple[TensorRef, TensorRef]]]:
+    """The tensors of two units, paired: by name when both hold the same names (in any
+    order), else in definition order; None when their numbers differ."""
+    if len(base.tensors) != len(raw.tensors):
+        return None
+    base_names = [t.name for t in base.tensors]
+    raw_by_name = {t.name: t for t in raw.tensors}
+    if sorted(base_names) == sorted(raw_by_name) and len(raw_by_name) == len(
+        base_names
+    ):
+        return [(t, raw_by_name[t.name]) for t in base.tensors]
+    return list(zip(base.tensors, raw.tensors))
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in shape if size != 1)
+
+
+def _known_layout(unit: Unit, tensor: TensorRef) -> str:
+    """The layout the unit's kind gives this 2-D tensor ("" for none)."""
+    if unit.kind == LINEAR and tensor.name in WEIGHT_ROLES:
+        return unit.layout
+    return ""
+
+
+def _is_matrix(unit: Unit, tensor: TensorRef) -> bool:
+    """Could this 2-D tensor be a matrix the layer multiplies by? Known kinds say; a
+    layer of no known kind might."""
+    if len(tensor.shape) != 2:
+        return False
+    return _known_layout(unit, tensor) != "" or unit.kind == ""
+
+
+class TensorDecision:
+    """The transform of one tensor pair, or why none could be chosen."""
+
+    def __init__(
+        self, transform: str = COPY, note: str = "", problem: str = ""
+    ) -> None:
+        self.transform = transform
+        self.note = note
+        self.problem = problem
+
+
+def _conv_linear(
+    base: Unit, raw: Unit, b: TensorRef, r: TensorRef
+) -> Optional[TensorDecision]:
+    """A conv's weight against a Linear's (either way round), related by a reshape."""
+    conv, other, conv_tensor, other_tensor = (
+        (base, raw, b, r) if base.kind == CONV else (raw, base, r, b)
+    )
+    if conv.kind != CONV or other.kind != LINEAR or conv_tensor.name != "weight":
+        return None
+    if len(conv_tensor.shape) < 3 or len(other_tensor.shape) != 2 or conv.groups != 1:
+        return None
+    out = conv_tensor.shape[0]
+    flat = (out, math.prod(conv_tensor.shape[1:]))  # [out, in * k...]: out_in
+    expected = flat if other.layout == OUT_IN else flat[::-1]
+    if other_tensor.shape != expected:
+        return None
+    transpose = other.layout == IN_OUT
+    if conv is base:
+        steps = [f"reshape(shape={_literal(flat)})"] + (
+            ["transpose"] if transpose else []
+        )
+    else:
+        steps = (["transpose"] if transpose else []) + [
+            f"reshape(shape={_literal(conv_tensor.shape)})"
+        ]
+    return TensorDecision(" | ".join(steps), note=f"conv as Linear: {CONV_AS_LINEAR}")
+
+
+def _literal(shape: tuple[int, ...]) -> str:
+    return (
+        "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    )
+
+
+def decide(
+    base: Unit, raw: Unit, b: TensorRef, r: TensorRef, cross: bool, probe: LayoutProbe
+) -> TensorDecision:
+    """How base tensor ``b`` becomes raw tensor ``r`` (see the module docstring)."""
+    if cross and len(b.shape) == 2 and len(r.shape) == 2:
+        if _is_matrix(base, b) and _is_matrix(raw, r):
+            return _matrix(base, raw, b, r, probe)
+    if cross:
+        conv = _conv_linear(base, raw, b, r)
+        if conv is not None:
+            return conv
+    if b.shape == r.shape:
+        return TensorDecision(COPY)
+    if _squeezed(b.shape) == _squeezed(r.shape):
+        return TensorDecision(RESHAPE)  # only axes of size 1 differ
+    flattened_norm = base.kind == raw.kind == LAYER_NORM and (
+        math.prod(b.shape) == math.prod(r.shape)
+    )
+    if flattened_norm:  # paddle flattens a LayerNorm over several dims: [5, 8] ~ [40]
+        return TensorDecision(RESHAPE)
+    return TensorDecision(problem="shape")
+
+
+def _matrix(
+    base: Unit, raw: Unit, b: TensorRef, r: TensorRef, probe: LayoutProbe
+) -> TensorDecision:
+    """Two 2-D matrices of layers that may multiply by them."""
+    square = b.shape[0] == b.shape[1]
+    base_layout = _known_layout(base, b)
+    raw_layout = _known_layout(raw, r)
+    if not square or b.shape != r.shape:
+        if not (base_layout and raw_layout):
+            # Shapes decide when only one transform fits.
+            if b.shape == r.shape:
+                return TensorDecision(COPY)
+            if b.shape == r.shape[::-1]:
+                return TensorDecision(TRANSPOSE)
+            return TensorDecision(problem="shape")
+    if not base_layout:
+        base_layout = probe("base", base, b)
+    if not raw_layout:
+        raw_layout = probe("raw", raw, r)
+    if not (base_layout and raw_layout):
+        return TensorDecision(problem="square")
+    transform = COPY if base_layout == raw_layout else TRANSPOSE
+    expected = b.shape if transform == COPY else b.shape[::-1]
+    if expected != r.shape:
+        return TensorDecision(transform, problem="shape")
+    return TensorDecision(transform)
+
+
+def _layout_words(unit: Unit, layout: str) -> str:
+    if not layout:
+        return ""
+    return (
+        f"[out, in] in {unit.class_name}"
+        if layout == OUT_IN
+        else (f"[in, out] in {unit.class_name}")
+    )
+
+
+def pair_unit_tensors(
+    base: Unit,
+    raw: Unit,
+    cross: bool,
+    probe: LayoutProbe,
+    hint: str = "",
+    layouts: Sequence[tuple[str, str]] = (),
+) -> tuple[tuple[TensorCopy, ...], Optional[MappingError]]:
+    """The rows that copy base unit's tensors into raw unit's, or the reason they cannot.
+
+    ``layouts`` are the user's ``--layout KEY=copy|transpose`` answers for square
+    matrices that neither kind nor probe decides."""
+    pairs = paired_tensors(base, raw)
+    if pairs is None:
+        return (), _error(
+            f"{_side(base).describe('base')} has {len(base.tensors)} tensors "
+            f"({_tensor_list(base)}) but {_side(raw).describe('raw')} has "
+            f"{len(raw.tensors)} ({_tensor_list(raw)}).",
+            hint
+            or "Make the layers hold the same tensors, or register an initializer for "
+            "this pair (--init-module) and map it (--map BASE_PATH=RAW_PATH).",
+            base,
+            raw,
+        )
+    copies = []
+    for b, r in pairs:
+        if r.tied_to and not b.tied_to:
+            return (), _tied_error(base, raw, b, r)
+        if b.tied_to and r.tied_to:
+            continue  # both shared: copied where they first appear
+        decision = decide(base, raw, b, r, cross, probe)
+        if decision.problem == "square":
+            answer = answer_for(layouts, (base, raw))
+            if answer is not None and answer[1] in (COPY, TRANSPOSE):
+                decision = TensorDecision(
+                    answer[1], note=f"--layout {'='.join(answer)}"
+                )
+        if decision.problem:
+            return (), _decision_error(base, raw, b, r, decision, probe, hint)
+        source = b
+        if b.tied_to:  # the raw tensor of its own gets the shared base tensor
+            source = TensorRef(b.tied_to, b.shape, b.dtype)
+        copies.append(TensorCopy((source,), r, decision.transform, decision.note))
+    return tuple(copies), None
+
+
+def _tied_error(base: Unit, raw: Unit, b: TensorRef, r: TensorRef) -> MappingError:
+    return _error(
+        f"raw `{r.path}` is tied to raw `{r.tied_to}` (they are one tensor), but base "
+        f"`{b.path}` is a tensor of its own: two base tensors cannot become one raw "
+        "tensor.",
+        f"Untie the raw model's `{r.path}` (e.g. tie_word_embeddings=False in its "
+        "config), or tie the base model's too if the two base tensors hold the same "
+        "values.",
+        base,
+        raw,
+    )
+
+
+def _decision_error(
+    base: Unit,
+    raw: Unit,
+    b: TensorRef,
+    r: TensorRef,
+    decision: TensorDecision,
+    probe: LayoutProbe,
+    hint: str,
+) -> MappingError:
+    where = (
+        f"base `{b.path}` {format_shape(b.shape)} ({base.class_name}) vs raw "
+        f"`{r.path}` {format_shape(r.shape)} ({raw.class_name})"
+    )
+    if decision.problem == "square":
+        unknown = [
+            f"{role} `{unit.path}` ({unit.class_name})"
+            for role, unit, tensor in (("base", base, b), ("raw", raw, r))
+            if not _known_layout(unit, tensor)
+        ]
+        return _error(
+            f"Cannot tell whether to transpose {where}: the matrix is square, so its "
+            f"shape does not say, {' and '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} of no class padiff-gen knows the "
+            "layout of, and running it on a probe input did not show it computing "
+            "x @ W or x @ W.T.",
+            f"Say which it is: --layout {_key(base, raw)}=copy (the two hold it alike) or "
+            f"--layout {_key(base, raw)}=transpose (KEY may also be a class name, for "
+            "every such layer), or register an initializer for the pair (--init-module).",
+            base,
+            raw,
+        )
+    layouts = [
+        words
+        for words in (
+            _layout_words(base, _known_layout(base, b)),
+            _layout_words(raw, _known_layout(raw, r)),
+        )
+        if words
+    ]
+    layout = ""
+    if decision.transform == TRANSPOSE and len(layouts) == 2:
+        expected = b.shape[::-1]
+        layout = (
+            f" The weight is {layouts[0]} and {layouts[1]}, so the raw one should be "
+            f"{format_shape(expected)}."
+        )
+    return _error(
+        f"Shape mismatch: {where}.{layout}",
+        hint
+        or "Make the layer sizes agree; if the layers are defined in a different "
+        "order, reorder them so both models define them alike.",
+        base,
+        raw,
+    )
+
+
+def _key(base: Unit, raw: Unit) -> str:
+    """What to write as ``--layout`` KEY for this pair: the layer of unknown kind."""
+    unit = base if base.kind == "" else raw
+    return unit.path.rpartition(".")[2] or unit.path

@@ -1,0 +1,731 @@
+"""Small torch/paddle model pairs with the layouts of real model libraries, for
+tests/test_layouts.py.
+
+Each class reproduces one layout that Hugging Face transformers (torch), PaddleFormers
+(paddle) or a vision library uses, in a few lines and with real computation, so that a
+wrong copy shows in the outputs:
+
+- an LM head of its own class holding [vocab, hidden] (PaddleFormers' LMHead), GPT-2's
+  Conv1D holding [in, out], square ones included (decided by a probe of the layer);
+- q/k/v projections fused into one, one after the other (Hugging Face Phi3) or grouped
+  per KV head (PaddleFormers), with GQA, with and without biases; gate/up fused in
+  either order;
+- MoE experts stacked into 3-D tensors (transformers 5) against a list of per-expert
+  MLPs, fused gate/up (Qwen-MoE in PaddleFormers) or separate (DeepSeek-V3);
+- layers defined in another order under other class names (Phi3 defines o_proj
+  first; Phi3RMSNorm vs RMSNorm), the same tensors held in another order (GPT-OSS);
+- an LM head tied to the embedding against an untied one;
+- a library's BatchNorm subclass with a built-in activation; a classifier written as a
+  conv over its whole feature map, or a 1x1 conv after global pooling;
+- Embedding padding_idx combinations.
+
+As in tests/layer_pairs.py, the generated scripts reach the models through two factories
+taking the case name (``torch:tests.layout_pairs.torch_model {"case": ...}``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import paddle
+import torch
+
+from tests.layer_pairs import (
+    BOTH,
+    PADDLE_TO_TORCH,
+    TORCH_TO_PADDLE,
+    Case,
+    f32,
+    tokens,
+)
+
+tnn, pnn = torch.nn, paddle.nn
+HIDDEN, HEADS, KV_HEADS, VOCAB = 16, 4, 2, 24
+
+
+def _paddle_bias(bias: bool):
+    return None if bias else False
+
+
+# ---------------------------------------------------------------- LM heads, Conv1D
+
+
+class PaddleLMHead(pnn.Layer):
+    """PaddleFormers' LMHead: a weight [vocab, hidden] of its own class, y = x @ W.T."""
+
+    def __init__(self, hidden: int, vocab: int) -> None:
+        super().__init__()
+        self.weight = self.create_parameter([vocab, hidden])
+
+    def forward(self, x):
+        return paddle.matmul(x, self.weight, transpose_y=True)
+
+
+class TorchLMHead(tnn.Module):
+    """The same in torch, of a class torch does not know: weight [vocab, hidden]."""
+
+    def __init__(self, hidden: int, vocab: int) -> None:
+        super().__init__()
+        self.weight = tnn.Parameter(torch.randn(vocab, hidden) * 0.1)
+
+    def forward(self, x):
+        return x @ self.weight.T
+
+
+class TorchLM(tnn.Module):
+    """embed -> proj -> lm_head; the head a torch Linear, or tied to the embedding."""
+
+    def __init__(self, vocab=VOCAB, hidden=HIDDEN, tie=False, padding_idx=None) -> None:
+        super().__init__()
+        self.embed = tnn.Embedding(vocab, hidden, padding_idx=padding_idx)
+        self.proj = tnn.Linear(hidden, hidden)
+        self.lm_head = tnn.Linear(hidden, vocab, bias=False)
+        if tie:
+            self.lm_head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.lm_head(torch.tanh(self.proj(self.embed(ids))))
+
+
+class PaddleLM(pnn.Layer):
+    """embed -> proj -> lm_head: a paddle Linear, an LMHead, or one tied to the embedding."""
+
+    def __init__(
+        self, vocab=VOCAB, hidden=HIDDEN, head="lm_head", tie=False, padding_idx=None
+    ) -> None:
+        super().__init__()
+        self.embed = pnn.Embedding(vocab, hidden, padding_idx=padding_idx)
+        self.proj = pnn.Linear(hidden, hidden)
+        if head == "linear":
+            self.lm_head = pnn.Linear(hidden, vocab, bias_attr=False)
+        else:
+            self.lm_head = PaddleLMHead(hidden, vocab)
+        if tie:
+            self.lm_head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.lm_head(paddle.tanh(self.proj(self.embed(ids))))
+
+
+class Conv1D(tnn.Module):
+    """Hugging Face GPT-2's Conv1D (transformers.pytorch_utils): weight [in, out],
+    y = x @ W + b."""
+
+    def __init__(self, nf: int, nx: int) -> None:
+        super().__init__()
+        self.nf = nf
+        self.weight = tnn.Parameter(torch.empty(nx, nf))
+        self.bias = tnn.Parameter(torch.zeros(nf))
+        tnn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        size_out = x.size()[:-1] + (self.nf,)
+        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return x.view(size_out)
+
+
+class TorchGPT2MLP(tnn.Module):
+    """c_fc [in, 4h], c_proj [4h, in] and a square c_attn_proj [h, h], all Conv1D."""
+
+    def __init__(self, hidden=HIDDEN) -> None:
+        super().__init__()
+        self.c_fc = Conv1D(4 * hidden, hidden)
+        self.c_proj = Conv1D(hidden, 4 * hidden)
+        self.c_square = Conv1D(hidden, hidden)
+
+    def forward(self, x):
+        return self.c_proj(torch.tanh(self.c_fc(x))) + self.c_square(x)
+
+
+class PaddleGPT2MLP(pnn.Layer):
+    def __init__(self, hidden=HIDDEN) -> None:
+        super().__init__()
+        self.c_fc = pnn.Linear(hidden, 4 * hidden)
+        self.c_proj = pnn.Linear(4 * hidden, hidden)
+        self.c_square = pnn.Linear(hidden, hidden)
+
+    def forward(self, x):
+        return self.c_proj(paddle.tanh(self.c_fc(x))) + self.c_square(x)
+
+
+# ---------------------------------------------------------------- attention
+
+
+def _attend(framework, q, k, v, heads, kv_heads, head_dim):
+    """Scaled dot-product attention with GQA; q [b, s, heads, d], k/v [b, s, kv, d]."""
+    groups = heads // kv_heads
+    if framework == "torch":
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        k = k.repeat_interleave(groups, dim=1)
+        v = v.repeat_interleave(groups, dim=1)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(head_dim), dim=-1)
+        out = (weights @ v).transpose(1, 2)
+        return out.reshape(out.shape[0], out.shape[1], heads * head_dim)
+    q, k, v = (t.transpose([0, 2, 1, 3]) for t in (q, k, v))
+    k = paddle.repeat_interleave(k, groups, axis=1)
+    v = paddle.repeat_interleave(v, groups, axis=1)
+    weights = paddle.nn.functional.softmax(
+        paddle.matmul(q, k, transpose_y=True) / math.sqrt(head_dim), axis=-1
+    )
+    out = paddle.matmul(weights, v).transpose([0, 2, 1, 3])
+    return out.reshape([out.shape[0], out.shape[1], heads * head_dim])
+
+
+def _split_qkv(framework, mix, layout, heads, kv_heads, d):
+    """q [b, s, heads, d], k, v [b, s, kv, d] from a fused projection's output."""
+    b, s = mix.shape[0], mix.shape[1]
+    groups = heads // kv_heads
+    if layout == "grouped":  # PaddleFormers: per KV head [q of its group, k, v]
+        mix = mix.reshape([b, s, kv_heads, (groups + 2) * d])
+        sizes = [groups * d, d, d]
+        axis = -1
+    else:  # one after the other (Hugging Face Phi3)
+        sizes = [heads * d, kv_heads * d, kv_heads * d]
+        axis = -1
+    if framework == "torch":
+        q, k, v = torch.split(mix, sizes, dim=axis)
+    else:
+        q, k, v = paddle.split(mix, sizes, axis=axis)
+    return (
+        q.reshape([b, s, heads, d]),
+        k.reshape([b, s, kv_heads, d]),
+        v.reshape([b, s, kv_heads, d]),
+    )
+
+
+class TorchAttention(tnn.Module):
+    """Separate q/k/v/o projections (Hugging Face Llama), or a fused qkv_proj laid out
+    `fused` ("plain": Phi3; "grouped": per KV head). `o_first` defines o_proj first."""
+
+    def __init__(
+        self, fused=None, bias=True, heads=HEADS, kv_heads=KV_HEADS, o_first=False
+    ):
+        super().__init__()
+        self.num_heads, self.num_key_value_heads = heads, kv_heads
+        self.head_dim = d = HIDDEN // heads
+        self.fused = fused
+        if o_first:
+            self.o_proj = tnn.Linear(heads * d, HIDDEN, bias=bias)
+        if fused:
+            self.qkv_proj = tnn.Linear(HIDDEN, (heads + 2 * kv_heads) * d, bias=bias)
+        else:
+            self.q_proj = tnn.Linear(HIDDEN, heads * d, bias=bias)
+            self.k_proj = tnn.Linear(HIDDEN, kv_heads * d, bias=bias)
+            self.v_proj = tnn.Linear(HIDDEN, kv_heads * d, bias=bias)
+        if not o_first:
+            self.o_proj = tnn.Linear(heads * d, HIDDEN, bias=bias)
+
+    def forward(self, x):
+        h, kv, d = self.num_heads, self.num_key_value_heads, self.head_dim
+        b, s = x.shape[0], x.shape[1]
+        if self.fused:
+            q, k, v = _split_qkv("torch", self.qkv_proj(x), self.fused, h, kv, d)
+        else:
+            q = self.q_proj(x).reshape(b, s, h, d)
+            k = self.k_proj(x).reshape(b, s, kv, d)
+            v = self.v_proj(x).reshape(b, s, kv, d)
+        return self.o_proj(_attend("torch", q, k, v, h, kv, d))
+
+
+class PaddleAttention(pnn.Layer):
+    """The paddle side of TorchAttention, with the same options."""
+
+    def __init__(
+        self, fused=None, bias=True, heads=HEADS, kv_heads=KV_HEADS, o_first=False
+    ):
+        super().__init__()
+        self.num_heads, self.num_key_value_heads = heads, kv_heads
+        self.head_dim = d = HIDDEN // heads
+        self.fused = fused
+        b = _paddle_bias(bias)
+        if o_first:
+            self.o_proj = pnn.Linear(heads * d, HIDDEN, bias_attr=b)
+        if fused:
+            self.qkv_proj = pnn.Linear(HIDDEN, (heads + 2 * kv_heads) * d, bias_attr=b)
+        else:
+            self.q_proj = pnn.Linear(HIDDEN, heads * d, bias_attr=b)
+            self.k_proj = pnn.Linear(HIDDEN, kv_heads * d, bias_attr=b)
+            self.v_proj = pnn.Linear(HIDDEN, kv_heads * d, bias_attr=b)
+        if not o_first:
+            self.o_proj = pnn.Linear(heads * d, HIDDEN, bias_attr=b)
+
+    def forward(self, x):
+        h, kv, d = self.num_heads, self.num_key_value_heads, self.head_dim
+        b, s = x.shape[0], x.shape[1]
+        if self.fused:
+            q, k, v = _split_qkv("paddle", self.qkv_proj(x), self.fused, h, kv, d)
+        else:
+            q = self.q_proj(x).reshape([b, s, h, d])
+            k = self.k_proj(x).reshape([b, s, kv, d])
+            v = self.v_proj(x).reshape([b, s, kv, d])
+        return self.o_proj(_attend("paddle", q, k, v, h, kv, d))
+
+
+# ---------------------------------------------------------------- MLPs and experts
+
+INTERMEDIATE, EXPERTS = 24, 3
+
+
+class TorchMLP(tnn.Module):
+    """gate/up/down (Llama): down(silu(gate(x)) * up(x)); or a fused gate_up_proj
+    holding `fused` ("gate_up" or "up_gate") halves."""
+
+    def __init__(self, fused=None, hidden=HIDDEN, inter=INTERMEDIATE) -> None:
+        super().__init__()
+        self.fused = fused
+        if fused:
+            self.gate_up_proj = tnn.Linear(hidden, 2 * inter, bias=False)
+        else:
+            self.gate_proj = tnn.Linear(hidden, inter, bias=False)
+            self.up_proj = tnn.Linear(hidden, inter, bias=False)
+        self.down_proj = tnn.Linear(inter, hidden, bias=False)
+
+    def forward(self, x):
+        if self.fused:
+            first, second = self.gate_up_proj(x).chunk(2, dim=-1)
+            gate, up = (first, second) if self.fused == "gate_up" else (second, first)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(torch.nn.functional.silu(gate) * up)
+
+
+class PaddleMLP(pnn.Layer):
+    """The paddle side; PaddleFormers calls its fused projection up_gate_proj."""
+
+    def __init__(self, fused=None, hidden=HIDDEN, inter=INTERMEDIATE) -> None:
+        super().__init__()
+        self.fused = fused
+        if fused:
+            self.up_gate_proj = pnn.Linear(hidden, 2 * inter, bias_attr=False)
+        else:
+            self.gate_proj = pnn.Linear(hidden, inter, bias_attr=False)
+            self.up_proj = pnn.Linear(hidden, inter, bias_attr=False)
+        self.down_proj = pnn.Linear(inter, hidden, bias_attr=False)
+
+    def forward(self, x):
+        if self.fused:
+            first, second = paddle.chunk(self.up_gate_proj(x), 2, axis=-1)
+            gate, up = (first, second) if self.fused == "gate_up" else (second, first)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(paddle.nn.functional.silu(gate) * up)
+
+
+class TorchStackedExperts(tnn.Module):
+    """transformers 5's MoE experts: gate_up_proj [E, 2I, H] ([gate, up] halves),
+    down_proj [E, H, I]; each expert computes F.linear with its slice."""
+
+    def __init__(self, experts=EXPERTS, hidden=HIDDEN, inter=INTERMEDIATE) -> None:
+        super().__init__()
+        self.gate_up_proj = tnn.Parameter(torch.randn(experts, 2 * inter, hidden) * 0.1)
+        self.down_proj = tnn.Parameter(torch.randn(experts, hidden, inter) * 0.1)
+
+    def forward(self, x, weights):
+        out = 0
+        for e in range(self.gate_up_proj.shape[0]):
+            gate, up = torch.nn.functional.linear(x, self.gate_up_proj[e]).chunk(2, -1)
+            y = torch.nn.functional.linear(
+                torch.nn.functional.silu(gate) * up, self.down_proj[e]
+            )
+            out = out + weights[..., e : e + 1] * y
+        return out
+
+
+class TorchMoE(tnn.Module):
+    """A router (Linear [E, H]) weighting every expert: a dense mixture."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = tnn.Linear(HIDDEN, EXPERTS, bias=False)
+        self.experts = TorchStackedExperts()
+
+    def forward(self, x):
+        return self.experts(x, torch.softmax(self.gate(x), dim=-1))
+
+
+class PaddleMoE(pnn.Layer):
+    """PaddleFormers' experts: a list of per-expert MLPs with Linear layers, gate/up
+    fused ([gate, up], Qwen-MoE) or separate (DeepSeek-V3)."""
+
+    def __init__(self, fused="gate_up") -> None:
+        super().__init__()
+        self.gate = pnn.Linear(HIDDEN, EXPERTS, bias_attr=False)
+        self.experts = pnn.LayerList([PaddleMLP(fused) for _ in range(EXPERTS)])
+
+    def forward(self, x):
+        weights = paddle.nn.functional.softmax(self.gate(x), axis=-1)
+        out = 0
+        for e, expert in enumerate(self.experts):
+            out = out + weights[..., e : e + 1] * expert(x)
+        return out
+
+
+class TorchExpertsGptOss(tnn.Module):
+    """GPT-OSS's experts: gate_up_proj [E, H, 2I] with its bias, down_proj [E, I, H]
+    with its bias, y = x @ W + b, gate and up interleaved ([..., ::2], [..., 1::2])."""
+
+    def __init__(
+        self, order=("gate_up_proj", "gate_up_proj_bias", "down_proj", "down_proj_bias")
+    ):
+        super().__init__()
+        shapes = {
+            "gate_up_proj": (EXPERTS, HIDDEN, 2 * INTERMEDIATE),
+            "gate_up_proj_bias": (EXPERTS, 2 * INTERMEDIATE),
+            "down_proj": (EXPERTS, INTERMEDIATE, HIDDEN),
+            "down_proj_bias": (EXPERTS, HIDDEN),
+        }
+        for name in order:
+            setattr(self, name, tnn.Parameter(torch.randn(shapes[name]) * 0.1))
+
+    def forward(self, x):
+        out = 0
+        for e in range(EXPERTS):
+            gate_up = x @ self.gate_up_proj[e] + self.gate_up_proj_bias[e]
+            gate, up = gate_up[..., ::2], gate_up[..., 1::2]
+            out = out + (torch.nn.functional.silu(gate) * up) @ self.down_proj[e]
+            out = out + self.down_proj_bias[e]
+        return out
+
+
+class PaddleExpertsGptOss(pnn.Layer):
+    """The same tensors, defined in another order (PaddleFormers' GPT-OSS)."""
+
+    def __init__(
+        self, order=("gate_up_proj", "down_proj", "gate_up_proj_bias", "down_proj_bias")
+    ):
+        super().__init__()
+        shapes = {
+            "gate_up_proj": [EXPERTS, HIDDEN, 2 * INTERMEDIATE],
+            "gate_up_proj_bias": [EXPERTS, 2 * INTERMEDIATE],
+            "down_proj": [EXPERTS, INTERMEDIATE, HIDDEN],
+            "down_proj_bias": [EXPERTS, HIDDEN],
+        }
+        for name in order:
+            setattr(self, name, self.create_parameter(shapes[name]))
+
+    def forward(self, x):
+        out = 0
+        for e in range(EXPERTS):
+            gate_up = paddle.matmul(x, self.gate_up_proj[e]) + self.gate_up_proj_bias[e]
+            gate, up = gate_up[..., ::2], gate_up[..., 1::2]
+            out = out + paddle.matmul(
+                paddle.nn.functional.silu(gate) * up, self.down_proj[e]
+            )
+            out = out + self.down_proj_bias[e]
+        return out
+
+
+# ---------------------------------------------------------------- norms, blocks
+
+
+class TorchPhiRMSNorm(tnn.Module):
+    """A model-specific RMSNorm class (Phi3RMSNorm, LlamaRMSNorm...)."""
+
+    def __init__(self, hidden=HIDDEN, eps=1e-6) -> None:
+        super().__init__()
+        self.weight = tnn.Parameter(torch.ones(hidden))
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * x * torch.rsqrt(variance + self.variance_epsilon)
+
+
+class PaddleRMSNorm(pnn.Layer):
+    """A shared RMSNorm class (PaddleFormers' Norm)."""
+
+    def __init__(self, hidden=HIDDEN, eps=1e-6) -> None:
+        super().__init__()
+        self.weight = self.create_parameter(
+            [hidden], default_initializer=pnn.initializer.Constant(1.0)
+        )
+        self.variance_epsilon = eps
+
+    def forward(self, x):
+        variance = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * x * paddle.rsqrt(variance + self.variance_epsilon)
+
+
+class TorchBlock(tnn.Module):
+    """norm -> attention -> norm -> mlp, with residuals (a decoder layer)."""
+
+    def __init__(self, attention=None, mlp=None) -> None:
+        super().__init__()
+        self.input_layernorm = TorchPhiRMSNorm()
+        self.self_attn = attention or TorchAttention()
+        self.post_attention_layernorm = TorchPhiRMSNorm()
+        self.mlp = mlp or TorchMLP()
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class PaddleBlock(pnn.Layer):
+    def __init__(self, attention=None, mlp=None) -> None:
+        super().__init__()
+        self.input_layernorm = PaddleRMSNorm()
+        self.self_attn = attention or PaddleAttention()
+        self.post_attention_layernorm = PaddleRMSNorm()
+        self.mlp = mlp or PaddleMLP()
+
+    def forward(self, x):
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class TorchTinyLM(tnn.Module):
+    """A Hugging Face-style causal LM: embedding (padding_idx=0), two decoder layers
+    with separate projections, a final norm, an LM head tied to the embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed_tokens = tnn.Embedding(VOCAB, HIDDEN, padding_idx=0)
+        self.layers = tnn.ModuleList([TorchBlock() for _ in range(2)])
+        self.norm = TorchPhiRMSNorm()
+        self.lm_head = tnn.Linear(HIDDEN, VOCAB, bias=False)
+        self.lm_head.weight = self.embed_tokens.weight
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))
+
+
+class PaddleTinyLM(pnn.Layer):
+    """The PaddleFormers-style side: no padding_idx, fused qkv grouped per KV head,
+    fused up_gate, a shared RMSNorm class, an untied LMHead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed_tokens = pnn.Embedding(VOCAB, HIDDEN)
+        self.layers = pnn.LayerList(
+            [
+                PaddleBlock(PaddleAttention(fused="grouped"), PaddleMLP("gate_up"))
+                for _ in range(2)
+            ]
+        )
+        self.norm = PaddleRMSNorm()
+        self.lm_head = PaddleLMHead(HIDDEN, VOCAB)
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))
+
+
+# ---------------------------------------------------------------- vision
+
+
+class BatchNormAct2d(tnn.BatchNorm2d):
+    """A library's BatchNorm with its activation built in (timm's BatchNormAct2d)."""
+
+    def forward(self, x):
+        return torch.relu(super().forward(x))
+
+
+def _torch_conv_bn_act():
+    return tnn.Sequential(tnn.Conv2d(3, 8, 3, padding=1), BatchNormAct2d(8))
+
+
+def _paddle_conv_bn_act():
+    return pnn.Sequential(
+        pnn.Conv2D(3, 8, 3, padding=1), pnn.BatchNorm2D(8), pnn.ReLU()
+    )
+
+
+class TorchConvHead(tnn.Module):
+    """Features, then a classifier that is a conv over the whole 4 x 4 feature map."""
+
+    def __init__(self, kernel=4) -> None:
+        super().__init__()
+        self.features = tnn.Conv2d(3, 6, 3, padding=1, stride=2)
+        self.classifier = tnn.Conv2d(6, 5, kernel)
+
+    def forward(self, x):
+        return self.classifier(torch.tanh(self.features(x))).flatten(1)
+
+
+class PaddleLinearHead(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = pnn.Conv2D(3, 6, 3, padding=1, stride=2)
+        self.classifier = pnn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        return self.classifier(paddle.tanh(self.features(x)).flatten(1))
+
+
+class TorchPooledConvHead(tnn.Module):
+    """Global pooling, then a 1 x 1 conv as the classifier (SqueezeNet-like)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = tnn.Conv2d(3, 6, 3, padding=1)
+        self.classifier = tnn.Conv2d(6, 5, 1)
+
+    def forward(self, x):
+        pooled = torch.tanh(self.features(x)).mean((2, 3), keepdim=True)
+        return self.classifier(pooled).flatten(1)
+
+
+class PaddlePooledLinearHead(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = pnn.Conv2D(3, 6, 3, padding=1)
+        self.classifier = pnn.Linear(6, 5)
+
+    def forward(self, x):
+        return self.classifier(paddle.tanh(self.features(x)).mean((2, 3)))
+
+
+class TorchPaddleHeadSwapped(tnn.Module):
+    """The other way round: torch has the Linear, paddle the conv (see PaddleConvHead)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = tnn.Conv2d(3, 6, 3, padding=1, stride=2)
+        self.classifier = tnn.Linear(6 * 4 * 4, 5)
+
+    def forward(self, x):
+        return self.classifier(torch.tanh(self.features(x)).flatten(1))
+
+
+class PaddleConvHead(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = pnn.Conv2D(3, 6, 3, padding=1, stride=2)
+        self.classifier = pnn.Conv2D(6, 5, 4)
+
+    def forward(self, x):
+        return self.classifier(paddle.tanh(self.features(x))).flatten(1)
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def _moe_input():
+    return (f32(2, 3, HIDDEN),)
+
+
+CASES: dict[str, Case] = {
+    "lm_head_class": Case(
+        lambda: TorchLM(), lambda: PaddleLM(), (tokens(VOCAB, 2, 5),)
+    ),
+    # vocab == hidden: shapes cannot tell, the LMHead is probed (y = x @ W.T).
+    "lm_head_class_square": Case(
+        lambda: TorchLM(vocab=HIDDEN),
+        lambda: PaddleLM(vocab=HIDDEN),
+        (tokens(HIDDEN, 2, 5),),
+    ),
+    "lm_head_torch_tied_paddle_untied": Case(
+        lambda: TorchLM(tie=True),
+        lambda: PaddleLM(head="lm_head"),
+        (tokens(VOCAB, 2, 5),),
+        directions=(TORCH_TO_PADDLE,),
+        refusal="is tied to raw `embed.weight`",
+    ),
+    "lm_head_paddle_tied_torch_untied": Case(
+        lambda: TorchLM(),
+        lambda: PaddleLM(tie=True),
+        (tokens(VOCAB, 2, 5),),
+        directions=(PADDLE_TO_TORCH,),
+        refusal="is tied to raw `embed.weight`",
+    ),
+    "lm_head_both_tied": Case(
+        lambda: TorchLM(tie=True), lambda: PaddleLM(tie=True), (tokens(VOCAB, 2, 5),)
+    ),
+    "gpt2_conv1d": Case(
+        lambda: TorchGPT2MLP(), lambda: PaddleGPT2MLP(), (f32(2, 3, HIDDEN),)
+    ),
+    "qkv_grouped_gqa": Case(
+        lambda: TorchAttention(),
+        lambda: PaddleAttention(fused="grouped"),
+        (f32(2, 5, HIDDEN),),
+    ),
+    "qkv_grouped_mha_no_bias": Case(
+        lambda: TorchAttention(bias=False, kv_heads=HEADS),
+        lambda: PaddleAttention(fused="grouped", bias=False, kv_heads=HEADS),
+        (f32(2, 5, HIDDEN),),
+    ),
+    "qkv_plain_torch_fused": Case(
+        lambda: TorchAttention(fused="plain"),
+        lambda: PaddleAttention(),
+        (f32(2, 5, HIDDEN),),
+    ),
+    "qkv_fused_alike_defined_in_another_order": Case(
+        lambda: TorchAttention(fused="plain", o_first=True),
+        lambda: PaddleAttention(fused="plain"),
+        (f32(2, 5, HIDDEN),),
+    ),
+    "gate_up_fused": Case(
+        lambda: TorchMLP(), lambda: PaddleMLP("gate_up"), (f32(2, 3, HIDDEN),)
+    ),
+    "up_gate_fused": Case(
+        lambda: TorchMLP(), lambda: PaddleMLP("up_gate"), (f32(2, 3, HIDDEN),)
+    ),
+    "gate_up_fused_torch_side": Case(
+        lambda: TorchMLP("up_gate"), lambda: PaddleMLP(), (f32(2, 3, HIDDEN),)
+    ),
+    "stacked_experts_fused": Case(
+        lambda: TorchMoE(), lambda: PaddleMoE("gate_up"), _moe_input()
+    ),
+    "stacked_experts_separate": Case(
+        lambda: TorchMoE(), lambda: PaddleMoE(None), _moe_input()
+    ),
+    "experts_same_tensors_other_order": Case(
+        lambda: TorchExpertsGptOss(), lambda: PaddleExpertsGptOss(), _moe_input()
+    ),
+    "block_other_order_other_norm_class": Case(
+        lambda: TorchBlock(TorchAttention(fused="plain", o_first=True)),
+        lambda: PaddleBlock(PaddleAttention(fused="plain")),
+        (f32(2, 5, HIDDEN),),
+    ),
+    # Tied in torch, untied in paddle: paddle -> torch cannot make two tensors one.
+    "tiny_lm": Case(
+        lambda: TorchTinyLM(),
+        lambda: PaddleTinyLM(),
+        (tokens(VOCAB, 2, 6),),
+        directions=(TORCH_TO_PADDLE,),
+        refusal="is tied to raw `embed_tokens.weight`",
+    ),
+    "batchnorm_subclass": Case(
+        _torch_conv_bn_act, _paddle_conv_bn_act, (f32(2, 3, 6, 6),)
+    ),
+    "conv_classifier_over_feature_map": Case(
+        lambda: TorchConvHead(), lambda: PaddleLinearHead(), (f32(2, 3, 8, 8),)
+    ),
+    "conv_classifier_paddle_side": Case(
+        lambda: TorchPaddleHeadSwapped(), lambda: PaddleConvHead(), (f32(2, 3, 8, 8),)
+    ),
+    "conv_1x1_classifier_after_pooling": Case(
+        lambda: TorchPooledConvHead(),
+        lambda: PaddlePooledLinearHead(),
+        (f32(2, 3, 6, 6),),
+    ),
+    # torch's padding_idx changes gradients only; paddle's None looks the row up too.
+    "embedding_torch_padding_paddle_none": Case(
+        lambda: TorchLM(padding_idx=0),
+        lambda: PaddleLM(padding_idx=None),
+        (tokens(VOCAB, 2, 5),),
+    ),
+    # paddle outputs zeros at its padding_idx: torch's row must be set to zero (paddle ->
+    # torch), and cannot be assumed zero when torch has no padding_idx (torch -> paddle).
+    "embedding_torch_none_paddle_padding": Case(
+        lambda: TorchLM(padding_idx=None),
+        lambda: PaddleLM(padding_idx=0),
+        (tokens(VOCAB, 2, 5),),
+        directions=(PADDLE_TO_TORCH,),
+        refusal="paddle outputs zeros for index 0",
+    ),
+}
+
+
+def torch_model(case: str) -> torch.nn.Module:
+    return CASES[case].torch()
+
+
+def paddle_model(case: str) -> paddle.nn.Layer:
+    return CASES[case].paddle()

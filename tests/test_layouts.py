@@ -1,0 +1,193 @@
+"""The layouts of real model libraries, both directions, with the default invocation.
+
+For each pair of tests/layout_pairs.py (an LM head of its own class, GPT-2's Conv1D,
+fused q/k/v and gate/up, stacked experts, layers defined in another order under other
+class names, tied embeddings, a BatchNorm subclass, convs that compute a Linear,
+Embedding padding rows) the generated script, run standalone on a base model with random
+weights, makes both models compute the same outputs; or emit refuses, naming the layer.
+Negative controls corrupt one row of a faithful script (a wrong grouping, gate and up
+swapped, a square matrix transposed) and check that the comparison catches it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
+from padiff_gen.api import emit_text, pair_models
+from padiff_gen.errors import MappingError
+from padiff_gen.report import pairing_data
+from tests.layer_pairs import PADDLE_TO_TORCH, TORCH_TO_PADDLE
+from tests.layout_pairs import CASES
+from tests.pair_jobs import (
+    FRAMEWORKS,
+    Job,
+    cli_args,
+    outcome_of,
+    reverse_sources,
+    run_jobs,
+    selected_keys,
+    set_transform,
+    spec_args,
+    swap_raw_paths,
+)
+
+MODULE = "tests.layout_pairs"
+
+FAITHFUL = {
+    f"{name}-{direction}": Job(name, direction)
+    for name, case in CASES.items()
+    for direction in case.directions
+}
+REFUSED = [
+    (name, direction)
+    for name, case in CASES.items()
+    for direction in FRAMEWORKS
+    if direction not in case.directions
+]
+CORRUPTIONS = {
+    # q, k, v one after the other where the model reads them grouped per KV head
+    "qkv-grouping-dropped": Job(
+        "qkv_grouped_gqa",
+        TORCH_TO_PADDLE,
+        corrupt=set_transform("qkv_proj.weight", ", groups=2", ""),
+    ),
+    "qkv-split-grouping-dropped": Job(
+        "qkv_grouped_gqa",
+        PADDLE_TO_TORCH,
+        corrupt=set_transform("k_proj.weight", ", groups=2", ""),
+    ),
+    "gate-and-up-swapped": Job(
+        "gate_up_fused", TORCH_TO_PADDLE, corrupt=reverse_sources("up_gate_proj.weight")
+    ),
+    "expert-slices-swapped": Job(
+        "stacked_experts_separate",
+        TORCH_TO_PADDLE,
+        corrupt=swap_raw_paths(
+            "experts.0.gate_proj.weight", "experts.0.up_proj.weight"
+        ),
+    ),
+    "square-conv1d-transposed": Job(
+        "gpt2_conv1d",
+        TORCH_TO_PADDLE,
+        corrupt=set_transform("c_square.weight", "copy", "transpose"),
+    ),
+    "lm-head-transposed": Job(
+        "lm_head_class_square",
+        PADDLE_TO_TORCH,
+        corrupt=set_transform("lm_head.weight", "copy", "transpose"),
+    ),
+    "conv-head-flattened-in-another-order": Job(
+        "conv_classifier_over_feature_map",
+        TORCH_TO_PADDLE,
+        corrupt=set_transform(
+            "classifier.weight",
+            "reshape(shape=(5, 96))",
+            "transpose | reshape(shape=(5, 96))",
+        ),
+    ),
+}
+ALL_JOBS = {**FAITHFUL, **CORRUPTIONS}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory) -> dict[str, dict]:
+    directory = tmp_path_factory.mktemp("layout_scripts")
+    return run_jobs(MODULE, CASES, ALL_JOBS, selected_keys(request), directory)
+
+
+@pytest.mark.parametrize("key", sorted(FAITHFUL))
+def test_script_makes_outputs_equal(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]
+    assert_outputs_match(outcome)
+
+
+@pytest.mark.parametrize("key", sorted(CORRUPTIONS))
+def test_comparison_catches_a_wrong_layout(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]  # the shape checks cannot see it
+    assert outcome["scale"] > 0.01
+    assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
+        1.0, outcome["scale"]
+    )
+
+
+@pytest.mark.parametrize(
+    "name, direction", REFUSED, ids=[f"{n}-{d}" for n, d in REFUSED]
+)
+def test_what_cannot_be_copied_is_refused_naming_the_layer(name, direction):
+    with pytest.raises(MappingError) as raised:
+        emit_text(**spec_args(MODULE, name, direction))
+    assert CASES[name].refusal in raised.value.text
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def script_rows(name: str, direction: str) -> str:
+    text = emit_text(**spec_args(MODULE, name, direction))
+    return text[text.index("TENSOR_TABLE = (") : text.index("# fmt: on")]
+
+
+def test_a_fused_tensor_is_one_row_naming_its_sources_and_layout():
+    rows = script_rows("qkv_grouped_gqa", TORCH_TO_PADDLE)
+    row = next(line for line in rows.splitlines() if '"qkv_proj.weight"' in line)
+    assert '("q_proj.weight", "k_proj.weight", "v_proj.weight")' in row
+    assert '"transpose | concatenate(axis=1, groups=2)"' in row
+    assert "# q_proj, k_proj, v_proj in 2 groups (per KV head)" in row
+    # The split direction: one row per raw tensor, each naming the part it takes.
+    rows = script_rows("qkv_grouped_gqa", PADDLE_TO_TORCH)
+    row = next(line for line in rows.splitlines() if '"v_proj.weight"' in line)
+    assert (
+        '"split(axis=1, sizes=(16, 8, 8), groups=2) | item(index=2) | transpose"' in row
+    )
+
+
+def test_the_class_of_a_layer_decides_no_transpose_by_itself():
+    """GPT-2's Conv1D is [in, out] like paddle's Linear: nothing is transposed, the
+    square one because running it showed x @ W."""
+    rows = script_rows("gpt2_conv1d", TORCH_TO_PADDLE)
+    assert '"transpose"' not in rows
+    assert rows.count('"copy"') == 6
+
+
+def test_inspect_json_carries_the_composite_rows():
+    pairing = pair_models(
+        **spec_args(MODULE, "stacked_experts_separate", PADDLE_TO_TORCH)
+    )[0]
+    data = pairing_data(pairing)
+    stacked = next(p for p in data["pairs"] if p["raw"]["path"] == "experts")
+    assert stacked["how"] == "layout"
+    row = next(c for c in stacked["copies"] if c["raw"] == "experts.gate_up_proj")
+    assert row["base"][:2] == ["experts.0.gate_proj.weight", "experts.0.up_proj.weight"]
+    assert (
+        row["transform"] == "transpose | concatenate(axis=0, every=2) | stack(axis=0)"
+    )
+
+
+def test_undecidable_layout_is_refused_with_the_choices(tmp_path):
+    """Without an input that runs the models, shapes alone cannot tell plain from
+    grouped q/k/v: emit refuses, listing --layout choices; one of them settles it."""
+    args = cli_args(MODULE, "qkv_grouped_gqa", TORCH_TO_PADDLE)
+    result = run_cli("emit", *args, "--input", "3,7,5", "-o", str(tmp_path / "a.py"))
+    assert result.returncode == 1, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert (
+        "base `{q_proj,k_proj,v_proj}` (Linear) and raw `qkv_proj` (Linear)" in stderr
+    )
+    assert "--layout qkv_proj=q_proj,k_proj,v_proj/2" in stderr
+    assert "did not run with --input 3,7,5" in stderr
+    assert not (tmp_path / "a.py").exists()
+    chosen = run_cli(
+        "emit",
+        *args,
+        "--layout",
+        "qkv_proj=q_proj,k_proj,v_proj/2",
+        "-o",
+        str(tmp_path / "b.py"),
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    text = (tmp_path / "b.py").read_text()
+    assert "(--layout qkv_proj=q_proj,k_proj,v_proj/2)" in text
+    assert "--layout qkv_proj=q_proj,k_proj,v_proj/2" in text.splitlines()[2]
