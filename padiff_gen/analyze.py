@@ -399,6 +399,7 @@ def analyze(
             f"base: {base_info.framework} {base_info.class_name}",
             f"raw: {raw_info.framework} {raw_info.class_name}",
         ),
+        partners=regrouped.partners,
     )
     return Pairing(
         base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs)

@@ -148,12 +148,12 @@ def regenerate_command(
         words += ["--layer-map", options.layer_map]
     if options.match != DEFAULT_MATCH:
         words += ["--match", options.match]
+    for module in init_modules:
+        words += ["--init-module", module]
     for key, choice in options.layouts:
         words += ["--layout", f"{key}={choice}"]
     for text in inputs:
         words += ["--input", text]
-    for module in init_modules:
-        words += ["--init-module", module]
     if output is not None:
         words += ["-o", display_path(output)]
     return " ".join(shlex.quote(word) for word in words)

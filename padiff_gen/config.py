@@ -16,6 +16,8 @@ Schema (every key but ``output``, ``base`` and ``raw`` is optional)::
     maps = ["fc=head.fc"]             # or [["fc", "head.fc"]]
     layer-map = "auto"
     init-modules = ["myrepo.resnet_inits"]
+    layouts = ["qkv_proj=q_proj,k_proj,v_proj/8"]  # --layout: where shapes cannot tell
+    inputs = ["1,8:int64:32000"]      # --input: to run both models on to decide layouts
 
 Model and initializer modules are imported relative to that folder, and outputs and the
 recorded ``-o`` paths are relative to it, so every target means the same thing wherever in
@@ -51,6 +53,8 @@ TARGET_KEYS = (
     "layer-map",
     "match",
     "init-modules",
+    "layouts",
+    "inputs",
 )
 LAYER_MAPS = ("auto", "none")
 MATCHES = ("auto", "order", "names")
@@ -70,6 +74,8 @@ class Target:
     layer_map: str = "auto"
     match: str = "auto"
     init_modules: tuple[str, ...] = ()
+    layouts: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
 
     def argv(self) -> list[str]:
         """The ``padiff-gen emit`` arguments for this target (as its header records them)."""
@@ -88,6 +94,10 @@ class Target:
             words += ["--match", self.match]
         for module in self.init_modules:
             words += ["--init-module", module]
+        for layout in self.layouts:
+            words += ["--layout", layout]
+        for text in self.inputs:
+            words += ["--input", text]
         return [*words, "-o", self.output] if self.output else words
 
 
@@ -216,6 +226,8 @@ def _target(
             for m in _string_list(entry, "init-modules", where)
             if m not in shared_modules
         ),
+        layouts=_string_list(entry, "layouts", where),
+        inputs=_string_list(entry, "inputs", where),
     )
 
 

@@ -486,8 +486,8 @@ def fused_path(units: Sequence[Unit]) -> str:
 
 
 def stacked_path(stacked: Stacked) -> str:
-    """``mlp.experts.*`` for the per-expert layers of a stacked layer."""
-    return EXPERT.match(stacked.experts[0][0].path)["prefix"] + ".*"
+    """``mlp.experts``, the path of the list holding the per-expert layers."""
+    return EXPERT.match(stacked.experts[0][0].path)["prefix"]
 
 
 # ---------------------------------------------------------------- regrouping
@@ -512,6 +512,15 @@ class Regrouped:
     raw_units: tuple[Unit, ...]
     merges: dict = field(default_factory=dict)  # merged unit path -> Merge
 
+    @property
+    def partners(self) -> dict[str, str]:
+        """Base path -> raw path of every merged unit and the unit it stands for."""
+        found = {}
+        for path, merge in self.merges.items():
+            other = merge_partner(merge)
+            found.update({path: other} if merge.side == "base" else {other: path})
+        return found
+
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(size for size in shape if size != 1)
@@ -524,72 +533,143 @@ def units_alike(base: Unit, raw: Unit) -> bool:
         return base.special and raw.special
     if len(base.tensors) != len(raw.tensors):
         return False
-    return all(
-        b.shape == r.shape
-        or (len(b.shape) == 2 and b.shape[::-1] == r.shape)
-        or _squeezed(b.shape) == _squeezed(r.shape)
-        for b, r in zip(
-            sorted(base.tensors, key=lambda t: t.name),
-            sorted(raw.tensors, key=lambda t: t.name),
+
+    def fits(b: TensorRef, r: TensorRef) -> bool:
+        return (
+            b.shape == r.shape
+            or (len(b.shape) == 2 and b.shape[::-1] == r.shape)
+            or _squeezed(b.shape) == _squeezed(r.shape)
         )
-    ) or all(
-        b.shape == r.shape or (len(b.shape) == 2 and b.shape[::-1] == r.shape)
-        for b, r in zip(base.tensors, raw.tensors)
+
+    by_name = sorted(base.tensors, key=lambda t: t.name), sorted(
+        raw.tensors, key=lambda t: t.name
+    )
+    return all(fits(b, r) for b, r in zip(*by_name)) or all(
+        fits(b, r) for b, r in zip(base.tensors, raw.tensors)
     )
 
 
 def _merge_at(
     many: Sequence[Unit], one: Unit, side: str
-) -> Optional[tuple[int, Unit, Merge]]:
-    """(how many units of ``many`` merge, the merged unit, how) to stand for ``one``."""
+) -> Optional[tuple[list[Unit], Unit, Merge]]:
+    """(the units of ``many``, from its start, that merge, the merged unit, how) to
+    stand for ``one``; None when no run there does."""
     for count in range(2, min(MAX_FUSED_PARTS, len(many)) + 1):
         fused = find_fused(many[:count], one)
         if fused is not None:
-            run = many[:count]
-            return count, merged_unit(run, fused_path(run)), Merge(side, fused=fused)
+            run = list(many[:count])
+            return run, merged_unit(run, fused_path(run)), Merge(side, fused=fused)
     stacked = find_stacked(one, many)
     if stacked is not None:
         run = [u for expert in stacked.experts for u in expert]
-        unit = merged_unit(run, stacked_path(stacked))
-        return len(run), unit, Merge(side, stacked=stacked)
+        return (
+            run,
+            merged_unit(run, stacked_path(stacked)),
+            Merge(side, stacked=stacked),
+        )
     return None
+
+
+# How far ahead of a unit the walk in definition order looks for a run that merges (a
+# long list of experts).
+MERGE_WINDOW = 4096
+
+
+class _Merging:
+    """The unit lists of both models as merges replace runs of units, with indexes
+    that keep finding runs fast in models of thousands of units (MoE experts)."""
+
+    def __init__(self, base_units: Sequence[Unit], raw_units: Sequence[Unit]) -> None:
+        self.units = {"base": list(base_units), "raw": list(raw_units)}
+        self.merges: dict[str, Merge] = {}
+        self.paths = {
+            side: {u.path for u in units} for side, units in self.units.items()
+        }
+        self.children: dict[str, dict[str, list[Unit]]] = {}  # side -> parent -> units
+        self.listed: dict[str, dict[str, list[Unit]]] = {}  # side -> list path -> units
+        for side, units in self.units.items():
+            children, listed = {}, {}
+            for unit in units:
+                children.setdefault(_parent(unit.path), []).append(unit)
+                parts = unit.path.split(".")
+                for k, part in enumerate(parts[1:], start=1):
+                    if part.isdigit():
+                        listed.setdefault(".".join(parts[:k]), []).append(unit)
+            self.children[side], self.listed[side] = children, listed
+        self.merged: set[int] = set()  # ids of units already merged into another
+
+    def free(self, units: Sequence[Unit]) -> list[Unit]:
+        return [u for u in units if id(u) not in self.merged and not u.special]
+
+    def apply(self, side: str, run: Sequence[Unit], unit: Unit, merge: Merge) -> None:
+        units = self.units[side]
+        at = next(i for i, u in enumerate(units) if u is run[0])
+        gone = {id(u) for u in run}
+        units[:] = [u for u in units if id(u) not in gone]
+        units.insert(at, unit)
+        self.merged.update(gone)
+        self.paths[side] = (self.paths[side] - {u.path for u in run}) | {unit.path}
+        self.merges[unit.path] = merge
+
+
+def _merge_by_path(merging: _Merging) -> None:
+    """Merges where paths point the way, whatever the definition order: a stacked layer
+    and the other model's layers under the same path (``mlp.experts`` against
+    ``mlp.experts.0...``), a fused layer and sibling layers under the same parent that
+    the other model lacks (``self_attn.qkv_proj`` against ``self_attn.q_proj``...)."""
+    for one_side, many_side in (("base", "raw"), ("raw", "base")):
+        for one in list(merging.units[one_side]):
+            if one.special or one.members or one.path in merging.paths[many_side]:
+                continue
+            below = merging.free(merging.listed[many_side].get(one.path, []))
+            found = _merge_at(below, one, many_side) if below else None
+            if found is None:
+                others = merging.paths[one_side]
+                siblings = [
+                    u
+                    for u in merging.free(
+                        merging.children[many_side].get(_parent(one.path), [])
+                    )
+                    if u.path not in others
+                ]
+                for start in range(len(siblings) - 1):
+                    found = _merge_at(siblings[start:], one, many_side)
+                    if found is not None and found[2].fused is not None:
+                        break
+                    found = None
+            if found is not None:
+                merging.apply(many_side, *found)
+
+
+def _merge_in_order(merging: _Merging) -> None:
+    """Merges where definition order points the way: walking both models, a unit that
+    does not pair one to one with the other model's unit there, but a run of units
+    from there stands for it."""
+    i = j = 0
+    while i < len(merging.units["base"]) and j < len(merging.units["raw"]):
+        base, raw = merging.units["base"][i], merging.units["raw"][j]
+        if not (units_alike(base, raw) or base.special or raw.special):
+            for side, start, one in (("base", i, raw), ("raw", j, base)):
+                many = merging.units[side][start : start + MERGE_WINDOW]
+                if many[0].members or one.members:
+                    continue
+                found = _merge_at(merging.free(many), one, side)
+                if found is not None and found[0][0] is many[0]:
+                    merging.apply(side, *found)
+                    break
+        i, j = i + 1, j + 1
 
 
 def regroup(base_units: Sequence[Unit], raw_units: Sequence[Unit]) -> Regrouped:
     """Merge runs of units that stand for one unit of the other model (fused or stacked
-    layouts), walking both models in definition order; units that pair one to one, or
-    that nothing explains, stay as they are."""
-    base_out: list[Unit] = []
-    raw_out: list[Unit] = []
-    merges: dict[str, Merge] = {}
-    i = j = 0
-    while i < len(base_units) and j < len(raw_units):
-        base, raw = base_units[i], raw_units[j]
-        merged = None
-        if not units_alike(base, raw) and not (base.special or raw.special):
-            merged = _merge_at(base_units[i:], raw, "base")
-            if merged is None:
-                merged = _merge_at(raw_units[j:], base, "raw")
-                if merged is not None:
-                    count, unit, merge = merged
-                    base_out.append(base)
-                    raw_out.append(unit)
-                    merges[unit.path] = merge
-                    i, j = i + 1, j + count
-                    continue
-            else:
-                count, unit, merge = merged
-                base_out.append(unit)
-                raw_out.append(raw)
-                merges[unit.path] = merge
-                i, j = i + count, j + 1
-                continue
-        base_out.append(base)
-        raw_out.append(raw)
-        i, j = i + 1, j + 1
-    base_out.extend(base_units[i:])
-    raw_out.extend(raw_units[j:])
-    return Regrouped(tuple(base_out), tuple(raw_out), merges)
+    layouts): first where paths point the way, then walking both models in definition
+    order. Units that pair one to one, or that nothing explains, stay as they are."""
+    merging = _Merging(base_units, raw_units)
+    _merge_by_path(merging)
+    _merge_in_order(merging)
+    return Regrouped(
+        tuple(merging.units["base"]), tuple(merging.units["raw"]), merging.merges
+    )
 
 
 # ---------------------------------------------------------------- pairing merged units

@@ -30,7 +30,7 @@ from .inputs import InputSpec, make_inputs
 from .load import build_model
 from .plan import Pairing, UnitPair
 from .proxy import ProxyModel
-from .walk import collect_units
+from .walk import collect_units, layers_by_path
 
 # Models larger than this (parameters, each) are not built with weights to probe.
 PROBE_MAX_ELEMENTS = 1 << 26
@@ -103,24 +103,67 @@ def _first_output(outputs: Any) -> Optional[np.ndarray]:
     return None
 
 
-def run(model: Any, arrays: Sequence[np.ndarray]) -> Optional[np.ndarray]:
-    """The model's first output in eval mode; None when it cannot run on these inputs."""
+def run(
+    model: Any, arrays: Sequence[np.ndarray], watched: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """The first output of the model (key "") and of each watched sub-layer (by path),
+    in eval mode. What the model computed before failing on these inputs is kept: a
+    library layer that cannot run here (a GPU-only kernel) hides only what follows."""
     framework = framework_of_layer(model)
+    found: dict[str, np.ndarray] = {}
+    layers = layers_by_path(model)
+    handles = []
+    for path in watched:
+        layer = layers.get(path)
+        if layer is None:
+            continue
+
+        def record(layer, inputs, output, path=path):
+            if path not in found:
+                value = _first_output(output)
+                if value is not None:
+                    found[path] = value
+
+        if framework == "torch":
+            handles.append(layer.register_forward_hook(record))
+        else:
+            handles.append(layer.register_forward_post_hook(record))
     try:
         model.eval()
         if framework == "torch":
             import torch
 
             with torch.no_grad():
-                return _first_output(
-                    model(*[torch.from_numpy(a.copy()) for a in arrays])
-                )
-        import paddle
+                output = model(*[torch.from_numpy(a.copy()) for a in arrays])
+        else:
+            import paddle
 
-        with paddle.no_grad():
-            return _first_output(model(*[paddle.to_tensor(a) for a in arrays]))
-    except Exception:  # a guessed input the model does not take
-        return None
+            with paddle.no_grad():
+                output = model(*[paddle.to_tensor(a) for a in arrays])
+        value = _first_output(output)
+        if value is not None:
+            found[""] = value
+    except Exception:  # a guessed input the model does not take, or a layer that fails
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found
+
+
+def _relative_difference(expected: np.ndarray, got: Optional[np.ndarray]) -> float:
+    if got is None or got.shape != expected.shape:
+        return math.inf
+    scale = float(np.abs(expected).max()) or 1.0
+    return float(np.abs(got - expected).max()) / scale
+
+
+def watched_layers(pair: UnitPair) -> Optional[tuple[str, str]]:
+    """(base path, raw path) of the layer holding a questioned pair: its output shows
+    whether a layout is right (the attention around a fused qkv_proj)."""
+    single = pair.raw if pair.base.members else pair.base
+    parent = single.path.rpartition(".")[0]
+    return (parent, parent) if parent else None
 
 
 def randomize(model: Any) -> None:
@@ -250,11 +293,14 @@ def decide_by_probe(
             "(The models were given without weights, so they cannot be run to find out.)",
         )
     randomize(base_model)
+    watched = sorted(
+        {w for i in kinds.values() if (w := watched_layers(pairing.pairs[i[0]]))}
+    )
     tried = [list(inputs)] if inputs else guess_inputs(base_model)
     for specs in tried:
         arrays = make_inputs(specs, SEED)
-        expected = run(base_model, arrays)
-        if expected is not None:
+        expected = run(base_model, arrays, [b for b, _ in watched])
+        if "" in expected or any(b in expected for b, _ in watched):
             break
     else:
         how = (
@@ -263,7 +309,7 @@ def decide_by_probe(
             else "on any input padiff-gen could guess"
         )
         return _remark(pairing, f"(The base model did not run {how}.)")
-    scale = float(np.abs(expected).max()) or 1.0
+    compared = [("", "")] + watched
     results = []
     for combination in itertools.product(*[range(n) for n in choices]):
         pairs = list(pairing.pairs)
@@ -272,14 +318,15 @@ def decide_by_probe(
                 pairs[index] = decided(pairs[index], pairs[index].candidates[choice])
         try:
             apply_pairs(pairs, base_model, raw_model)
-            output = run(raw_model, arrays)
-        except Exception:
-            output = None
-        if output is None or output.shape != expected.shape:
-            difference = math.inf
-        else:
-            difference = float(np.abs(output - expected).max()) / scale
-        results.append((difference, combination, pairs))
+            got = run(raw_model, arrays, [r for _, r in watched])
+        except Exception:  # a layout that does not even copy
+            got = {}
+        differences = [
+            _relative_difference(expected[b], got.get(r))
+            for b, r in compared
+            if b in expected
+        ]
+        results.append((max(differences), combination, pairs))
     agreeing = [r for r in results if r[0] <= PROBE_TOLERANCE]
     if not agreeing or len(agreeing) == len(results):
         closest = min(r[0] for r in results)

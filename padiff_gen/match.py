@@ -113,12 +113,20 @@ def match_by_name(
     raw_units: Sequence[Unit],
     explicit: Mapping[str, str],
     registered: RegisteredFn,
+    partners: Mapping[str, str] = {},
 ) -> NameMatch:
-    """Pair manual layer-map entries by the map, then units with equal paths, then units
-    whose normalised paths are equal and unique on both sides (never guess between two).
+    """Pair merged units with the unit they stand for (``partners``, see
+    :mod:`padiff_gen.fusion`), manual layer-map entries by the map, then units with equal
+    paths, then units whose normalised paths are equal and unique on both sides (never
+    guess between two).
     """
     raw_left = {unit.path: unit for unit in raw_units}
     found: dict[str, Unit] = {}  # base path -> raw unit
+    for base in base_units:
+        partner = raw_left.get(partners.get(base.path, ""))
+        if partner is not None:
+            found[base.path] = partner
+            del raw_left[partner.path]
 
     def take(base: Unit, raw: Optional[Unit]) -> None:
         if raw is not None and classes_correspond(base, raw, registered):
@@ -126,7 +134,7 @@ def match_by_name(
             del raw_left[raw.path]
 
     for base in base_units:
-        if base.path in explicit:
+        if base.path in explicit and base.path not in found:
             take(base, raw_left.get(explicit[base.path]))
     for base in base_units:
         if base.path not in found and base.path not in explicit:
@@ -246,6 +254,7 @@ def choose_pairs(
     explicit: Mapping[str, str],
     registered: RegisteredFn,
     titles: Titles,
+    partners: Mapping[str, str] = {},
 ) -> tuple[UnitPair, ...]:
     """The pairs the given strategy settles on; mismatches stay in them as errors.
 
@@ -257,7 +266,7 @@ def choose_pairs(
     order_failed = _first_error_index(order_pairs)
     if mode == "order":
         return _order_result(order_pairs, order_failed, context)
-    match = match_by_name(base_units, raw_units, explicit, registered)
+    match = match_by_name(base_units, raw_units, explicit, registered, partners)
     name_pairs = context.name_pairs(match)
     name_failed = _first_error_index(name_pairs)
     names_work = match.complete and name_failed is None

@@ -120,6 +120,10 @@ def override(target: Target, args: argparse.Namespace) -> Target:
         changes["match"] = args.match
     if args.init_module:
         changes["init_modules"] = tuple(args.init_module)
+    if getattr(args, "layout", None):
+        changes["layouts"] = tuple(args.layout)
+    if getattr(args, "input", None):
+        changes["inputs"] = tuple(args.input)
     return dataclasses.replace(target, **changes)
 
 

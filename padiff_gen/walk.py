@@ -94,7 +94,10 @@ def _refs(
     for name, tensor, role in tensors:
         full = join(path, name)
         first = first_paths.setdefault(id(tensor), full)
-        if first != full and not alias:
+        owner = first.rpartition(".")[0]
+        if first != full and (not alias or _inside(path, owner)):
+            # A layer listing a sub-layer's tensor again (PaddleFormers' LMHead keeps
+            # its Linear's weight as its own `weight`) holds it once, not tied.
             continue
         refs.append(
             TensorRef(
@@ -106,6 +109,10 @@ def _refs(
             )
         )
     return tuple(refs)
+
+
+def _inside(path: str, ancestor: str) -> bool:
+    return ancestor == "" or path == ancestor or path.startswith(ancestor + ".")
 
 
 def _unit(

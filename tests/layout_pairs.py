@@ -603,6 +603,42 @@ class PaddleConvHead(pnn.Layer):
         return self.classifier(paddle.tanh(self.features(x))).flatten(1)
 
 
+# ---------------------------------------------------------------- weight normalisation
+
+
+def _torch_weight_norm(api: str, layer):
+    if api == "parametrizations":
+        return torch.nn.utils.parametrizations.weight_norm(layer)
+    return torch.nn.utils.weight_norm(layer)
+
+
+def _torch_weight_norm_convs(api: str):
+    """Two weight-normed convs: torch keeps weight_g [out, 1, 1, 1] (or, with the
+    parametrizations API, parametrizations.weight.original0 / original1)."""
+    return tnn.Sequential(
+        _torch_weight_norm(api, tnn.Conv2d(3, 6, 3, padding=1)),
+        tnn.Tanh(),
+        _torch_weight_norm(api, tnn.Conv2d(6, 4, 3)),
+    )
+
+
+def _paddle_weight_norm_convs():
+    """paddle keeps weight_g [out] and weight_v."""
+    norm = paddle.nn.utils.weight_norm
+    return pnn.Sequential(
+        norm(pnn.Conv2D(3, 6, 3, padding=1)), pnn.Tanh(), norm(pnn.Conv2D(6, 4, 3))
+    )
+
+
+def _torch_weight_norm_linear():
+    return _torch_weight_norm("weight_norm", tnn.Linear(HIDDEN, 8))
+
+
+def _paddle_weight_norm_linear():
+    # paddle's Linear weight is [in, out]: its output features are along dim 1.
+    return paddle.nn.utils.weight_norm(pnn.Linear(HIDDEN, 8), dim=1)
+
+
 # ---------------------------------------------------------------- the cases
 
 
@@ -704,6 +740,19 @@ CASES: dict[str, Case] = {
         lambda: TorchPooledConvHead(),
         lambda: PaddlePooledLinearHead(),
         (f32(2, 3, 6, 6),),
+    ),
+    "weight_norm_convs": Case(
+        lambda: _torch_weight_norm_convs("weight_norm"),
+        _paddle_weight_norm_convs,
+        (f32(2, 3, 6, 6),),
+    ),
+    "weight_norm_convs_parametrizations": Case(
+        lambda: _torch_weight_norm_convs("parametrizations"),
+        _paddle_weight_norm_convs,
+        (f32(2, 3, 6, 6),),
+    ),
+    "weight_norm_linear": Case(
+        _torch_weight_norm_linear, _paddle_weight_norm_linear, (f32(3, HIDDEN),)
     ),
     # torch's padding_idx changes gradients only; paddle's None looks the row up too.
     "embedding_torch_padding_paddle_none": Case(

@@ -125,6 +125,16 @@ def reverse_sources(path: str) -> Callable[[str], str]:
     return lambda text: replace_rows(text, edit)
 
 
+def take_from(path: str, source: str, shape: tuple) -> Callable[[str], str]:
+    """Fill raw tensor ``path`` from another base tensor (of the same element count)."""
+
+    def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
+        row = rows[path]
+        return {path: (source, row[1], row[2], shape, row[4])}
+
+    return lambda text: replace_rows(text, edit)
+
+
 def replace_once(old: str, new: str) -> Callable[[str], str]:
     def corrupt(text: str) -> str:
         assert text.count(old) == 1, f"expected {old!r} once in the script"

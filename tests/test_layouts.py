@@ -30,6 +30,7 @@ from tests.pair_jobs import (
     set_transform,
     spec_args,
     swap_raw_paths,
+    take_from,
 )
 
 MODULE = "tests.layout_pairs"
@@ -85,6 +86,12 @@ CORRUPTIONS = {
             "reshape(shape=(5, 96))",
             "transpose | reshape(shape=(5, 96))",
         ),
+    ),
+    # weight_norm's g is [out, 1, 1, 1] in torch, [out] in paddle: reshaped, not lost
+    "weight-norm-g-taken-from-the-bias": Job(
+        "weight_norm_convs",
+        TORCH_TO_PADDLE,
+        corrupt=take_from("0.weight_g", "0.bias", (6,)),
     ),
 }
 ALL_JOBS = {**FAITHFUL, **CORRUPTIONS}
