@@ -20,6 +20,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from tests_llm import harness, pairs
@@ -252,7 +253,31 @@ def test_sharded_hf_checkpoint_converts(arch, emitted, tmp_path):
     pf.save_pretrained(str(folder))
     model_class = getattr(pairs._PF_MODULES[arch], spec.pf_model)
     loaded = model_class.from_pretrained(str(folder), dtype="float32")
-    result = harness.difference(
-        expected, harness.logits(loaded, ids, bool(spec.pf_train_mode))
-    )
-    assert result["relative"] < TOLERANCE, result
+    assert_round_trip(arch, harness.state_arrays(pf), harness.state_arrays(loaded))
+
+
+def _bfloat16_rounded(name: str, arch: str) -> bool:
+    """Tensors that PaddleFormers' own save_pretrained rounds to bfloat16.
+
+    Its `_gen_inv_aoa_config` (qwen2_moe, qwen3_moe, qwen3_next, deepseek_v3, glm4_moe)
+    writes the MoE router as `... -> model.layers.$LAYER_ID.mlp.gate.weight,
+    dtype='bfloat16'` (e.g. `qwen3_moe/modeling.py` l.870): a PaddleFormers round trip
+    of a float32 model changes these by up to 2^-8 of their values.
+    """
+    return arch in (
+        "qwen2_moe",
+        "qwen3_moe",
+        "qwen3_next",
+        "deepseek_v3",
+        "glm4_moe",
+    ) and (name.endswith("mlp.gate.weight"))
+
+
+def assert_round_trip(arch: str, saved: dict, loaded: dict) -> None:
+    assert set(saved) == set(loaded)
+    for name, value in saved.items():
+        if _bfloat16_rounded(name, arch):
+            bound = np.abs(value) * 2.0**-8 + 1e-30
+            assert (np.abs(loaded[name] - value) <= bound).all(), name
+        else:
+            np.testing.assert_array_equal(loaded[name], value, err_msg=name)
