@@ -57,6 +57,18 @@ COMMON = {
 # MoE sizes shared by the MoE architectures: 4 routed experts, 2 per token.
 MOE = {"moe_intermediate_size": 32, "num_experts_per_tok": 2}
 
+# DeepSeek-V3's router, also GLM4-MoE's: sigmoid scores, group-limited top-k, a shared
+# expert, the first layer dense.
+GROUPED_ROUTER = {
+    "n_routed_experts": 4,
+    "n_shared_experts": 1,
+    "first_k_dense_replace": 1,
+    "n_group": 2,
+    "topk_group": 1,
+    "routed_scaling_factor": 2.5,
+    "norm_topk_prob": True,
+}
+
 
 @dataclass(frozen=True)
 class Architecture:
@@ -185,14 +197,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         _config(
             COMMON,
             MOE,
+            GROUPED_ROUTER,
             num_key_value_heads=4,
-            n_routed_experts=4,
-            n_shared_experts=1,
-            first_k_dense_replace=1,
-            n_group=2,
-            topk_group=1,
-            routed_scaling_factor=2.5,
-            norm_topk_prob=True,
             kv_lora_rank=32,
             q_lora_rank=48,
             qk_rope_head_dim=8,
@@ -270,13 +276,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         _config(
             COMMON,
             MOE,
-            n_routed_experts=4,
-            n_shared_experts=1,
-            first_k_dense_replace=1,
-            n_group=2,
-            topk_group=1,
-            routed_scaling_factor=2.5,
-            norm_topk_prob=True,
+            GROUPED_ROUTER,
             use_qk_norm=True,
             rope_parameters={
                 "rope_type": "default",

@@ -212,6 +212,15 @@ def _norms(book: RuleBook, layer: str, *names: str) -> None:
     book.copy(*[f"{layer}.{name}.weight" for name in names])
 
 
+def _grouped_attention(book: RuleBook, layer: str, cfg, bias: bool, qk_norm: bool):
+    """HF q/k/v/o_proj (+ q/k norms) <-> PF qkv_proj grouped per KV head and o_proj."""
+    attn = f"{layer}.self_attn"
+    book.qkv_grouped(attn, cfg, bias)
+    book.linear(f"{attn}.o_proj")
+    if qk_norm:
+        _norms(book, attn, "q_norm", "k_norm")
+
+
 # --- one function per architecture -------------------------------------------------------
 
 
@@ -233,10 +242,7 @@ def _qwen_dense(cfg, bias: bool, qk_norm: bool, extra_norms=()) -> RuleBook:
     _ends(book)
     for i in range(cfg.num_hidden_layers):
         layer = f"model.layers.{i}"
-        book.qkv_grouped(f"{layer}.self_attn", cfg, bias)
-        book.linear(f"{layer}.self_attn.o_proj")
-        if qk_norm:
-            _norms(book, f"{layer}.self_attn", "q_norm", "k_norm")
+        _grouped_attention(book, layer, cfg, bias, qk_norm)
         book.mlp_fused(f"{layer}.mlp", f"{layer}.mlp", cfg.intermediate_size)
         _norms(book, layer, "input_layernorm", "post_attention_layernorm", *extra_norms)
     return book
@@ -291,8 +297,7 @@ def _qwen2_moe(cfg) -> RuleBook:
     _ends(book)
     for i in range(cfg.num_hidden_layers):
         layer = f"model.layers.{i}"
-        book.qkv_grouped(f"{layer}.self_attn", cfg, bias=True)
-        book.linear(f"{layer}.self_attn.o_proj")
+        _grouped_attention(book, layer, cfg, bias=True, qk_norm=False)
         _qwen_moe_mlp(book, cfg, f"{layer}.mlp", "shared_expert")
         _norms(book, layer, "input_layernorm", "post_attention_layernorm")
     return book
@@ -303,9 +308,7 @@ def _qwen3_moe(cfg) -> RuleBook:
     _ends(book)
     for i in range(cfg.num_hidden_layers):
         layer = f"model.layers.{i}"
-        book.qkv_grouped(f"{layer}.self_attn", cfg, bias=cfg.attention_bias)
-        book.linear(f"{layer}.self_attn.o_proj")
-        _norms(book, f"{layer}.self_attn", "q_norm", "k_norm")
+        _grouped_attention(book, layer, cfg, bias=cfg.attention_bias, qk_norm=True)
         _qwen_moe_mlp(book, cfg, f"{layer}.mlp", None)
         _norms(book, layer, "input_layernorm", "post_attention_layernorm")
     return book
@@ -372,11 +375,7 @@ def _glm4_moe(cfg) -> RuleBook:
     _ends(book)
     for i in range(cfg.num_hidden_layers):
         layer = f"model.layers.{i}"
-        attn = f"{layer}.self_attn"
-        book.qkv_grouped(attn, cfg, bias=cfg.attention_bias)
-        book.linear(f"{attn}.o_proj")
-        if cfg.use_qk_norm:
-            _norms(book, attn, "q_norm", "k_norm")
+        _grouped_attention(book, layer, cfg, cfg.attention_bias, cfg.use_qk_norm)
         mlp = f"{layer}.mlp"
         if i < cfg.first_k_dense_replace:
             book.mlp_fused(mlp, mlp, cfg.intermediate_size)
@@ -396,9 +395,7 @@ def _ernie4_5_moe(cfg) -> RuleBook:
     _ends(book)
     for i in range(cfg.num_hidden_layers):
         layer = f"model.layers.{i}"
-        attn = f"{layer}.self_attn"
-        book.qkv_grouped(attn, cfg, bias=cfg.use_bias)
-        book.linear(f"{attn}.o_proj")
+        _grouped_attention(book, layer, cfg, bias=cfg.use_bias, qk_norm=False)
         mlp = f"{layer}.mlp"
         moe = (
             i >= cfg.moe_layer_start_index
