@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-zoo golden bench lint fuzz clean
+.PHONY: demo test test-zoo test-llm golden bench lint fuzz clean
 
 # The venv pins the CPU builds we develop against; the package itself only asks for ranges.
 $(INSTALLED): pyproject.toml
@@ -34,6 +34,25 @@ $(ZOO_INSTALLED): pyproject.toml
 test-zoo: $(ZOO_INSTALLED)
 	$(ZOO_PY) -m pytest -q tests_torchvision
 
+# The acceptance tests against Hugging Face transformers and PaddleFormers (issue 8), in a
+# venv of their own (about 2 GB, so not in `make test` or CI). torch is pinned in the same
+# pip call, or another package pulls a CUDA build. paddlecodec installs a `torchcodec`
+# module without metadata that crashes transformers' imports; a torchvision or timm pulled
+# in does not load with the CPU torch. See tests_llm/LAYOUTS.md.
+LLM_VENV ?= .venv-llm
+LLM_PY := $(LLM_VENV)/bin/python
+LLM_INSTALLED := $(LLM_VENV)/.installed
+
+$(LLM_INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_PY) -m pip install --quiet torch==2.13.0 paddlepaddle==3.3.1 paddleformers==1.2.0 'transformers>=5.0,<5.4'
+	$(LLM_PY) -m pip uninstall --quiet -y paddlecodec torchvision timm
+	$(LLM_PY) -m pip install --quiet -e '.[test]'
+	touch $(LLM_INSTALLED)
+
+test-llm: $(LLM_INSTALLED)
+	$(LLM_PY) -m pytest -q -p no:cacheprovider tests_llm
+
 # Rewrite generated_examples/ after an intended change to the output.
 golden: $(INSTALLED)
 	$(PY) -m examples.catalog --refresh
@@ -51,4 +70,4 @@ lint: $(INSTALLED)
 	$(PY) -m black --check padiff_gen examples tests generated_examples bench
 
 clean:
-	rm -rf $(VENV) $(ZOO_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(ZOO_VENV) $(LLM_VENV) build dist *.egg-info
