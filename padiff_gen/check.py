@@ -14,11 +14,8 @@ the texts differ, :func:`classify` says why, from the parsed code rather than th
 
 from __future__ import annotations
 
-import argparse
 import ast
-import contextlib
 import difflib
-import io
 import os
 import re
 import shlex
@@ -29,6 +26,7 @@ from typing import Optional
 
 from .config import Config, Target, compact_json
 from .errors import MappingError, PadiffGenError, UsageError
+from .options import parse_emit
 from .write import GENERATED_MARKER
 
 REGENERATE_LINE = "# Regenerate with:"
@@ -109,28 +107,6 @@ def _emit_words(command: str, path: Path) -> list[str]:
         )
     parse_emit(words[2:], f"The command recorded in {path}")
     return words[2:]
-
-
-def parse_emit(argv: list[str], what: str) -> argparse.Namespace:
-    """``padiff-gen emit`` arguments, parsed; a UsageError instead of argparse's exit."""
-    from .cli import build_parser
-
-    messages = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(messages):
-            args = build_parser().parse_args(["emit", *argv])
-    except SystemExit:
-        problem = messages.getvalue().strip().splitlines()[-1:] or ["unknown"]
-        raise UsageError(
-            f"{what} cannot be parsed: {problem[0]}.",
-            "Restore the header line as padiff-gen wrote it, or regenerate the file.",
-        ) from None
-    if not args.base or not args.raw:
-        raise UsageError(
-            f"{what} names no --base or no --raw model.",
-            "Restore the header line as padiff-gen wrote it, or regenerate the file.",
-        )
-    return args
 
 
 def options_of(argv: list[str], what: str) -> dict[str, object]:

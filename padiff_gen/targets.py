@@ -151,7 +151,7 @@ def registrations_for(
 
 def derive_target(target: Target) -> str:
     """The script ``padiff-gen emit`` writes for a target (paths relative to its root)."""
-    from .cli import derive
+    from .options import derive
 
     with registrations_for(target.init_modules):
         return derive(target.argv())

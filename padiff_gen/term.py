@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import TextIO
 
 CODES = {
@@ -48,3 +49,10 @@ def align(rows: list[list[str]], gap: str = "  ") -> list[list[str]]:
         [cell.ljust(widths[i]) + gap for i, cell in enumerate(row[:-1])] + row[-1:]
         for row in rows
     ]
+
+
+def fill_paragraph(text: str, width: int = 100) -> str:
+    """Wrap a message for the terminal, but never inside a flag, a path or a spec."""
+    return textwrap.fill(
+        text, width=width, break_on_hyphens=False, break_long_words=False
+    )

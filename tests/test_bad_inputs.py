@@ -315,6 +315,31 @@ def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "argv, wrong",
+    [
+        (("emit", "--targte", "mlp"), "--targte"),
+        (("check", "--colour", "never"), "--colour"),
+        (("inspect", *MLP, "--jsn"), "--jsn"),
+        (("list-inits", "--init-modules", "x"), "--init-modules"),
+        (("verify", *MLP, "--input", "2,16", "--seeds", "3"), "--seeds"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, tuple) else "",
+)
+def test_an_unknown_flag_shows_the_commands_usage(argv, wrong, capsys):
+    from padiff_gen.cli import build_parser
+
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(list(argv))
+    assert caught.value.code == USAGE
+    stderr = capsys.readouterr().err
+    command = argv[0]
+    assert stderr.startswith(f"usage: padiff-gen {command} "), stderr
+    assert f"padiff-gen {command}: error: unrecognized arguments: {wrong}" in stderr
+    assert "COMMAND" not in stderr  # not the top-level usage
+    assert "(did you mean --" in stderr
+
+
 # ---------------------------------------------------------------- the output path
 
 
