@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import shlex
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
 from .errors import UsageError
+from .log import get_logger
 from .load import ModelSpec, build_model, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
@@ -26,7 +26,7 @@ from .runtime.common import WeightMismatchError
 from .special_init import global_special_init_pool
 from .write import check_output_path, write_atomically
 
-log = logging.getLogger("padiff_gen")
+log = get_logger()
 
 ModelLike = Union[str, ModelSpec, ProxyModel, Any]
 MapLike = Union[str, Sequence[str]]
@@ -160,14 +160,6 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
-    by_position = sum(1 for pair in pairing.pairs if pair.matched_by != "order")
-    if by_position and pairing.first_error is None:
-        log.info(
-            "note: %d layer pair%s matched by name: the models define them in a "
-            "different order (marked in the script's tables)",
-            by_position,
-            "s" if by_position != 1 else "",
-        )
     if pairing.first_error is None:
         note = settings_note(pairing.pairs)
         if note:
@@ -191,6 +183,19 @@ def settings_note(pairs: Sequence[UnitPair]) -> str:
         f"({first.difference}){more}. The weights are copied exactly; build both "
         "models with the same settings for equal outputs (the script's table marks "
         "these pairs)."
+    )
+
+
+def matched_by_name_note(plan: Plan, where: str) -> str:
+    """The note ``emit`` gives once per script whose layers were not all paired by
+    position ("" when they were); ``where`` names the script (or its target)."""
+    moved = sum(1 for pair in plan.pairs if pair.matched_by == "name")
+    if not moved:
+        return ""
+    return (
+        f"note: {where}: {moved} layer pair{'s were' if moved != 1 else ' was'} "
+        "matched by name, because the two models define them in a different order; "
+        "the script's tables mark them `# matched by name`."
     )
 
 
@@ -223,6 +228,39 @@ def emit_text(
     init_modules: Sequence[str] = (),
 ) -> str:
     """The script ``emit`` would write to ``output``, without writing anything."""
+    return script_and_plan(
+        base,
+        raw,
+        output,
+        base_kwargs=base_kwargs,
+        raw_kwargs=raw_kwargs,
+        layer_map=layer_map,
+        maps=maps,
+        match=match,
+        init_modules=init_modules,
+    ).text
+
+
+class Script(NamedTuple):
+    """A generated script's text and the plan it lays out."""
+
+    text: str
+    plan: Plan
+
+
+def script_and_plan(
+    base: ModelLike,
+    raw: ModelLike,
+    output: Optional[Union[str, Path]] = None,
+    *,
+    base_kwargs: Optional[Mapping[str, Any]] = None,
+    raw_kwargs: Optional[Mapping[str, Any]] = None,
+    layer_map: str = "auto",
+    maps: Iterable[MapLike] = (),
+    match: str = DEFAULT_MATCH,
+    init_modules: Sequence[str] = (),
+) -> Script:
+    """:func:`emit_text`, with the plan (which tells what to say about the script)."""
     plan = make_plan(
         base,
         raw,
@@ -237,7 +275,7 @@ def emit_text(
     file_name = Path(output).name if output is not None else "init_weights.py"
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
         text, _ = render_script(plan, file_name=file_name)
-    return text
+    return Script(text, plan)
 
 
 def emit(
@@ -257,9 +295,14 @@ def emit(
     """
     if output is not None:
         check_output_path(Path(output), force)  # fail before the slow part
-    text = emit_text(base, raw, output, **options)
+    text, plan = script_and_plan(base, raw, output, **options)
     if output is not None:
         write_atomically(Path(output), text, force)
+    note = matched_by_name_note(
+        plan, display_path(output) if output is not None else "the script"
+    )
+    if note:
+        log.info(note)
     return text
 
 

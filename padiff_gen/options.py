@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .errors import UsageError
 from .term import COLOR_CHOICES
+
+if TYPE_CHECKING:
+    from .api import Script
 
 
 def add_model_arguments(
@@ -150,7 +153,12 @@ def parse_emit(argv: Sequence[str], what: str) -> argparse.Namespace:
 
 def derive(argv: Sequence[str]) -> str:
     """The text that ``padiff-gen emit ARGV`` would write, computed in memory."""
-    from .api import emit_text
+    return derive_script(argv).text
+
+
+def derive_script(argv: Sequence[str]) -> "Script":
+    """:func:`derive`, with the plan."""
+    from .api import script_and_plan
 
     args = parse_emit(argv, "padiff-gen emit " + " ".join(argv))
-    return emit_text(args.base, args.raw, args.output, **emit_options(args))
+    return script_and_plan(args.base, args.raw, args.output, **emit_options(args))

@@ -14,13 +14,16 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterator, Optional, Sequence
 
 from . import progress
 from .config import Config, Target
 from .errors import UsageError
 from .plugins import init_module_origin, origin_kind
 from .special_init import SpecialInitPool, global_special_init_pool
+
+if TYPE_CHECKING:
+    from .api import Script
 
 log = logging.getLogger("padiff_gen")
 
@@ -151,32 +154,48 @@ def registrations_for(
 
 def derive_target(target: Target) -> str:
     """The script ``padiff-gen emit`` writes for a target (paths relative to its root)."""
-    from .options import derive
+    return derive_target_script(target).text
+
+
+def derive_target_script(target: Target) -> "Script":
+    """:func:`derive_target`, with the plan."""
+    from .options import derive_script
 
     with registrations_for(target.init_modules):
-        return derive(target.argv())
+        return derive_script(target.argv())
 
 
 def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
-    """Emit every target, or none: all scripts are made before the first is written."""
+    """Emit every target, or none: all scripts are made before the first is written.
+
+    A target's output folder is created when missing (the configuration names it on
+    purpose; a mistyped ``-o`` folder is refused instead, see :mod:`padiff_gen.write`).
+    """
+    from .api import matched_by_name_note
     from .write import check_output_path, write_atomically
 
     use_root(config.root)
-    for target in targets:
-        check_output_path(
-            config.root / target.output, force
-        )  # fail before the slow part
-    texts = []
+    for target in targets:  # fail before the slow part
+        check_output_path(config.root / target.output, force, create_folder=True)
+    scripts = []
     for number, target in enumerate(targets, start=1):
         with progress.prefix(f"[{number}/{len(targets)}] {target.output}:"):
-            texts.append(derive_target(target))
-    for target, text in zip(targets, texts):
+            scripts.append(derive_target_script(target))
+    for target, script in zip(targets, scripts):
         path = config.root / target.output
-        if _holds(path, text):
+        if _holds(path, script.text):
             log.info("%s is up to date", shown(path))
             continue
-        write_atomically(path, text, force)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True)
+            log.info("created the folder %s", shown(path.parent))
+        write_atomically(path, script.text, force)
         log.info("wrote %s", shown(path))
+        note = matched_by_name_note(
+            script.plan, f"target {target.name} ({shown(path)})"
+        )
+        if note:
+            log.info(note)
     return 0
 
 

@@ -306,6 +306,28 @@ def test_emit_writes_all_targets_or_none(tmp_path):
     assert list((tmp_path / "weights").iterdir()) == []
 
 
+def test_a_configured_output_folder_is_created_when_every_target_succeeds(tmp_path):
+    """The configuration names its folders on purpose (unlike a mistyped -o folder, which
+    is refused): emit creates them, but only once every script has been made."""
+    write(tmp_path, TWO_TARGETS.replace("weights/init_back.py", "other/deep/back.py"))
+    result = run_cli("emit", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "created the folder other/deep" in result.stderr
+    assert (tmp_path / "weights" / "init_mlp.py").is_file()
+    assert (tmp_path / "other" / "deep" / "back.py").is_file()
+    failing = tmp_path / "failing"
+    write(
+        failing,
+        TWO_TARGETS.replace(
+            'raw = "torch:examples.mlp.TorchMLP"',
+            'raw = "torch:examples.mlp.TorchMLP"\nraw-kwargs = { sizes = [16, 32, 32] }',
+        ),
+    )
+    result = run_cli("emit", cwd=failing)
+    assert result.returncode == 1
+    assert sorted(p.name for p in failing.iterdir()) == ["pyproject.toml"]
+
+
 TWINS = '''
 import paddle
 import torch
