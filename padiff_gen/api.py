@@ -16,7 +16,7 @@ from . import progress
 from .analyze import analyze
 from .errors import UsageError
 from .log import get_logger
-from .load import ModelSpec, build_model, parse_spec
+from .load import ModelSpec, build_model, input_source, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
 from .plugins import init_module_origin, load_plugins
@@ -160,11 +160,33 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    if pairing.first_error is not None:
+        remark = one_sided_kwargs_remark(base_proxy, raw_proxy)
+        if remark:
+            pairing.first_error.add_remark(remark)
     if pairing.first_error is None:
         note = settings_note(pairing.pairs)
         if note:
             log.warning(note)
     return pairing, base_proxy, raw_proxy, options
+
+
+def one_sided_kwargs_remark(base: ProxyModel, raw: ProxyModel) -> str:
+    """When models built from specs do not pair and only one got constructor arguments,
+    that is the likeliest cause: say so ("" otherwise)."""
+    if base.spec is None or raw.spec is None:
+        return ""
+    given = [proxy for proxy in (base, raw) if proxy.spec.kwargs]
+    if len(given) != 1:
+        return ""
+    role, other = ("base", "raw") if given[0] is base else ("raw", "base")
+    written = input_source(role).kwargs_as_written(given[0].spec.kwargs)
+    return (
+        f"Constructor arguments were given for the {role} model only ({written}); "
+        f"the {other} model was built with "
+        f"its defaults. If both constructors take these arguments, give them to the "
+        f"{other} model too ({input_source(other).kwargs()})."
+    )
 
 
 def settings_note(pairs: Sequence[UnitPair]) -> str:

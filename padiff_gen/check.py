@@ -111,12 +111,12 @@ def _emit_words(command: str, path: Path) -> list[str]:
 
 def options_of(argv: list[str], what: str) -> dict[str, object]:
     """The emit options an argument list stands for, normalised for comparison."""
-    from .load import parse_kwargs
+    from .load import canonical_spec_text, parse_kwargs
 
     args = parse_emit(argv, what)
     return {
-        "base": args.base,
-        "raw": args.raw,
+        "base": canonical_spec_text(args.base),
+        "raw": canonical_spec_text(args.raw),
         "base-kwargs": compact_json(parse_kwargs(args.base_kwargs, "--base-kwargs")),
         "raw-kwargs": compact_json(parse_kwargs(args.raw_kwargs, "--raw-kwargs")),
         "maps": list(args.map or []),

@@ -248,7 +248,7 @@ def _single_target(
 def run_inspect(args: argparse.Namespace) -> int:
     from .api import pair_models
     from .report import format_pairing, pairing_data
-    from .targets import registrations_for, use_root
+    from .targets import registrations_for, target_sources, use_root
 
     config = find_config()
     target = _single_target(config, args)
@@ -266,7 +266,9 @@ def run_inspect(args: argparse.Namespace) -> int:
             "maps": list(target.maps),
             "init_modules": list(target.init_modules),
         }
-        scope = registrations_for(target.init_modules)
+        scope = contextlib.ExitStack()
+        scope.enter_context(registrations_for(target.init_modules))
+        scope.enter_context(target_sources(target))
     with scope:
         pairing = pair_models(base, raw, **options)[0]
     progress.clear()

@@ -70,6 +70,10 @@ class Target:
     layer_map: str = "auto"
     match: str = "auto"
     init_modules: tuple[str, ...] = ()
+    # Where the target was configured, and which of its values the command line replaced
+    # (attribute names): messages then name the right place. Not part of its identity.
+    config: str = field(default="", compare=False)
+    from_flags: frozenset[str] = field(default=frozenset(), compare=False)
 
     def argv(self) -> list[str]:
         """The ``padiff-gen emit`` arguments for this target (as its header records them)."""
@@ -216,6 +220,7 @@ def _target(
             for m in _string_list(entry, "init-modules", where)
             if m not in shared_modules
         ),
+        config=str(path),
     )
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, ContextManager, Iterator, Optional, Sequence
 
 from . import progress
 from .config import Config, Target
@@ -123,7 +123,29 @@ def override(target: Target, args: argparse.Namespace) -> Target:
         changes["match"] = args.match
     if args.init_module:
         changes["init_modules"] = tuple(args.init_module)
-    return dataclasses.replace(target, **changes)
+    return dataclasses.replace(
+        target, **changes, from_flags=target.from_flags | frozenset(changes)
+    )
+
+
+def target_sources(target: Target) -> ContextManager[None]:
+    """Inside, messages about the target's models name its keys and its file."""
+    from .load import InputSource, input_sources
+
+    if not target.config:
+        return contextlib.nullcontext()
+    return input_sources(
+        *(
+            InputSource(
+                role,
+                target=target.name,
+                config=shown(Path(target.config)),
+                spec_from_flag=role in target.from_flags,
+                kwargs_from_flag=f"{role}_kwargs" in target.from_flags,
+            )
+            for role in ("base", "raw")
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -161,7 +183,7 @@ def derive_target_script(target: Target) -> "Script":
     """:func:`derive_target`, with the plan."""
     from .options import derive_script
 
-    with registrations_for(target.init_modules):
+    with registrations_for(target.init_modules), target_sources(target):
         return derive_script(target.argv())
 
 

@@ -328,6 +328,45 @@ def test_a_configured_output_folder_is_created_when_every_target_succeeds(tmp_pa
     assert sorted(p.name for p in failing.iterdir()) == ["pyproject.toml"]
 
 
+def test_a_typo_in_a_target_names_the_target_the_file_and_the_key(tmp_path):
+    """Mistakes in [tool.padiff-gen] are answered in its terms: the key, the target and
+    the file, and the fix written as TOML (not as a command-line flag)."""
+    write(
+        tmp_path,
+        TWO_TARGETS.replace(
+            'raw = "torch:examples.mlp.TorchMLP"',
+            'raw = "torch:examples.mlp.TorchMLP"\nraw-kwargs = { size = [16, 4] }',
+        ).replace(
+            'base = "torch:examples.mlp.TorchMLP"',
+            'base = "torch:examples.mpl.TorchMLP"',
+        ),
+    )
+
+    def error(*argv: str) -> str:
+        result = run_cli(*argv, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        return " ".join(result.stderr.split())
+
+    kwargs = error("emit", "--target", "back")
+    assert (
+        "raw = \"torch:examples.mlp.TorchMLP\" in target 'back' of pyproject.toml cannot "
+        "be called with {\"size\": [16, 4]}: got an unexpected keyword argument 'size'. "
+        "Did you mean `sizes`? It takes: sizes. Write raw-kwargs = { sizes = [16, 4] } "
+        "in target 'back' of pyproject.toml." in kwargs
+    )
+    assert "--raw-kwargs" not in kwargs
+    spec = error("inspect", "--target", "forward")
+    assert (
+        "'examples' has no module or attribute 'mpl' (from base = "
+        "\"torch:examples.mpl.TorchMLP\" in target 'forward' of pyproject.toml). Did you "
+        "mean examples.mlp?" in spec
+    )
+    # A value given on the command line is named as the flag it came from.
+    flag = error("emit", "--target", "back", "--raw-kwargs", '{"size": [16, 4]}')
+    assert """Write --raw-kwargs '{"sizes": [16, 4]}'.""" in flag
+
+
 TWINS = '''
 import paddle
 import torch
