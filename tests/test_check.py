@@ -134,6 +134,32 @@ def test_initializer_source_changed(repo):
     )
 
 
+def test_a_comment_changed_in_an_initializer(repo):
+    """The inlined source changed in a comment only: the code is the same, but the
+    reason is the initializer's source, not another black or a hand edit."""
+    edit(
+        repo / "mymodels" / "inits.py",
+        "    for index, name in enumerate(PROJECTIONS):",
+        "    # q, k and v are stacked in this order\n"
+        "    for index, name in enumerate(PROJECTIONS):",
+    )
+    edit(
+        repo / "mymodels" / "inits.py",
+        "    rows = weight.shape[0] // count",
+        "    rows = weight.shape[0] // count  # rows per projection",
+    )
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    text = " ".join(result.stdout.split())
+    assert (
+        "reason (code): the source of an initializer changed, in comments or formatting "
+        "only: init_packed_projection, torch_rows (the tables and the code are the same)"
+        in text
+    ), text
+    assert "black" not in text and "by hand" not in text
+    assert "+ # q, k and v are stacked in this order" in text
+
+
 def test_only_the_generator_version_and_formatting_changed(repo):
     script = repo / "init_weights.py"
     edit(script, f"padiff-gen {__version__}.", "padiff-gen 0.0.1.")
