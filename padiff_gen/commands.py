@@ -21,7 +21,7 @@ from .config import Config, Target, find_config
 from .errors import PadiffGenError, UsageError
 from .options import add_color_argument, add_model_arguments, add_target_argument
 from .options import emit_options
-from .term import fill_paragraph, paint, use_color
+from .term import fill_paragraph, paint, terminal_width, use_color
 
 if TYPE_CHECKING:
     from .check import Outcome
@@ -275,7 +275,13 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(pairing_data(pairing), indent=2))
     else:
-        sys.stdout.write(format_pairing(pairing, use_color(sys.stdout, args.color)))
+        sys.stdout.write(
+            format_pairing(
+                pairing,
+                use_color(sys.stdout, args.color),
+                width=terminal_width(sys.stdout),
+            )
+        )
     return 0 if pairing.first_error is None else 1
 
 
