@@ -1,4 +1,4 @@
-"""The catalogue of bad inputs (README.md, "When something is wrong"): each one, run the way a user runs it.
+"""The catalogue of bad inputs (docs/errors.md): each one, run the way a user runs it.
 
 For every mistake: a non-zero exit code (2 usage, 1 mapping), one paragraph that names the
 culprit (with dotted paths on both sides where models are involved) and the fix, no Python
