@@ -142,6 +142,8 @@ def _print_outcome(outcome: "Outcome", quiet: bool, color: bool) -> None:
                 width=100,
                 initial_indent="  ",
                 subsequent_indent="    ",
+                break_on_hyphens=False,  # never inside a flag
+                break_long_words=False,
             )
         )
     if outcome.fix:
