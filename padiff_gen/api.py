@@ -237,32 +237,6 @@ def make_plan(
     return plan_from(pairing, command)
 
 
-def emit_text(
-    base: ModelLike,
-    raw: ModelLike,
-    output: Optional[Union[str, Path]] = None,
-    *,
-    base_kwargs: Optional[Mapping[str, Any]] = None,
-    raw_kwargs: Optional[Mapping[str, Any]] = None,
-    layer_map: str = "auto",
-    maps: Iterable[MapLike] = (),
-    match: str = DEFAULT_MATCH,
-    init_modules: Sequence[str] = (),
-) -> str:
-    """The script ``emit`` would write to ``output``, without writing anything."""
-    return script_and_plan(
-        base,
-        raw,
-        output,
-        base_kwargs=base_kwargs,
-        raw_kwargs=raw_kwargs,
-        layer_map=layer_map,
-        maps=maps,
-        match=match,
-        init_modules=init_modules,
-    ).text
-
-
 class Script(NamedTuple):
     """A generated script's text and the plan it lays out."""
 
@@ -270,30 +244,27 @@ class Script(NamedTuple):
     plan: Plan
 
 
+def emit_text(
+    base: ModelLike,
+    raw: ModelLike,
+    output: Optional[Union[str, Path]] = None,
+    **options: Any,
+) -> str:
+    """The script ``emit`` would write to ``output``, without writing anything.
+
+    Options as for :func:`emit`.
+    """
+    return script_and_plan(base, raw, output, **options).text
+
+
 def script_and_plan(
     base: ModelLike,
     raw: ModelLike,
     output: Optional[Union[str, Path]] = None,
-    *,
-    base_kwargs: Optional[Mapping[str, Any]] = None,
-    raw_kwargs: Optional[Mapping[str, Any]] = None,
-    layer_map: str = "auto",
-    maps: Iterable[MapLike] = (),
-    match: str = DEFAULT_MATCH,
-    init_modules: Sequence[str] = (),
+    **options: Any,
 ) -> Script:
     """:func:`emit_text`, with the plan (which tells what to say about the script)."""
-    plan = make_plan(
-        base,
-        raw,
-        output,
-        base_kwargs=base_kwargs,
-        raw_kwargs=raw_kwargs,
-        layer_map=layer_map,
-        maps=maps,
-        match=match,
-        init_modules=init_modules,
-    )
+    plan = make_plan(base, raw, output, **options)
     file_name = Path(output).name if output is not None else "init_weights.py"
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
         text, _ = render_script(plan, file_name=file_name)
