@@ -1,7 +1,6 @@
 """padiff-gen: generate reviewable scripts that copy weights between torch and paddle models."""
 
-__version__ = "0.1.0"
-
+from .version import __version__  # noqa: E402
 from .api import assign_weight, emit  # noqa: E402
 from .errors import MappingError, PadiffGenError  # noqa: E402
 from .proxy import ProxyModel, create_model  # noqa: E402

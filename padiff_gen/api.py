@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import shlex
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
 from .errors import UsageError
 from .inputs import InputSpec
 from .layout_probe import decide_by_probe
-from .load import ModelSpec, build_model, parse_spec
+from .log import get_logger
+from .load import ModelSpec, build_model, input_source, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
 from .plugins import init_module_origin, load_plugins
@@ -28,7 +28,7 @@ from .runtime.common import WeightMismatchError
 from .special_init import TrainingDifference, global_special_init_pool
 from .write import check_output_path, write_atomically
 
-log = logging.getLogger("padiff_gen")
+log = get_logger()
 
 ModelLike = Union[str, ModelSpec, ProxyModel, Any]
 MapLike = Union[str, Sequence[str]]
@@ -200,19 +200,33 @@ def pair_models(
     if pairing.undecided:
         with progress.stage("running both models to decide layouts"):
             pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
-    by_position = sum(1 for pair in pairing.pairs if pair.matched_by != "order")
-    if by_position and pairing.first_error is None:
-        log.info(
-            "note: %d layer pair%s matched by name: the models define them in a "
-            "different order (marked in the script's tables)",
-            by_position,
-            "s" if by_position != 1 else "",
-        )
+    if pairing.first_error is not None:
+        remark = one_sided_kwargs_remark(base_proxy, raw_proxy)
+        if remark:
+            pairing.first_error.add_remark(remark)
     if pairing.first_error is None:
         note = settings_note(pairing.pairs)
         if note:
             log.warning(note)
     return pairing, base_proxy, raw_proxy, options
+
+
+def one_sided_kwargs_remark(base: ProxyModel, raw: ProxyModel) -> str:
+    """When models built from specs do not pair and only one got constructor arguments,
+    that is the likeliest cause: say so ("" otherwise)."""
+    if base.spec is None or raw.spec is None:
+        return ""
+    given = [proxy for proxy in (base, raw) if proxy.spec.kwargs]
+    if len(given) != 1:
+        return ""
+    role, other = ("base", "raw") if given[0] is base else ("raw", "base")
+    written = input_source(role).kwargs_as_written(given[0].spec.kwargs)
+    return (
+        f"Constructor arguments were given for the {role} model only ({written}); "
+        f"the {other} model was built with "
+        f"its defaults. If both constructors take these arguments, give them to the "
+        f"{other} model too ({input_source(other).kwargs()})."
+    )
 
 
 def settings_note(pairs: Sequence[UnitPair]) -> str:
@@ -253,6 +267,19 @@ def _pair_words(pair: UnitPair) -> str:
     return f"base `{pair.base.path or '<root>'}` / raw `{pair.raw.path or '<root>'}`"
 
 
+def matched_by_name_note(plan: Plan, where: str) -> str:
+    """The note ``emit`` gives once per script whose layers were not all paired by
+    position ("" when they were); ``where`` names the script (or its target)."""
+    moved = sum(1 for pair in plan.pairs if pair.matched_by == "name")
+    if not moved:
+        return ""
+    return (
+        f"note: {where}: {moved} layer pair{'s were' if moved != 1 else ' was'} "
+        "matched by name, because the two models define them in a different order; "
+        "the script's tables mark them `# matched by name`."
+    )
+
+
 def make_plan(
     base: ModelLike,
     raw: ModelLike,
@@ -271,38 +298,38 @@ def make_plan(
     return plan_from(pairing, command)
 
 
+class Script(NamedTuple):
+    """A generated script's text and the plan it lays out."""
+
+    text: str
+    plan: Plan
+
+
 def emit_text(
     base: ModelLike,
     raw: ModelLike,
     output: Optional[Union[str, Path]] = None,
-    *,
-    base_kwargs: Optional[Mapping[str, Any]] = None,
-    raw_kwargs: Optional[Mapping[str, Any]] = None,
-    layer_map: str = "auto",
-    maps: Iterable[MapLike] = (),
-    match: str = DEFAULT_MATCH,
-    layouts: Iterable[MapLike] = (),
-    inputs: Sequence[str] = (),
-    init_modules: Sequence[str] = (),
+    **options: Any,
 ) -> str:
-    """The script ``emit`` would write to ``output``, without writing anything."""
-    plan = make_plan(
-        base,
-        raw,
-        output,
-        base_kwargs=base_kwargs,
-        raw_kwargs=raw_kwargs,
-        layer_map=layer_map,
-        maps=maps,
-        match=match,
-        layouts=layouts,
-        inputs=inputs,
-        init_modules=init_modules,
-    )
+    """The script ``emit`` would write to ``output``, without writing anything.
+
+    Options as for :func:`emit`.
+    """
+    return script_and_plan(base, raw, output, **options).text
+
+
+def script_and_plan(
+    base: ModelLike,
+    raw: ModelLike,
+    output: Optional[Union[str, Path]] = None,
+    **options: Any,
+) -> Script:
+    """:func:`emit_text`, with the plan (which tells what to say about the script)."""
+    plan = make_plan(base, raw, output, **options)
     file_name = Path(output).name if output is not None else "init_weights.py"
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
         text, _ = render_script(plan, file_name=file_name)
-    return text
+    return Script(text, plan)
 
 
 def emit(
@@ -325,9 +352,14 @@ def emit(
     """
     if output is not None:
         check_output_path(Path(output), force)  # fail before the slow part
-    text = emit_text(base, raw, output, **options)
+    text, plan = script_and_plan(base, raw, output, **options)
     if output is not None:
         write_atomically(Path(output), text, force)
+    note = matched_by_name_note(
+        plan, display_path(output) if output is not None else "the script"
+    )
+    if note:
+        log.info(note)
     return text
 
 

@@ -14,11 +14,8 @@ the texts differ, :func:`classify` says why, from the parsed code rather than th
 
 from __future__ import annotations
 
-import argparse
 import ast
-import contextlib
 import difflib
-import io
 import os
 import re
 import shlex
@@ -29,6 +26,7 @@ from typing import Optional
 
 from .config import Config, Target, compact_json
 from .errors import MappingError, PadiffGenError, UsageError
+from .options import parse_emit
 from .write import GENERATED_MARKER
 
 REGENERATE_LINE = "# Regenerate with:"
@@ -111,36 +109,14 @@ def _emit_words(command: str, path: Path) -> list[str]:
     return words[2:]
 
 
-def parse_emit(argv: list[str], what: str) -> argparse.Namespace:
-    """``padiff-gen emit`` arguments, parsed; a UsageError instead of argparse's exit."""
-    from .cli import build_parser
-
-    messages = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(messages):
-            args = build_parser().parse_args(["emit", *argv])
-    except SystemExit:
-        problem = messages.getvalue().strip().splitlines()[-1:] or ["unknown"]
-        raise UsageError(
-            f"{what} cannot be parsed: {problem[0]}.",
-            "Restore the header line as padiff-gen wrote it, or regenerate the file.",
-        ) from None
-    if not args.base or not args.raw:
-        raise UsageError(
-            f"{what} names no --base or no --raw model.",
-            "Restore the header line as padiff-gen wrote it, or regenerate the file.",
-        )
-    return args
-
-
 def options_of(argv: list[str], what: str) -> dict[str, object]:
     """The emit options an argument list stands for, normalised for comparison."""
-    from .load import parse_kwargs
+    from .load import canonical_spec_text, parse_kwargs
 
     args = parse_emit(argv, what)
     return {
-        "base": args.base,
-        "raw": args.raw,
+        "base": canonical_spec_text(args.base),
+        "raw": canonical_spec_text(args.raw),
         "base-kwargs": compact_json(parse_kwargs(args.base_kwargs, "--base-kwargs")),
         "raw-kwargs": compact_json(parse_kwargs(args.raw_kwargs, "--raw-kwargs")),
         "maps": list(args.map or []),
@@ -197,9 +173,9 @@ def table_rows(module: ast.Module) -> dict[str, list[str]]:
     return rows
 
 
-def definitions(module: ast.Module) -> dict[str, str]:
-    """Top-level statements by the name they define (imports and the docstring too)."""
-    found: dict[str, str] = {}
+def _named_statements(module: ast.Module) -> list[tuple[str, ast.stmt]]:
+    """Top-level statements with the name they define (imports and the docstring too)."""
+    named = []
     for index, node in enumerate(module.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             name = node.name
@@ -211,8 +187,71 @@ def definitions(module: ast.Module) -> dict[str, str]:
             name = "the docstring"
         else:
             name = f"statement {index + 1}"
-        found[name] = ast.dump(node)
-    return found
+        named.append((name, node))
+    return named
+
+
+def definitions(module: ast.Module) -> dict[str, str]:
+    """Top-level statements by the name they define, as parsed (comments left out)."""
+    return {name: ast.dump(node) for name, node in _named_statements(module)}
+
+
+def source_chunks(module: ast.Module, text: str) -> dict[str, str]:
+    """Top-level statements by name, as written: each with the comments above it."""
+    lines = text.splitlines()
+    chunks, start = {}, 0
+    for name, node in _named_statements(module):
+        chunks[name] = "\n".join(lines[start : node.end_lineno])
+        start = node.end_lineno
+    return chunks
+
+
+def initializer_names(module: ast.Module) -> set[str]:
+    """The functions the SPECIAL_INITS table calls."""
+    names = set()
+    for node in module.body:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "SPECIAL_INITS"
+            and isinstance(node.value, ast.Tuple)
+        ):
+            for row in node.value.elts:
+                if isinstance(row, ast.Tuple) and isinstance(row.elts[-1], ast.Name):
+                    names.add(row.elts[-1].id)
+    return names
+
+
+def _comment_changes(
+    old: ast.Module, committed: str, new: ast.Module, regenerated: str
+):
+    """(initializers, other definitions) whose comments or formatting differ."""
+    old_chunks = source_chunks(old, committed)
+    new_chunks = source_chunks(new, regenerated)
+    defined = {
+        name
+        for name, node in _named_statements(new)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
+    changed = sorted(
+        name for name in defined if old_chunks.get(name) != new_chunks.get(name)
+    )
+    from .render import TEMPLATE_NAMES  # the template's own code is not inlined
+
+    initializers = initializer_names(new)
+    return (
+        [name for name in changed if name in initializers],
+        [
+            name
+            for name in changed
+            if name not in initializers and name not in TEMPLATE_NAMES
+        ],
+    )
+
+
+def _listed(names: list[str], limit: int = 6) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 def header_version(text: str) -> str:
@@ -264,11 +303,30 @@ def classify(committed: str, regenerated: str) -> list[Reason]:
                 f"only the generator version changed{made_by}: the tables and the code are "
                 "identical, only comments or formatting differ"
             )
-        else:
-            text = (
-                "only comments or formatting differ (another black version, or edited by "
-                "hand): the tables and the code are identical"
-            )
+            return [Reason("version", text)]
+        initializers, others = _comment_changes(old, committed, new, regenerated)
+        if initializers:
+            return [
+                Reason(
+                    "code",
+                    "the source of an initializer changed, in comments or formatting "
+                    f"only: {_listed(initializers + others)} (the tables and the code "
+                    "are the same)",
+                )
+            ]
+        if others:
+            return [
+                Reason(
+                    "code",
+                    "the source of inlined code changed, in comments or formatting only: "
+                    f"{_listed(others)} (a helper of an initializer, or padiff-gen's "
+                    "runtime; the tables and the code are the same)",
+                )
+            ]
+        text = (
+            "only comments or formatting differ, outside the inlined code (another black "
+            "version, or edited by hand): the tables and the code are identical"
+        )
         return [Reason("version", text)]
     old_defs, new_defs = definitions(old), definitions(new)
     changed = sorted(
@@ -276,9 +334,7 @@ def classify(committed: str, regenerated: str) -> list[Reason]:
         for name in set(old_defs) | set(new_defs)
         if old_defs.get(name) != new_defs.get(name)
     )
-    listed = ", ".join(changed[:6]) + (
-        f" and {len(changed) - 6} more" if len(changed) > 6 else ""
-    )
+    listed = _listed(changed)
     cause = (
         "padiff-gen's output changed" + made_by
         if made_by

@@ -9,6 +9,7 @@ prints one paragraph and no traceback; ``--debug`` (before or after the command)
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -17,81 +18,54 @@ import traceback
 import warnings
 from typing import Any, Optional, Sequence
 
-from . import __version__, progress
-from .commands import add_commands, add_target_argument
+from . import progress
+from .commands import add_commands
 from .errors import PadiffGenError, UsageError
+from .options import add_emit_arguments
+from .options import add_model_arguments as _add_model_arguments
+from .options import derive, emit_options  # noqa: F401  (derive: tests and examples)
+from .term import fill_paragraph
+from .version import __version__
 
 EXIT_INTERNAL_ERROR = 3
 
 
-def _add_model_arguments(
-    parser: argparse.ArgumentParser,
-    specs_required: bool = True,
-    probe_input: bool = True,
-) -> None:
-    parser.add_argument(
-        "--base",
-        required=specs_required,
-        metavar="FW:PATH",
-        help="base model (copied from): torch:pkg.module.Net or paddle:...",
-    )
-    parser.add_argument(
-        "--raw",
-        required=specs_required,
-        metavar="FW:PATH",
-        help="raw model (copied into)",
-    )
-    parser.add_argument(
-        "--base-kwargs", metavar="JSON", help="constructor kwargs for --base"
-    )
-    parser.add_argument(
-        "--raw-kwargs", metavar="JSON", help="constructor kwargs for --raw"
-    )
-    parser.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="BASE_PATH=RAW_PATH",
-        help="a manual layer-map pair (repeatable)",
-    )
-    parser.add_argument(
-        "--layer-map",
-        default=None,  # None: not given, so a configured value stands (else "auto")
-        choices=("auto", "none"),
-        help="auto: map every layer with a registered initializer (default)",
-    )
-    parser.add_argument(
-        "--match",
-        default=None,  # None: not given, so a configured value stands (else "auto")
-        choices=("auto", "order", "names"),
-        help="pair layers in definition order, by path (names), or in order and by "
-        "path when order fails (auto, default)",
-    )
-    parser.add_argument(
-        "--init-module",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import a module that registers initializers (repeatable)",
-    )
-    parser.add_argument(
-        "--layout",
-        action="append",
-        default=[],
-        metavar="KEY=CHOICE",
-        help="how a fused or stacked tensor (or a square matrix of an unknown class) is "
-        "laid out where shapes cannot tell; padiff-gen's message lists the choices "
-        "(repeatable)",
-    )
-    if probe_input:
-        parser.add_argument(
-            "--input",
-            action="append",
-            default=[],
-            metavar="SHAPE[:DTYPE[:HIGH]]",
-            help="a forward argument to run both models on when deciding such layouts, "
-            "e.g. 1,8:int64:32000 (repeatable; default: guessed from the first layer)",
-        )
+class _CommandParser(argparse.ArgumentParser):
+    """The top-level parser: a flag that no parser knows is the command's mistake.
+
+    argparse hands arguments a subcommand does not know back to the top level, which
+    would print the top-level usage; the command's own usage (and the flag it probably
+    meant) helps more.
+    """
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = self._commands().get(getattr(parsed, "command", None), self)
+            command.error(_unrecognized(command, unknown))
+        return parsed
+
+    def _commands(self) -> dict[str, argparse.ArgumentParser]:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+
+def _unrecognized(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    flags = [
+        flag
+        for action in parser._actions
+        for flag in action.option_strings
+        if flag.startswith("--")
+    ]
+    for word in unknown:
+        near = difflib.get_close_matches(word.partition("=")[0], flags, n=1)
+        if word.startswith("--") and near:
+            message += f" (did you mean {near[0]}?)"
+            break
+    return message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="print only errors",
     )
-    parser = argparse.ArgumentParser(
+    parser = _CommandParser(
         prog="padiff-gen",
         description="Generate standalone scripts that copy weights between torch and paddle.",
         parents=[common],
@@ -126,18 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     emit = commands.add_parser(
         "emit", parents=[common], help="write an init_weights.py script"
     )
-    _add_model_arguments(emit, specs_required=False)
-    add_target_argument(emit)
-    emit.add_argument(
-        "-o", "--output", metavar="PATH", help="output file (default: stdout)"
-    )
-    emit.add_argument(
-        "--force",
-        action="store_true",
-        help="overwrite an output file that padiff-gen did not generate",
-    )
+    add_emit_arguments(emit)
     emit.set_defaults(handler=run_emit)
-    add_commands(commands, common, _add_model_arguments)
+    add_commands(commands, common)
     add_verify_command(commands, common)
     return parser
 
@@ -182,30 +147,6 @@ def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
         help="do not randomize the base model's weights first",
     )
     verify.set_defaults(handler=run_verify)
-
-
-def emit_options(args: argparse.Namespace) -> dict:
-    """Keyword arguments for :func:`padiff_gen.api.emit` from parsed ``emit`` flags."""
-    from .load import parse_kwargs
-
-    return {
-        "base_kwargs": parse_kwargs(args.base_kwargs, "--base-kwargs"),
-        "raw_kwargs": parse_kwargs(args.raw_kwargs, "--raw-kwargs"),
-        "layer_map": args.layer_map or "auto",
-        "maps": args.map,
-        "match": args.match or "auto",
-        "layouts": args.layout,
-        "inputs": args.input,
-        "init_modules": args.init_module,
-    }
-
-
-def derive(argv: Sequence[str]) -> str:
-    """The text that ``padiff-gen emit ARGV`` would write, computed in memory."""
-    from .api import emit_text
-
-    args = build_parser().parse_args(["emit", *argv])
-    return emit_text(args.base, args.raw, args.output, **emit_options(args))
 
 
 def run_emit(args: argparse.Namespace) -> int:
@@ -268,23 +209,16 @@ def _configure(args: argparse.Namespace) -> None:
     logger.propagate = False
 
 
-def _fill(text: str) -> str:
-    # Wrap for the terminal, but never inside a flag, a path or a spec.
-    return textwrap.fill(
-        text, width=100, break_on_hyphens=False, break_long_words=False
-    )
-
-
 class ParagraphFormatter(logging.Formatter):
     """Wraps one-line messages (notes) like errors; leaves laid-out text alone."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        return text if "\n" in text else _fill(text)
+        return text if "\n" in text else fill_paragraph(text)
 
 
 def _print_error(text: str) -> None:
-    print(_fill(text), file=sys.stderr)
+    print(fill_paragraph(text), file=sys.stderr)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -14,21 +14,24 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 from . import progress
 from .config import Config, Target, find_config
 from .errors import PadiffGenError, UsageError
-from .term import COLOR_CHOICES, paint, use_color
+from .options import add_color_argument, add_model_arguments, add_target_argument
+from .options import emit_options
+from .term import fill_paragraph, paint, terminal_width, use_color
 
 if TYPE_CHECKING:
     from .check import Outcome
 
+# check and targets import the initializer registry, and with it torch: they are imported
+# when a command runs, so that `padiff-gen --help` stays fast.
+
 
 def add_commands(
-    commands: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    add_model_arguments: Callable[..., None],
+    commands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     check = commands.add_parser(
         "check",
@@ -45,7 +48,7 @@ def add_commands(
         help="scripts to check (default: the configured targets, else every generated "
         "script under the current folder)",
     )
-    _add_color(check)
+    add_color_argument(check)
     check.set_defaults(handler=run_check)
 
     inspect = commands.add_parser(
@@ -56,9 +59,9 @@ def add_commands(
         "transform or initializer of each pair. Exit 0 when everything pairs, 1 if not.",
     )
     add_model_arguments(inspect, specs_required=False)
-    _add_target(inspect)
+    add_target_argument(inspect)
     inspect.add_argument("--json", action="store_true", help="print the table as JSON")
-    _add_color(inspect)
+    add_color_argument(inspect)
     inspect.set_defaults(handler=run_inspect)
 
     list_inits = commands.add_parser(
@@ -74,35 +77,12 @@ def add_commands(
         help="also import this module (repeatable; default: those in [tool.padiff-gen])",
     )
     list_inits.add_argument("--json", action="store_true", help="print JSON")
-    _add_color(list_inits)
+    add_color_argument(list_inits)
     list_inits.set_defaults(handler=run_list_inits)
 
 
-def _add_color(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--color",
-        choices=COLOR_CHOICES,
-        default="auto",
-        help="colour the output (default: only on a terminal)",
-    )
-
-
-def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        action="append",
-        metavar="NAME",
-        help="a target of [tool.padiff-gen] in pyproject.toml (repeatable)",
-    )
-
-
-def add_target_argument(parser: argparse.ArgumentParser) -> None:
-    """``--target`` for ``emit``."""
-    _add_target(parser)
-
-
 def print_error(error: PadiffGenError) -> None:
-    print(textwrap.fill(f"padiff-gen: error: {error.text}", width=100), file=sys.stderr)
+    print(fill_paragraph(f"padiff-gen: error: {error.text}"), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- check
@@ -162,6 +142,8 @@ def _print_outcome(outcome: "Outcome", quiet: bool, color: bool) -> None:
                 width=100,
                 initial_indent="  ",
                 subsequent_indent="    ",
+                break_on_hyphens=False,  # never inside a flag
+                break_long_words=False,
             )
         )
     if outcome.fix:
@@ -267,9 +249,8 @@ def _single_target(
 
 def run_inspect(args: argparse.Namespace) -> int:
     from .api import pair_models
-    from .cli import emit_options
     from .report import format_pairing, pairing_data
-    from .targets import registrations_for, use_root
+    from .targets import registrations_for, target_sources, use_root
 
     config = find_config()
     target = _single_target(config, args)
@@ -287,14 +268,22 @@ def run_inspect(args: argparse.Namespace) -> int:
             "maps": list(target.maps),
             "init_modules": list(target.init_modules),
         }
-        scope = registrations_for(target.init_modules)
+        scope = contextlib.ExitStack()
+        scope.enter_context(registrations_for(target.init_modules))
+        scope.enter_context(target_sources(target))
     with scope:
         pairing = pair_models(base, raw, **options)[0]
     progress.clear()
     if args.json:
         print(json.dumps(pairing_data(pairing), indent=2))
     else:
-        sys.stdout.write(format_pairing(pairing, use_color(sys.stdout, args.color)))
+        sys.stdout.write(
+            format_pairing(
+                pairing,
+                use_color(sys.stdout, args.color),
+                width=terminal_width(sys.stdout),
+            )
+        )
     return 0 if pairing.first_error is None else 1
 
 

@@ -76,6 +76,10 @@ class Target:
     init_modules: tuple[str, ...] = ()
     layouts: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
+    # Where the target was configured, and which of its values the command line replaced
+    # (attribute names): messages then name the right place. Not part of its identity.
+    config: str = field(default="", compare=False)
+    from_flags: frozenset[str] = field(default=frozenset(), compare=False)
 
     def argv(self) -> list[str]:
         """The ``padiff-gen emit`` arguments for this target (as its header records them)."""
@@ -228,6 +232,7 @@ def _target(
         ),
         layouts=_string_list(entry, "layouts", where),
         inputs=_string_list(entry, "inputs", where),
+        config=str(path),
     )
 
 

@@ -27,6 +27,12 @@ class PadiffGenError(Exception):
     def text(self) -> str:
         return f"{self.message} {self.hint}".strip()
 
+    def add_remark(self, remark: str) -> None:
+        """Put what a caller knows about the cause first: the API knows how the models
+        were built, the analysis that raised the error does not."""
+        self.message = f"{remark} {self.message}"
+        self.args = (self.text,)
+
     def __str__(self) -> str:
         return f"{self.text}\n{self.detail}" if self.detail else self.text
 

@@ -6,14 +6,18 @@ falling back to a normal build per model when the lazy build fails.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import importlib
 import inspect
 import json
+import os
+import pkgutil
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from .errors import SpecError, UsageError
 from .frameworks import FRAMEWORKS, framework_of_layer, import_framework, lazy_build
@@ -37,6 +41,85 @@ class ModelSpec:
             "target": self.target,
             "kwargs": dict(self.kwargs),
         }
+
+
+# Other names people write for the frameworks: the projects' own names, and the short
+# forms transformers (return_tensors="pt") and PaddleNLP (return_tensors="pd") use.
+FRAMEWORK_ALIASES = {
+    "torch": "torch",
+    "pytorch": "torch",
+    "pt": "torch",
+    "paddle": "paddle",
+    "paddlepaddle": "paddle",
+    "pd": "paddle",
+}
+
+
+def canonical_spec_text(text: str) -> str:
+    """``pytorch:pkg.Net`` -> ``torch:pkg.Net``; anything else unchanged."""
+    word, sep, target = text.partition(":")
+    framework = FRAMEWORK_ALIASES.get(word.strip().lower())
+    return f"{framework}:{target}" if sep and framework else text
+
+
+# ---------------------------------------------------------------- where inputs came from
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where one model's spec and constructor arguments were written, for messages.
+
+    From the command line by default (``--base`` / ``--base-kwargs``); a configured
+    target names its key, target and file instead.
+    """
+
+    role: str  # "base" or "raw"
+    target: str = ""  # the target's name when the values come from a configuration
+    config: str = ""  # that configuration's file
+    spec_from_flag: bool = True
+    kwargs_from_flag: bool = True
+
+    def _in_config(self) -> str:
+        return f"in target '{self.target}' of {self.config}"
+
+    def spec(self, text: str) -> str:
+        """``--base torch:pkg.Net`` or ``base = "torch:pkg.Net" in target 'T' of FILE``."""
+        if self.spec_from_flag:
+            return f"--{self.role} {text}"
+        return f'{self.role} = "{text}" {self._in_config()}'
+
+    def kwargs(self) -> str:
+        """``--base-kwargs`` or ```base-kwargs` in target 'T' of FILE``."""
+        if self.kwargs_from_flag:
+            return f"--{self.role}-kwargs"
+        return f"`{self.role}-kwargs` {self._in_config()}"
+
+    def kwargs_as_written(self, kwargs: Mapping[str, Any]) -> str:
+        """Constructor arguments as they are written there: JSON or a TOML table."""
+        if self.kwargs_from_flag:
+            return f"--{self.role}-kwargs '{json.dumps(dict(kwargs))}'"
+        items = ", ".join(f"{key} = {json.dumps(v)}" for key, v in kwargs.items())
+        return f"{self.role}-kwargs = {{ {items} }} {self._in_config()}"
+
+
+_SOURCES: contextvars.ContextVar[dict[str, InputSource]] = contextvars.ContextVar(
+    "padiff_gen_input_sources", default={}
+)
+
+
+def input_source(role: str) -> InputSource:
+    """Where the ``role`` model's spec and kwargs came from (the flags unless told)."""
+    return _SOURCES.get().get(role) or InputSource(role or "base")
+
+
+@contextlib.contextmanager
+def input_sources(*sources: InputSource) -> Iterator[None]:
+    """Inside, messages about these models name where their inputs were written."""
+    token = _SOURCES.set({**_SOURCES.get(), **{s.role: s for s in sources}})
+    try:
+        yield
+    finally:
+        _SOURCES.reset(token)
 
 
 @dataclass(frozen=True)
@@ -68,29 +151,64 @@ def parse_kwargs(text: Optional[str], flag: str) -> dict:
 def parse_spec(
     text: str, kwargs: Optional[Mapping[str, Any]] = None, role: str = ""
 ) -> ModelSpec:
-    flag = f"--{role} " if role else ""
-    framework, sep, target = text.partition(":")
+    """``FW:dotted.path`` as a ModelSpec; framework aliases (``pytorch``, ``pd``...) are
+    accepted and written the standard way."""
+    where = input_source(role).spec(text) if role else repr(text)
+    word, sep, target = text.partition(":")
     if not sep or not target:
         raise SpecError(
-            f"The model spec {flag}{text!r} has no framework prefix.",
+            f"The model spec {where} has no framework prefix.",
             f"Write it as torch:package.module.Class or paddle:package.module.Class.",
-        )
-    if framework not in FRAMEWORKS:
-        raise SpecError(
-            f"The model spec {flag}{text!r} names an unknown framework {framework!r}.",
-            f"Use torch:{target} or paddle:{target}.",
         )
     if not all(part.isidentifier() for part in target.split(".")):
         raise SpecError(
-            f"The model spec {flag}{text!r} is not a dotted Python path.",
+            f"The model spec {where} is not a dotted Python path.",
             "Name a class, factory or model instance, e.g. torch:models.resnet.ResNet18.",
+        )
+    framework = FRAMEWORK_ALIASES.get(word.strip().lower())
+    if framework is None:
+        raise SpecError(
+            f"The model spec {where} names an unknown framework {word!r}.",
+            _framework_hint(word, target),
         )
     return ModelSpec(framework, target, dict(kwargs or {}))
 
 
+def _framework_hint(word: str, target: str) -> str:
+    """Write the framework the object belongs to, when it can be told without building."""
+    try:
+        obj = resolve_spec(ModelSpec("torch", target))
+    except Exception:  # the module may not import at all: then say what the words are
+        obj = None
+    found = framework_of_layer(obj)
+    if found is None and isinstance(obj, type):
+        found = next(
+            (
+                framework
+                for framework in FRAMEWORKS
+                if _base_class(framework) is not None
+                and issubclass(obj, _base_class(framework))
+            ),
+            None,
+        )
+    if found is not None:
+        return f"{target} is a {found} model: write {found}:{target}."
+    near = difflib.get_close_matches(word.lower(), list(FRAMEWORK_ALIASES), n=1)
+    if near:
+        return f"Did you mean {FRAMEWORK_ALIASES[near[0]]}:{target}?"
+    return f"Use torch:{target} or paddle:{target}."
+
+
+def _base_class(framework: str) -> Optional[type]:
+    module = sys.modules.get(framework)
+    if module is None:
+        return None
+    return module.nn.Module if framework == "torch" else module.nn.Layer
+
+
 def _where(spec: ModelSpec, role: str) -> str:
-    """The spec as the user wrote it, with its flag: `--base torch:pkg.Net`."""
-    return f"--{role} {spec.text}" if role else spec.text
+    """The spec as the user wrote it, with where: `--base torch:pkg.Net`."""
+    return input_source(role).spec(spec.text) if role else spec.text
 
 
 def _import_longest_prefix(
@@ -116,10 +234,31 @@ def _import_longest_prefix(
                 f"{type(error).__name__}: {error}.",
                 "Fix the error in that module (run with --debug for the traceback).",
             ) from error
+    missing = last_missing or parts[0]
+    near = _near_modules(missing)
     raise SpecError(
-        f"Cannot import module {last_missing or parts[0]!r} for {_where(spec, role)}.",
+        f"Cannot import module {missing!r} for {_where(spec, role)}."
+        + (f" Did you mean {', '.join(near)}?" if near else ""),
         "Run padiff-gen from the directory that holds the module, or add it to PYTHONPATH.",
     )
+
+
+def _near_modules(name: str, parent: Optional[types.ModuleType] = None) -> list[str]:
+    """Importable modules named like ``name``: the package's own, or top-level ones
+    (those in the working directory first)."""
+    short = name.rpartition(".")[2]
+    if parent is not None:
+        prefix = parent.__name__ + "."
+        found = [m.name for m in pkgutil.iter_modules(getattr(parent, "__path__", []))]
+        return [prefix + n for n in difflib.get_close_matches(short, found, n=3)]
+    # Top level: the working directory's modules first, then everything installed (a
+    # stricter cutoff there, since thousands of names would match something).
+    local = [m.name for m in pkgutil.iter_modules([os.getcwd()])]
+    near = difflib.get_close_matches(short, local, n=3)
+    if near:
+        return near
+    everything = [m.name for m in pkgutil.iter_modules()]
+    return difflib.get_close_matches(short, everything, n=3, cutoff=0.8)
 
 
 def resolve_spec(spec: ModelSpec, role: str = "") -> Any:
@@ -144,10 +283,17 @@ def resolve_spec(spec: ModelSpec, role: str = "") -> Any:
                 and not isinstance(getattr(obj, name, None), types.ModuleType)
             ]
             near = difflib.get_close_matches(attribute, candidates, n=3)
-            suggestion = f" Did you mean {', '.join(near)}?" if near else ""
+            what = "attribute"
+            hint = "Name a class, factory or model instance defined in that module."
+            if isinstance(obj, types.ModuleType) and hasattr(obj, "__path__"):
+                what = "module or attribute"  # a package: the name may be a module
+                near = _near_modules(f"{owner}.{attribute}", obj) + near
+                hint = "Fix the dotted path to the module that defines the model."
+            suggestion = f" Did you mean {', '.join(near[:3])}?" if near else ""
             raise SpecError(
-                f"{owner!r} has no attribute {attribute!r} (from {_where(spec, role)}).{suggestion}",
-                "Name a class, factory or model instance defined in that module.",
+                f"{owner!r} has no {what} {attribute!r} (from {_where(spec, role)})."
+                + suggestion,
+                hint,
             )
         obj = getattr(obj, attribute)
         owner = f"{owner}.{attribute}"
@@ -198,25 +344,51 @@ def _check_arguments(spec: ModelSpec, target: Any, role: str) -> None:
     try:
         signature.bind(**spec.kwargs)
     except TypeError as error:
-        flag = f"--{role}-kwargs" if role else "the kwargs"
-        # Show the arguments it still needs, so the hint is the fix rather than a pattern.
+        source = input_source(role)
         named = (
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
             inspect.Parameter.KEYWORD_ONLY,
         )
-        example = {
-            name: spec.kwargs.get(name, "...")
-            for name, parameter in signature.parameters.items()
-            if parameter.kind in named
-            and (name in spec.kwargs or parameter.default is inspect.Parameter.empty)
-        }
-        example = json.dumps(example or {"num_classes": 10})
         takes = [n for n, p in signature.parameters.items() if p.kind in named]
-        raise SpecError(
-            f"{spec.text} cannot be called with {json.dumps(dict(spec.kwargs))}: {error}."
-            + (f" It takes: {', '.join(takes)}." if takes else ""),
-            f"Pass its constructor arguments as JSON with {flag}, e.g. {flag} '{example}'.",
-        ) from None
+        required = [
+            n
+            for n, p in signature.parameters.items()
+            if p.kind in named and p.default is inspect.Parameter.empty
+        ]
+        # The fix, not a pattern: each unknown keyword renamed to the one it resembles
+        # (dropped when none does), and the required arguments still missing.
+        fixed: dict[str, Any] = {}
+        renamed = []
+        for key, value in spec.kwargs.items():
+            if key in takes:
+                fixed[key] = value
+                continue
+            free = [n for n in takes if n not in spec.kwargs]
+            near = difflib.get_close_matches(key, free, n=1)
+            if near:
+                fixed[near[0]] = value
+                renamed.append((key, near[0]))
+        for name in required:
+            fixed.setdefault(name, "...")
+        where = _where(spec, role) if role else spec.text
+        message = (
+            f"{where} cannot be called with {json.dumps(dict(spec.kwargs))}: {error}."
+            + _did_you_mean(renamed)
+            + (f" It takes: {', '.join(takes)}." if takes else "")
+        )
+        if fixed:
+            hint = f"Write {source.kwargs_as_written(fixed)}."
+        else:
+            hint = f"Remove the constructor arguments from {source.kwargs()}."
+        raise SpecError(message, hint) from None
+
+
+def _did_you_mean(renamed: list[tuple[str, str]]) -> str:
+    if not renamed:
+        return ""
+    if len(renamed) == 1:
+        return f" Did you mean `{renamed[0][1]}`?"
+    return " Did you mean " + ", ".join(f"`{n}` for `{o}`" for o, n in renamed) + "?"
 
 
 def _article(word: str) -> str:
@@ -230,7 +402,7 @@ def build_model(spec: ModelSpec, *, lazy: bool, role: str = "") -> BuiltModel:
         if spec.kwargs:
             raise SpecError(
                 f"{spec.text} is a model instance, so it takes no constructor arguments.",
-                f"Drop --{role}-kwargs or name the model class instead.",
+                f"Drop {input_source(role).kwargs()} or name the model class instead.",
             )
         return BuiltModel(target, lazy=False)
     if isinstance(target, type):

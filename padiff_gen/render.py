@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 import black
 import jinja2
 
-from . import __version__
+from .version import __version__
 from .errors import InlineError
 from .extract import SourceCollector
 from .plan import Plan, TensorCopy, UnitPair

@@ -11,7 +11,7 @@ import textwrap
 from typing import Any, Optional
 
 from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
-from .term import align, paint
+from .term import align, clip_right, fit_columns, paint
 
 FIRST_MARK = ">"  # the first mismatch
 ERROR_MARK = "!"  # any later mismatch (often a consequence of the first)
@@ -143,28 +143,47 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
 # ---------------------------------------------------------------- as text
 
 
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]" if shape else "scalar"
+
+
 def _shapes(unit: Unit) -> str:
-    shapes = ["[" + ",".join(str(d) for d in shape) + "]" for shape in unit.shapes]
-    if len(shapes) > SHAPES_SHOWN:
-        shapes = shapes[:SHAPES_SHOWN] + [f"+{len(shapes) - SHAPES_SHOWN}"]
-    return " ".join(shapes)
+    """Shapes, a run of equal ones counted (BatchNorm's ``4x[64] scalar``)."""
+    runs: list[list] = []
+    for shape in unit.shapes:
+        text = _shape_text(shape)
+        if runs and runs[-1][0] == text:
+            runs[-1][1] += 1
+        else:
+            runs.append([text, 1])
+    shown = [text if n == 1 else f"{n}x{text}" for text, n in runs]
+    if len(shown) > SHAPES_SHOWN:
+        shown = shown[:SHAPES_SHOWN] + [f"+{len(shown) - SHAPES_SHOWN}"]
+    return " ".join(shown)
+
+
+# How a row's pair was found, when not by position (see padiff_gen.match): a column of
+# its own, shown when some row has it.
+MATCHED_BY = {"name": "by name", "map": "by --map"}
 
 
 def _how_text(pair: UnitPair) -> str:
     kind = how(pair)
     if kind == "mismatch":
-        return "MISMATCH"
-    if kind == "undecided":
-        return f"UNDECIDED: {len(pair.candidates)} layouts fit"
-    if kind == "layout":
-        return pair.layout or "; ".join(sorted({c.transform for c in pair.copies}))
-    if kind == "initializer":
+        text = "MISMATCH"
+    elif kind == "undecided":
+        text = f"UNDECIDED: {len(pair.candidates)} layouts fit"
+    elif kind == "layout":
+        text = pair.layout or "; ".join(sorted({c.transform for c in pair.copies}))
+    elif kind == "initializer":
         text = f"{pair.initializer.name} ({pair.initializer.origin})"
-        return text + (f"; differs: {pair.difference}" if pair.difference else "")
-    if kind == "transpose":
+        text += f"; differs: {pair.difference}" if pair.difference else ""
+    elif kind == "transpose":
         names = [c.raw.name for c in pair.copies if c.transform == TRANSPOSE]
-        return "transpose " + ", ".join(names)
-    return "copy"
+        text = "transpose " + ", ".join(names)
+    else:
+        text = "copy"
+    return text
 
 
 def _model_line(role: str, info: ModelInfo) -> str:
@@ -172,17 +191,45 @@ def _model_line(role: str, info: ModelInfo) -> str:
     return f"{role + ':':<5} {where} ({info.framework} {info.class_name})"
 
 
-def _wrap(text: str, indent: str) -> str:
+def _wrap(text: str, indent: str, width: Optional[int] = None) -> str:
     return textwrap.fill(
-        text, width=100, initial_indent=indent, subsequent_indent=indent
+        text,
+        width=min(width or 100, 100),
+        initial_indent=indent,
+        subsequent_indent=indent,
     )
 
 
-def format_pairing(pairing: Pairing, color: bool = False) -> str:
-    """The aligned, optionally coloured table with mismatches and leftovers."""
+# The table's columns give up room in this order when it is wider than the terminal:
+# paths first (their ends stay), then shapes, classes, and last what is done.
+BASE_PATH, BASE_CLASS, BASE_SHAPES, RAW_PATH, RAW_CLASS, RAW_SHAPES = 2, 3, 4, 5, 6, 7
+SHRINK = (
+    ((BASE_PATH, RAW_PATH), 16, True),
+    ((BASE_SHAPES, RAW_SHAPES), 12, False),
+    ((BASE_CLASS, RAW_CLASS), 12, False),
+    ((-1,), 16, False),  # how: the last column
+    # Still too wide (a narrow terminal): the same again, down to a few characters.
+    ((BASE_PATH, RAW_PATH), 9, True),
+    ((BASE_SHAPES, RAW_SHAPES), 7, False),
+    ((BASE_CLASS, RAW_CLASS), 7, False),
+    ((-1,), 8, False),
+)
+
+
+def format_pairing(
+    pairing: Pairing, color: bool = False, width: Optional[int] = None
+) -> str:
+    """The aligned, optionally coloured table with mismatches and leftovers.
+
+    ``width``: the columns to fit (a terminal's); long paths then lose their head
+    (``...blocks.11.attn``), and so on (see SHRINK). None: as wide as it takes.
+    """
     first = _first_mismatch(pairing)
     rows = paired(pairing)
     header = ["", "#", "base", "class", "shapes", "raw", "class", "shapes", "how"]
+    matched = any(pair.matched_by in MATCHED_BY for pair in rows)
+    if matched:
+        header.insert(-1, "paired")
     cells = [header]
     for index, pair in enumerate(rows):
         mark = ""
@@ -198,12 +245,18 @@ def format_pairing(pairing: Pairing, color: bool = False) -> str:
                 pair.raw.path or "<root>",
                 pair.raw.class_name,
                 _shapes(pair.raw),
+                *([MATCHED_BY.get(pair.matched_by, "")] if matched else []),
                 _how_text(pair),
             ]
         )
+    shrink = [  # -1 is the last column, whichever it is
+        (tuple(column % len(header) for column in columns), narrowest, left)
+        for columns, narrowest, left in SHRINK
+    ]
+    cells = fit_columns(cells, width, shrink)
     lines = [
-        _model_line("base", pairing.base),
-        _model_line("raw", pairing.raw),
+        clip_right(_model_line("base", pairing.base), width or 10**6),
+        clip_right(_model_line("raw", pairing.raw), width or 10**6),
         "",
     ]
     for row_index, row in enumerate(align(cells)):
@@ -228,18 +281,18 @@ def format_pairing(pairing: Pairing, color: bool = False) -> str:
         lines.append("(no pairs)")
     lines += _leftover_lines(pairing, first, color)
     lines.append("")
-    lines.append(_summary(pairing, first, color))
+    lines.append(_summary(pairing, first, color, width))
     if first is not None:
         where = "#" + str(first[0] + 1) if first[0] is not None else "the leftovers"
         lines.append(
             paint(
-                _wrap(f"{FIRST_MARK} first mismatch, at {where}:", ""),
+                _wrap(f"{FIRST_MARK} first mismatch, at {where}:", "", width),
                 color,
                 "red",
                 "bold",
             )
         )
-        lines.append(_wrap(first[1].error.text, "  "))
+        lines.append(_wrap(first[1].error.text, "  ", width))
     return "\n".join(lines) + "\n"
 
 
@@ -265,7 +318,7 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
     return lines
 
 
-def _summary(pairing: Pairing, first, color: bool) -> str:
+def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) -> str:
     rows = paired(pairing)
     kinds = [how(pair) for pair in rows]
     base_left, raw_left = leftovers(pairing)
@@ -276,6 +329,14 @@ def _summary(pairing: Pairing, first, color: bool) -> str:
         f"{kinds.count('mismatch')} mismatched; "
         f"{len(base_left)} base and {len(raw_left)} raw units left over."
     )
+    moved = sum(1 for pair in rows if pair.matched_by in MATCHED_BY)
+    if moved:
+        text += (
+            f" {moved} pair{'s were' if moved != 1 else ' was'} matched by name or "
+            "--map: the models define those layers in a different order."
+        )
     if first is None:
-        return paint(text + " Everything pairs.", color, "green")
-    return text
+        text += " Everything pairs."
+    if width:
+        text = _wrap(text, "", width)
+    return text if first is not None else paint(text, color, "green")

@@ -14,13 +14,16 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, ContextManager, Iterator, Optional, Sequence
 
 from . import progress
 from .config import Config, Target
 from .errors import UsageError
 from .plugins import init_module_origin, origin_kind
 from .special_init import SpecialInitPool, global_special_init_pool
+
+if TYPE_CHECKING:
+    from .api import Script
 
 log = logging.getLogger("padiff_gen")
 
@@ -124,7 +127,29 @@ def override(target: Target, args: argparse.Namespace) -> Target:
         changes["layouts"] = tuple(args.layout)
     if getattr(args, "input", None):
         changes["inputs"] = tuple(args.input)
-    return dataclasses.replace(target, **changes)
+    return dataclasses.replace(
+        target, **changes, from_flags=target.from_flags | frozenset(changes)
+    )
+
+
+def target_sources(target: Target) -> ContextManager[None]:
+    """Inside, messages about the target's models name its keys and its file."""
+    from .load import InputSource, input_sources
+
+    if not target.config:
+        return contextlib.nullcontext()
+    return input_sources(
+        *(
+            InputSource(
+                role,
+                target=target.name,
+                config=shown(Path(target.config)),
+                spec_from_flag=role in target.from_flags,
+                kwargs_from_flag=f"{role}_kwargs" in target.from_flags,
+            )
+            for role in ("base", "raw")
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -155,32 +180,48 @@ def registrations_for(
 
 def derive_target(target: Target) -> str:
     """The script ``padiff-gen emit`` writes for a target (paths relative to its root)."""
-    from .cli import derive
+    return derive_target_script(target).text
 
-    with registrations_for(target.init_modules):
-        return derive(target.argv())
+
+def derive_target_script(target: Target) -> "Script":
+    """:func:`derive_target`, with the plan."""
+    from .options import derive_script
+
+    with registrations_for(target.init_modules), target_sources(target):
+        return derive_script(target.argv())
 
 
 def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
-    """Emit every target, or none: all scripts are made before the first is written."""
+    """Emit every target, or none: all scripts are made before the first is written.
+
+    A target's output folder is created when missing (the configuration names it on
+    purpose; a mistyped ``-o`` folder is refused instead, see :mod:`padiff_gen.write`).
+    """
+    from .api import matched_by_name_note
     from .write import check_output_path, write_atomically
 
     use_root(config.root)
-    for target in targets:
-        check_output_path(
-            config.root / target.output, force
-        )  # fail before the slow part
-    texts = []
+    for target in targets:  # fail before the slow part
+        check_output_path(config.root / target.output, force, create_folder=True)
+    scripts = []
     for number, target in enumerate(targets, start=1):
         with progress.prefix(f"[{number}/{len(targets)}] {target.output}:"):
-            texts.append(derive_target(target))
-    for target, text in zip(targets, texts):
+            scripts.append(derive_target_script(target))
+    for target, script in zip(targets, scripts):
         path = config.root / target.output
-        if _holds(path, text):
+        if _holds(path, script.text):
             log.info("%s is up to date", shown(path))
             continue
-        write_atomically(path, text, force)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True)
+            log.info("created the folder %s", shown(path.parent))
+        write_atomically(path, script.text, force)
         log.info("wrote %s", shown(path))
+        note = matched_by_name_note(
+            script.plan, f"target {target.name} ({shown(path)})"
+        )
+        if note:
+            log.info(note)
     return 0
 
 

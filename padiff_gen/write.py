@@ -19,13 +19,26 @@ def is_generated(path: Path) -> bool:
         return False
 
 
-def check_output_path(path: Path, force: bool) -> None:
-    """Refuse paths we cannot or must not write, before any work is done."""
+def check_output_path(path: Path, force: bool, create_folder: bool = False) -> None:
+    """Refuse paths we cannot or must not write, before any work is done.
+
+    A missing folder is refused (a typo in ``-o`` must not create folders), unless
+    ``create_folder``: then the nearest existing folder above must be writable.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise OutputError(
             f"The output path {str(path)!r} is a directory.", "Name a .py file."
         )
+    if create_folder:
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
+        if not directory.is_dir():
+            raise OutputError(
+                f"Cannot create the folder of {str(path)!r}: {str(directory)!r} is a "
+                "file.",
+                "Choose another output path.",
+            )
     if not directory.is_dir():
         raise OutputError(
             f"The output directory {str(directory)!r} does not exist.",

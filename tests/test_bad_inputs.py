@@ -1,4 +1,4 @@
-"""The catalogue of bad inputs (README.md, "When something is wrong"): each one, run the way a user runs it.
+"""The catalogue of bad inputs (docs/errors.md): each one, run the way a user runs it.
 
 For every mistake: a non-zero exit code (2 usage, 1 mapping), one paragraph that names the
 culprit (with dotted paths on both sides where models are involved) and the fix, no Python
@@ -61,10 +61,31 @@ CATALOGUE = (
         ("'examples.mlp' has no attribute 'TorchMPL'", "Did you mean TorchMLP?"),
     ),
     Bad(
-        "framework-word-unknown",
-        ("--base", "pytorch:examples.mlp.TorchMLP", *MLP[2:]),
+        "module-typo",
+        ("--base", "torch:examples.mpl.TorchMLP", *MLP[2:]),
         USAGE,
-        ("unknown framework 'pytorch'", "Use torch:examples.mlp.TorchMLP"),
+        ("'examples' has no module or attribute 'mpl'", "Did you mean examples.mlp?"),
+    ),
+    Bad(
+        "top-level-module-typo",
+        ("--base", "torch:exampels.mlp.TorchMLP", *MLP[2:]),
+        USAGE,
+        ("Cannot import module 'exampels'", "Did you mean examples?"),
+    ),
+    Bad(
+        "framework-word-unknown",
+        ("--base", "tf:examples.mlp.TorchMLP", *MLP[2:]),
+        USAGE,
+        (
+            "unknown framework 'tf'",
+            "examples.mlp.TorchMLP is a torch model: write torch:examples.mlp.TorchMLP",
+        ),
+    ),
+    Bad(
+        "framework-word-misspelt",
+        ("--base", "tourch:no_such_package.Net", *MLP[2:]),
+        USAGE,
+        ("unknown framework 'tourch'", "Did you mean torch:no_such_package.Net?"),
     ),
     Bad(
         "framework-differs-from-spec",
@@ -106,7 +127,12 @@ CATALOGUE = (
         "constructor-unknown-argument",
         (*MLP, "--base-kwargs", '{"size": [16, 4]}'),
         USAGE,
-        ("unexpected keyword argument 'size'", "It takes: sizes", "--base-kwargs"),
+        (
+            "unexpected keyword argument 'size'",
+            "Did you mean `sizes`?",
+            "It takes: sizes",
+            """Write --base-kwargs '{"sizes": [16, 4]}'""",
+        ),
     ),
     Bad(
         "kwargs-invalid-json",
@@ -131,6 +157,9 @@ CATALOGUE = (
         (*MLP, "--raw-kwargs", '{"sizes": [16, 32, 32]}'),
         MAPPING,
         (
+            "Constructor arguments were given for the raw model only (--raw-kwargs "
+            """'{"sizes": [16, 32, 32]}'); the base model was built with its defaults""",
+            "give them to the base model too (--base-kwargs)",
             "3 units with weights but the raw model has 2",
             "base `layers.2` (Linear)",
             "last pair was base `layers.1` / raw `layers.1`",
@@ -313,6 +342,59 @@ def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path):
     assert (
         "Traceback" in internal.stderr and "The traceback is above" in internal.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "argv, wrong",
+    [
+        (("emit", "--targte", "mlp"), "--targte"),
+        (("check", "--colour", "never"), "--colour"),
+        (("inspect", *MLP, "--jsn"), "--jsn"),
+        (("list-inits", "--init-modules", "x"), "--init-modules"),
+        (("verify", *MLP, "--input", "2,16", "--seeds", "3"), "--seeds"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, tuple) else "",
+)
+def test_an_unknown_flag_shows_the_commands_usage(argv, wrong, capsys):
+    from padiff_gen.cli import build_parser
+
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(list(argv))
+    assert caught.value.code == USAGE
+    stderr = capsys.readouterr().err
+    command = argv[0]
+    assert stderr.startswith(f"usage: padiff-gen {command} "), stderr
+    assert f"padiff-gen {command}: error: unrecognized arguments: {wrong}" in stderr
+    assert "COMMAND" not in stderr  # not the top-level usage
+    assert "(did you mean --" in stderr
+
+
+def test_kwargs_on_both_sides_are_not_blamed(tmp_path):
+    """The remark about one-sided constructor arguments comes only when it can be the
+    cause: with arguments on both sides, the mismatch speaks for itself."""
+    both = run_cli(
+        "emit",
+        *MLP,
+        "--base-kwargs",
+        '{"sizes": [16, 32, 32, 4]}',
+        "--raw-kwargs",
+        '{"sizes": [16, 32, 32]}',
+    )
+    assert_explains(both, MAPPING, ("3 units with weights but the raw model has 2",))
+    assert "Constructor arguments were given" not in both.stderr
+
+
+def test_framework_aliases_mean_the_framework():
+    """pytorch/pt and paddlepaddle/pd are what people write; the script records the
+    standard words, so it is the same script."""
+    from padiff_gen.cli import derive
+
+    standard = derive(["--base", "torch:examples.mlp.TorchMLP", *MLP[2:]])
+    for base, raw in (("pytorch", "pd"), ("PT", "paddlepaddle")):
+        aliased = derive(
+            ["--base", f"{base}:examples.mlp.TorchMLP", "--raw", f"{raw}:{MLP[3][7:]}"]
+        )
+        assert aliased == standard
 
 
 # ---------------------------------------------------------------- the output path

@@ -6,16 +6,18 @@ emitted once; each test edits a copy the way a user would and re-checks it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, subprocess_env
 from padiff_gen import __version__
 from padiff_gen.check import (
     classify,
@@ -134,6 +136,32 @@ def test_initializer_source_changed(repo):
     )
 
 
+def test_a_comment_changed_in_an_initializer(repo):
+    """The inlined source changed in a comment only: the code is the same, but the
+    reason is the initializer's source, not another black or a hand edit."""
+    edit(
+        repo / "mymodels" / "inits.py",
+        "    for index, name in enumerate(PROJECTIONS):",
+        "    # q, k and v are stacked in this order\n"
+        "    for index, name in enumerate(PROJECTIONS):",
+    )
+    edit(
+        repo / "mymodels" / "inits.py",
+        "    rows = weight.shape[0] // count",
+        "    rows = weight.shape[0] // count  # rows per projection",
+    )
+    result = run_cli("check", "init_weights.py", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    text = " ".join(result.stdout.split())
+    assert (
+        "reason (code): the source of an initializer changed, in comments or formatting "
+        "only: init_packed_projection, torch_rows (the tables and the code are the same)"
+        in text
+    ), text
+    assert "black" not in text and "by hand" not in text
+    assert "+ # q, k and v are stacked in this order" in text
+
+
 def test_only_the_generator_version_and_formatting_changed(repo):
     script = repo / "init_weights.py"
     edit(script, f"padiff-gen {__version__}.", "padiff-gen 0.0.1.")
@@ -215,19 +243,65 @@ def test_usage_errors_exit_2_and_the_other_files_are_still_checked(repo):
     assert "Traceback" not in result.stderr
 
 
-def test_the_pre_commit_hook_checks_a_repository(repo):
-    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    hook = next(h for h in hooks if h["id"] == "padiff-gen-check")
+def documented_pre_commit_configs() -> list[dict]:
+    """The .pre-commit-config.yaml snippets of docs/commands.md, parsed."""
+    text = (ROOT / "docs" / "commands.md").read_text()
+    section = text[text.index("### As a pre-commit hook") :]
+    section = section[: section.index("\n## ")]
+    return [
+        yaml.safe_load(block)
+        for block in re.findall(r"```yaml\n(.*?)```", section, re.S)
+    ]
+
+
+def test_the_documented_pre_commit_snippets_match_the_shipped_hook():
+    shipped = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in shipped if h["id"] == "padiff-gen-check")
     assert hook["pass_filenames"] is False  # a model edit must re-check every script
-    program, *arguments = hook["entry"].split()
-    assert program == "padiff-gen"
+    local, remote = documented_pre_commit_configs()
+    [local_repo] = local["repos"]
+    assert local_repo["repo"] == "local" and "rev" not in local_repo
+    [copied] = local_repo["hooks"]
+    # The local hook is the shipped one, word for word (its description aside).
+    assert copied == {k: v for k, v in hook.items() if k != "description"}
+    [remote_repo] = remote["repos"]
+    assert remote_repo["hooks"] == [{"id": "padiff-gen-check"}]
+    # No made-up tag: a placeholder to fill in, or a tag this repository has.
+    rev = str(remote_repo["rev"])
+    tags = subprocess.run(
+        ["git", "tag"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert rev.startswith("<") or rev in tags, rev
+
+
+def test_the_pre_commit_snippet_works_when_copied(repo, tmp_path):
+    """pre-commit itself runs the documented snippet in a fresh repository, offline."""
+    local, _ = documented_pre_commit_configs()
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(local))
+    environment = subprocess_env(PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
+    # The `padiff-gen` command of the environment that runs the tests, as for a user.
+    environment["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), environment.get("PATH", "")]
+    )
+
+    def pre_commit() -> subprocess.CompletedProcess:
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "run", "--all-files"],
+            cwd=repo,
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    clean = run_cli(*arguments, cwd=repo)  # finds the scripts through git
+    clean = pre_commit()
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "init_weights.py: up to date" in clean.stdout
+    assert re.search(r"padiff-gen check\.+Passed", clean.stdout), clean.stdout
     edit(repo / "mymodels" / "layers.py", "dim=8", "dim=12", count=4)
-    stale = run_cli(*arguments, cwd=repo)
-    assert stale.returncode == 1
+    stale = pre_commit()
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert re.search(r"padiff-gen check\.+Failed", stale.stdout), stale.stdout
     assert "reason (models)" in stale.stdout
 
 

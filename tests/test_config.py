@@ -306,6 +306,67 @@ def test_emit_writes_all_targets_or_none(tmp_path):
     assert list((tmp_path / "weights").iterdir()) == []
 
 
+def test_a_configured_output_folder_is_created_when_every_target_succeeds(tmp_path):
+    """The configuration names its folders on purpose (unlike a mistyped -o folder, which
+    is refused): emit creates them, but only once every script has been made."""
+    write(tmp_path, TWO_TARGETS.replace("weights/init_back.py", "other/deep/back.py"))
+    result = run_cli("emit", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "created the folder other/deep" in result.stderr
+    assert (tmp_path / "weights" / "init_mlp.py").is_file()
+    assert (tmp_path / "other" / "deep" / "back.py").is_file()
+    failing = tmp_path / "failing"
+    write(
+        failing,
+        TWO_TARGETS.replace(
+            'raw = "torch:examples.mlp.TorchMLP"',
+            'raw = "torch:examples.mlp.TorchMLP"\nraw-kwargs = { sizes = [16, 32, 32] }',
+        ),
+    )
+    result = run_cli("emit", cwd=failing)
+    assert result.returncode == 1
+    assert sorted(p.name for p in failing.iterdir()) == ["pyproject.toml"]
+
+
+def test_a_typo_in_a_target_names_the_target_the_file_and_the_key(tmp_path):
+    """Mistakes in [tool.padiff-gen] are answered in its terms: the key, the target and
+    the file, and the fix written as TOML (not as a command-line flag)."""
+    write(
+        tmp_path,
+        TWO_TARGETS.replace(
+            'raw = "torch:examples.mlp.TorchMLP"',
+            'raw = "torch:examples.mlp.TorchMLP"\nraw-kwargs = { size = [16, 4] }',
+        ).replace(
+            'base = "torch:examples.mlp.TorchMLP"',
+            'base = "torch:examples.mpl.TorchMLP"',
+        ),
+    )
+
+    def error(*argv: str) -> str:
+        result = run_cli(*argv, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        return " ".join(result.stderr.split())
+
+    kwargs = error("emit", "--target", "back")
+    assert (
+        "raw = \"torch:examples.mlp.TorchMLP\" in target 'back' of pyproject.toml cannot "
+        "be called with {\"size\": [16, 4]}: got an unexpected keyword argument 'size'. "
+        "Did you mean `sizes`? It takes: sizes. Write raw-kwargs = { sizes = [16, 4] } "
+        "in target 'back' of pyproject.toml." in kwargs
+    )
+    assert "--raw-kwargs" not in kwargs
+    spec = error("inspect", "--target", "forward")
+    assert (
+        "'examples' has no module or attribute 'mpl' (from base = "
+        "\"torch:examples.mpl.TorchMLP\" in target 'forward' of pyproject.toml). Did you "
+        "mean examples.mlp?" in spec
+    )
+    # A value given on the command line is named as the flag it came from.
+    flag = error("emit", "--target", "back", "--raw-kwargs", '{"size": [16, 4]}')
+    assert """Write --raw-kwargs '{"sizes": [16, 4]}'.""" in flag
+
+
 TWINS = '''
 import paddle
 import torch

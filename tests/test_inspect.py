@@ -191,8 +191,8 @@ def test_inspect_and_list_inits_read_the_configuration(tmp_path):
     custom = run_cli("inspect", "--target", "custom", cwd=tmp_path)
     assert custom.returncode == 0, custom.stderr
     assert re.search(
-        r"proj\s+PackedProjection\s+\[24,8\]\s+proj\s+SplitProjection\s+\[8,8\] \[8,8\] "
-        r"\[8,8\]\s+init_packed_projection \(--init-module examples.custom_inits\)$",
+        r"proj\s+PackedProjection\s+\[24,8\]\s+proj\s+SplitProjection\s+3x\[8,8\]"
+        r"\s+init_packed_projection \(--init-module examples.custom_inits\)$",
         custom.stdout,
         re.M,
     ), custom.stdout
@@ -205,3 +205,103 @@ def test_inspect_and_list_inits_read_the_configuration(tmp_path):
         re.M,
     ), listed.stdout
     assert list(tmp_path.iterdir()) == [tmp_path / "pyproject.toml"]
+
+
+# ---------------------------------------------------------------- on a terminal
+
+
+def _deep_pairing():
+    """A pairing with long paths, a scalar tensor and rows paired by name."""
+    from padiff_gen.plan import (
+        ModelInfo,
+        Pairing,
+        TensorCopy,
+        TensorRef,
+        Unit,
+        UnitPair,
+    )
+
+    def unit(path, cls, *shapes):
+        tensors = tuple(
+            TensorRef(f"{path}.t{i}", shape, "float32")
+            for i, shape in enumerate(shapes)
+        )
+        return Unit(path, cls, tensors)
+
+    pairs = []
+    for block in range(3):
+        path = f"encoder.layers.{block}.self_attention.query_key_value_projection"
+        base = unit(path, "Linear", (96, 32), (96,))
+        raw = unit(path, "Linear", (32, 96), (96,))
+        copies = tuple(
+            TensorCopy(b, r, "transpose" if i == 0 else "copy")
+            for i, (b, r) in enumerate(zip(base.tensors, raw.tensors))
+        )
+        pairs.append(
+            UnitPair(base, raw, copies, matched_by="name" if block else "order")
+        )
+    norm = unit("encoder.final_layer_norm", "BatchNorm1d", (32,), (32,), ())
+    raw_norm = unit("encoder.final_layer_norm", "BatchNorm1D", (32,), (32,))
+    pairs.append(UnitPair(norm, raw_norm, ()))
+    units = tuple(p.base for p in pairs), tuple(p.raw for p in pairs)
+    return Pairing(
+        ModelInfo("torch", "Encoder"),
+        ModelInfo("paddle", "Encoder"),
+        *units,
+        tuple(pairs),
+    )
+
+
+def test_inspect_fits_the_terminal_width_keeping_the_ends_of_paths():
+    from padiff_gen.report import format_pairing
+
+    pairing = _deep_pairing()
+    wide = format_pairing(pairing)
+    assert max(len(line) for line in wide.splitlines()) > 120  # so fitting has work
+    text = format_pairing(pairing, width=100)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100, text
+    rows = [line for line in lines if re.match(r"\s+\d+\s", line)]
+    assert len(rows) == 4
+    # Paths lose their head, so the distinguishing end stays readable.
+    assert re.search(r"  \.\.\.ection  ", rows[0]), rows[0]
+    assert (
+        "layers.1" not in text
+    )  # cut off with the head: the row number tells them apart
+    assert all("..." in row for row in rows[:3])
+    # The rows paired by name are marked in a column of their own.
+    header = next(line for line in lines if line.lstrip().startswith("#"))
+    assert "paired" in header.split()
+    assert ["by name" in row for row in rows] == [False, True, True, False]
+    assert "2 pairs were matched by name or --map" in " ".join(text.split())
+    # A scalar tensor (BatchNorm's num_batches_tracked) reads as such, not as [].
+    assert "2x[32] scalar" in format_pairing(pairing) and "[]" not in wide
+
+
+def test_inspect_reads_the_width_from_columns():
+    from conftest import subprocess_env
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "padiff_gen",
+            "inspect",
+            "--base",
+            "torch:examples.reordered.TorchReordered",
+            "--raw",
+            "paddle:examples.reordered.PaddleReordered",
+        ],
+        cwd=ROOT,
+        env=subprocess_env(COLUMNS="90"),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 90, result.stdout
+    rows = [line for line in lines if re.match(r"\s+\d+\s", line)]
+    assert sum("by name" in row for row in rows) == 4
+    assert "4x[8]" in rows[1]
