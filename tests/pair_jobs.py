@@ -125,12 +125,16 @@ def reverse_sources(path: str) -> Callable[[str], str]:
     return lambda text: replace_rows(text, edit)
 
 
-def take_from(path: str, source: str, shape: tuple) -> Callable[[str], str]:
-    """Fill raw tensor ``path`` from another base tensor (of the same element count)."""
+def swap_sources(first: str, second: str) -> Callable[[str], str]:
+    """Fill raw tensors ``first`` and ``second`` each from the other's base tensor (with
+    its transform): every base tensor is still read, so only the outputs can tell."""
 
     def edit(rows: dict[str, tuple]) -> dict[str, tuple]:
-        row = rows[path]
-        return {path: (source, row[1], row[2], shape, row[4])}
+        a, b = rows[first], rows[second]
+        return {
+            first: (b[0], a[1], b[2], b[3], a[4]),
+            second: (a[0], b[1], a[2], a[3], b[4]),
+        }
 
     return lambda text: replace_rows(text, edit)
 

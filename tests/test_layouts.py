@@ -30,7 +30,7 @@ from tests.pair_jobs import (
     set_transform,
     spec_args,
     swap_raw_paths,
-    take_from,
+    swap_sources,
 )
 
 MODULE = "tests.layout_pairs"
@@ -91,7 +91,7 @@ CORRUPTIONS = {
     "weight-norm-g-taken-from-the-bias": Job(
         "weight_norm_convs",
         TORCH_TO_PADDLE,
-        corrupt=take_from("0.weight_g", "0.bias", (6,)),
+        corrupt=swap_sources("0.weight_g", "0.bias"),
     ),
 }
 ALL_JOBS = {**FAITHFUL, **CORRUPTIONS}
