@@ -15,10 +15,11 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
+from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .load import ModelSpec, build_model, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
-from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
+from .plan import MapOptions, Pairing, Plan, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
@@ -160,6 +161,7 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+        pairing = with_settings(pairing, base_proxy.model, raw_proxy.model)
     by_position = sum(1 for pair in pairing.pairs if pair.matched_by != "order")
     if by_position and pairing.first_error is None:
         log.info(
@@ -169,29 +171,10 @@ def pair_models(
             "s" if by_position != 1 else "",
         )
     if pairing.first_error is None:
-        note = settings_note(pairing.pairs)
+        note = settings_note(pairing.notes)
         if note:
             log.warning(note)
     return pairing, base_proxy, raw_proxy, options
-
-
-def settings_note(pairs: Sequence[UnitPair]) -> str:
-    """A note on the pairs whose weights copy exactly but whose settings differ."""
-    differing = [pair for pair in pairs if pair.difference]
-    if not differing:
-        return ""
-    first = differing[0]
-    more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
-    count = len(differing)
-    return (
-        f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
-        "setting that is not a weight, so outputs differ slightly even with equal "
-        f"weights: base `{first.base.path or '<root>'}` / raw "
-        f"`{first.raw.path or '<root>'}` "
-        f"({first.difference}){more}. The weights are copied exactly; build both "
-        "models with the same settings for equal outputs (the script's table marks "
-        "these pairs)."
-    )
 
 
 def make_plan(

@@ -1,8 +1,9 @@
 """The paired table ``padiff-gen inspect`` prints, for people (aligned text) and as data.
 
 Built from a :class:`~padiff_gen.plan.Pairing`, which keeps every mismatch on its pair, so
-the whole table shows even when the models do not map: the first mismatch is marked, and
-units left over on either side are listed after the table.
+the whole table shows even when the models do not map: the first mismatch is marked, rows
+matched by name are marked, the units without a partner on either side are listed after
+the table, and so are the settings that differ outside the weights.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Optional
 
+from .match import UNPAIRED
 from .plan import TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, paint
 
@@ -56,15 +58,29 @@ def how(pair: UnitPair) -> str:
     return "copy"
 
 
+# How a row was matched, when not by its position in definition order.
+MATCH_MARKS = {"name": "matched by name", "map": "matched by --map"}
+
+
 def paired(pairing: Pairing) -> list[UnitPair]:
-    """The pairs with a unit on both sides (the table's rows)."""
-    return [p for p in pairing.pairs if p.base is not None and p.raw is not None]
+    """The pairs with a unit on both sides (the table's rows); a row that only carries
+    the error about units without a partner is none."""
+    return [
+        p
+        for p in pairing.pairs
+        if p.base is not None and p.raw is not None and p.matched_by != UNPAIRED
+    ]
 
 
 def leftovers(pairing: Pairing) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
-    """Units of either model that nothing on the other side pairs with, in order."""
-    count = min(len(pairing.base_units), len(pairing.raw_units))
-    return pairing.base_units[count:], pairing.raw_units[count:]
+    """Units of either model that no row pairs with anything, in definition order."""
+    rows = paired(pairing)
+    base_paths = {p.base.path for p in rows}
+    raw_paths = {p.raw.path for p in rows}
+    return (
+        tuple(u for u in pairing.base_units if u.path not in base_paths),
+        tuple(u for u in pairing.raw_units if u.path not in raw_paths),
+    )
 
 
 def _first_mismatch(pairing: Pairing) -> Optional[tuple[Optional[int], UnitPair]]:
@@ -99,6 +115,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                     else None
                 ),
                 "matched_by": pair.matched_by,
+                "matched_by_name": pair.matched_by in MATCH_MARKS,
                 "differs": pair.difference or None,
                 "error": pair.error.text if pair.error is not None else None,
             }
@@ -121,6 +138,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
             "base": [_unit_data(u) for u in base_left],
             "raw": [_unit_data(u) for u in raw_left],
         },
+        "settings": [note.data() for note in pairing.notes],
     }
 
 
@@ -137,14 +155,19 @@ def _shapes(unit: Unit) -> str:
 def _how_text(pair: UnitPair) -> str:
     kind = how(pair)
     if kind == "mismatch":
-        return "MISMATCH"
-    if kind == "initializer":
+        text = "MISMATCH"
+    elif kind == "initializer":
         text = f"{pair.initializer.name} ({pair.initializer.origin})"
-        return text + (f"; differs: {pair.difference}" if pair.difference else "")
-    if kind == "transpose":
+    elif kind == "transpose":
         names = [c.base.name for c in pair.copies if c.transform == TRANSPOSE]
-        return "transpose " + ", ".join(names)
-    return "copy"
+        text = "transpose " + ", ".join(names)
+    else:
+        text = "copy"
+    if pair.matched_by in MATCH_MARKS:
+        text += f"; {MATCH_MARKS[pair.matched_by]}"
+    if pair.difference and kind != "mismatch":
+        text += f"; differs: {pair.difference}"
+    return text
 
 
 def _model_line(role: str, info: ModelInfo) -> str:
@@ -207,6 +230,7 @@ def format_pairing(pairing: Pairing, color: bool = False) -> str:
     if not rows:
         lines.append("(no pairs)")
     lines += _leftover_lines(pairing, first, color)
+    lines += _settings_lines(pairing, color)
     lines.append("")
     lines.append(_summary(pairing, first, color))
     if first is not None:
@@ -245,6 +269,32 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
     return lines
 
 
+def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
+    if not pairing.notes:
+        return []
+    count = len(pairing.notes)
+    lines = [
+        "",
+        paint(
+            f"differences outside the weights ({count}): the outputs differ even with "
+            "equal weights",
+            color,
+            "bold",
+        ),
+    ]
+    for note in pairing.notes:
+        text = textwrap.fill(
+            note.text,
+            width=100,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        lines.append(paint(text, color, "yellow"))
+    return lines
+
+
 def _summary(pairing: Pairing, first, color: bool) -> str:
     rows = paired(pairing)
     kinds = [how(pair) for pair in rows]
@@ -256,6 +306,9 @@ def _summary(pairing: Pairing, first, color: bool) -> str:
         f"{kinds.count('mismatch')} mismatched; "
         f"{len(base_left)} base and {len(raw_left)} raw units left over."
     )
+    if pairing.notes:
+        count = len(pairing.notes)
+        text += f" {count} difference{'s' if count != 1 else ''} outside the weights."
     if first is None:
         return paint(text + " Everything pairs.", color, "green")
     return text

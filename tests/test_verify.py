@@ -57,10 +57,12 @@ def test_a_wrong_copy_is_found_and_named_on_both_sides(tmp_path):
     result = run_cli("verify", "--script", str(script), "--input", "4,6")
     assert result.returncode == 1, result.stderr
     assert "output 0: shape [4, 3]" in result.stdout and "DIFFERENT" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "first paired sub-layer that computes differently on the same input" in said
     assert (
-        "first paired sub-layer whose outputs differ (in the order the base model runs "
-        "them): base `embed` (Linear) / raw `stem` (Linear)"
-    ) in " ".join(result.stdout.split())
+        "in the order the base model runs them): base `embed` (Linear) / raw `stem` (Linear)"
+        in said
+    )
     # The unedited plan of the same models passes: the difference is the edit.
     plain = run_cli("verify", *models, "--input", "4,6")
     assert plain.returncode == 0, plain.stdout + plain.stderr
