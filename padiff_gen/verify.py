@@ -770,8 +770,9 @@ def verify(
             )
         except WeightMismatchError as error:  # the base weights break an invariant
             raise MappingError(
-                f"Copying the base weights refused: {error}.",
-                "Load real weights with --base-ckpt, or fix the value named.",
+                f"The copy refused the base weights: {str(error).rstrip('.')}.",
+                "The raw model cannot compute alike with these values: fix the value "
+                "named (in the checkpoint, with --base-ckpt).",
             ) from error
         pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
         special = [(p.base.path, p.raw.path) for p in plan.special_pairs]
