@@ -201,16 +201,9 @@ class Comparison:
 
     def in_order(self, notes: Iterable[SettingNote]) -> tuple[SettingNote, ...]:
         """Notes in base definition order; a raw-only one just after the unit before it."""
-
-        def key(note: SettingNote) -> tuple[int, int]:
-            if note.base is not None:
-                return note.base.position, 0
-            before = [
-                b.position for b, r in self.anchors if r.position < note.raw.position
-            ]
-            return max(before, default=-1), 1
-
-        return tuple(sorted(notes, key=key))
+        return tuple(
+            sorted(notes, key=lambda n: _base_order(n.base, n.raw, self.anchors))
+        )
 
     def between(
         self, after: Optional[tuple[str, str]], before: Optional[tuple[str, str]]
@@ -310,17 +303,14 @@ def _where(anchors: Sequence[tuple[Layer, Layer]], index: int) -> str:
     return ""
 
 
-def _pair_items(
-    base_items: list[Layer],
-    raw_items: list[Layer],
-    anchors: Sequence[tuple[Layer, Layer]],
-    frameworks: tuple[str, str],
-) -> list[LayerMatch]:
-    base_stretches = _stretches(base_items, [b.position for b, _ in anchors])
-    raw_stretches = _stretches(raw_items, [r.position for _, r in anchors])
-    matched: list[tuple[Layer, Layer]] = []
-    left: list[tuple[list[Layer], list[Layer]]] = []
-    # 1. In each stretch, by order and kind.
+Leftovers = list[tuple[list[Layer], list[Layer]]]  # per stretch: (base, raw) unpaired
+
+
+def _pair_in_stretches(
+    base_stretches: list[list[Layer]], raw_stretches: list[list[Layer]]
+) -> tuple[list[tuple[Layer, Layer]], Leftovers]:
+    """In each stretch between two anchors, pair by order and kind."""
+    matched, left = [], []
     for base_run, raw_run in zip(base_stretches, raw_stretches):
         matcher = difflib.SequenceMatcher(
             None,
@@ -340,81 +330,91 @@ def _pair_items(
                 [i for n, i in enumerate(raw_run) if n not in taken_raw],
             )
         )
-    # 2. Layers defined elsewhere in the other model (definition order is not call
-    # order): by kind, in order, across the model.
-    for base_left, raw_left in left:
+    return matched, left
+
+
+def _pair_across(left: Leftovers) -> list[tuple[Layer, Layer]]:
+    """Pair what is left by kind, in order, across the model: a layer defined elsewhere
+    in the other model (definition order is not call order). ``left`` loses them."""
+    matched = []
+    raws = [raw for _, raw_left in left for raw in raw_left]
+    for base_left, _ in left:
         for base in list(base_left):
-            partner = next(
-                (
-                    raw
-                    for _, raws in left
-                    for raw in raws
-                    if _kind_name(raw) == _kind_name(base)
-                ),
-                None,
+            partner = next((r for r in raws if _kind_name(r) == _kind_name(base)), None)
+            if partner is None:
+                continue
+            matched.append((base, partner))
+            raws.remove(partner)
+            base_left.remove(base)
+            for _, raw_left in left:
+                if partner in raw_left:
+                    raw_left.remove(partner)
+    return matched
+
+
+def _unpaired(
+    base_left: list[Layer], raw_left: list[Layer], where: str
+) -> list[LayerMatch]:
+    """What a stretch still holds: as many layers changing the outputs on each side are
+    different layers at one place; otherwise each is on its side only (the other model
+    may compute it in forward code). Identity layers (Dropout) need no partner."""
+    base_changing = [i for i in base_left if i.changes_outputs]
+    raw_changing = [i for i in raw_left if i.changes_outputs]
+    matches = [LayerMatch(i, None) for i in base_left if not i.changes_outputs]
+    matches += [LayerMatch(None, i) for i in raw_left if not i.changes_outputs]
+    if len(base_changing) == len(raw_changing):
+        for base, raw in zip(base_changing, raw_changing):
+            note = SettingNote(
+                base, raw, "kind", fix="use the same layer in both models", where=where
             )
-            if partner is not None:
-                matched.append((base, partner))
-                base_left.remove(base)
-                for _, raws in left:
-                    if partner in raws:
-                        raws.remove(partner)
+            matches.append(LayerMatch(base, raw, (note,)))
+        return matches
+    for role, other, layers in (
+        ("base", "raw", base_changing),
+        ("raw", "base", raw_changing),
+    ):
+        for layer in layers:
+            base, raw = (layer, None) if role == "base" else (None, layer)
+            note = SettingNote(
+                base,
+                raw,
+                "presence",
+                fix=f"add it to the {other} model, or remove it from the {role} model",
+                where=where,
+            )
+            matches.append(LayerMatch(base, raw, (note,)))
+    return matches
+
+
+def _pair_items(
+    base_items: list[Layer],
+    raw_items: list[Layer],
+    anchors: Sequence[tuple[Layer, Layer]],
+    frameworks: tuple[str, str],
+) -> list[LayerMatch]:
+    """Pair the layers without weights of both models around the anchors."""
+    matched, left = _pair_in_stretches(
+        _stretches(base_items, [b.position for b, _ in anchors]),
+        _stretches(raw_items, [r.position for _, r in anchors]),
+    )
+    matched += _pair_across(left)
     matches = [LayerMatch(b, r, _pair_notes(b, r, frameworks)) for b, r in matched]
-    # 3. Different layers at the same place, then layers without any partner.
     for index, (base_left, raw_left) in enumerate(left):
-        where = _where(anchors, index)
-        base_left = [i for i in base_left if i.changes_outputs] + [
-            i for i in base_left if not i.changes_outputs
-        ]
-        raw_left = [i for i in raw_left if i.changes_outputs] + [
-            i for i in raw_left if not i.changes_outputs
-        ]
-        # Two different layers at one place only when both sides have the same number
-        # left: otherwise the other model may compute some of them in forward code.
-        pairs = zip(base_left, raw_left) if len(base_left) == len(raw_left) else ()
-        for base, raw in pairs:
-            notes = ()
-            if base.changes_outputs or raw.changes_outputs:
-                notes = (
-                    SettingNote(
-                        base,
-                        raw,
-                        "kind",
-                        fix="use the same layer in both models",
-                        where=where,
-                    ),
-                )
-            matches.append(LayerMatch(base, raw, notes))
-        count = len(base_left) if len(base_left) == len(raw_left) else 0
-        for role, extra in (("base", base_left[count:]), ("raw", raw_left[count:])):
-            for layer in extra:
-                other = "raw" if role == "base" else "base"
-                notes = ()
-                if layer.changes_outputs:
-                    notes = (
-                        SettingNote(
-                            layer if role == "base" else None,
-                            layer if role == "raw" else None,
-                            "presence",
-                            fix=f"add it to the {other} model, or remove it from the "
-                            f"{role} model",
-                            where=where,
-                        ),
-                    )
-                matches.append(
-                    LayerMatch(
-                        layer if role == "base" else None,
-                        layer if role == "raw" else None,
-                        notes,
-                    )
-                )
-    return sorted(matches, key=_match_order)
+        matches += _unpaired(base_left, raw_left, _where(anchors, index))
+    return sorted(
+        matches, key=lambda match: _base_order(match.base, match.raw, anchors)
+    )
 
 
-def _match_order(match: LayerMatch) -> tuple[int, int]:
-    if match.base is not None:
-        return match.base.position, match.raw.position if match.raw else -1
-    return -1, match.raw.position
+def _base_order(
+    base: Optional[Layer], raw: Optional[Layer], anchors: Sequence[tuple[Layer, Layer]]
+) -> tuple[int, int]:
+    """A place in the base model's definition order; a raw-only layer's is just after
+    the anchor before it."""
+    if base is not None:
+        return base.position, 0
+    before = [b.position for b, r in anchors if r.position < raw.position]
+    return max(before, default=-1), 1 + raw.position
 
 
 def _pair_notes(

@@ -106,7 +106,7 @@ class Capture:
     order."""
 
     def __init__(self, model: Any, paths: Iterable[str]) -> None:
-        self.calls: dict[str, tuple[Any, dict]] = {}
+        self.calls: dict[str, Optional[tuple[Any, dict]]] = {}  # None: not capturable
         self.order: list[str] = []
         self._handles = []
         layers = layers_by_path(model)
@@ -119,14 +119,23 @@ class Capture:
             if torch_model:
                 handle = layer.register_forward_hook(hook, with_kwargs=True)
             else:
-                handle = layer.register_forward_post_hook(hook, with_kwargs=True)
+                try:
+                    handle = layer.register_forward_post_hook(hook, with_kwargs=True)
+                except TypeError:  # paddle before 3.0: positional arguments only
+                    handle = layer.register_forward_post_hook(
+                        lambda layer, args, output: hook(layer, args, {}, output)
+                    )
             self._handles.append(handle)
 
     def _hook(self, path: str):
         def record(layer, args, kwargs, output):
-            if path not in self.calls:  # a shared layer: its first call counts
+            if path in self.calls:  # a shared layer: its first call counts
+                return
+            try:
                 self.calls[path] = (capture(tuple(args)), capture(dict(kwargs or {})))
-                self.order.append(path)
+            except Exception:  # noqa: BLE001 - an argument numpy cannot hold
+                self.calls[path] = None
+            self.order.append(path)
 
         return record
 
@@ -177,10 +186,12 @@ def _call(layer: Any, call: tuple[Any, dict], float64: bool, own_kwargs: bool) -
     return _run(layer, args, kwargs)
 
 
-def replay(base_layer: Any, raw_layer: Any, call: tuple[Any, dict]) -> Replay:
+def replay(base_layer: Any, raw_layer: Any, call: Optional[tuple[Any, dict]]) -> Replay:
     """Run both layers on the base layer's captured arguments: in float64 if both can,
     else as they are. The raw layer gets the base's keyword arguments when it takes them,
     else the positional ones alone."""
+    if call is None:
+        return Replay(problem="its arguments could not be captured")
     problem = ""
     for float64 in (True, False):
         try:
