@@ -6,8 +6,8 @@ argument corresponds to which paddle one and how their values translate (paddle 
 ``exclusive`` is torch's ``not count_include_pad``; torch RNNs read ``batch_first``, paddle's
 ``time_major``, with opposite defaults). Kinds (:data:`KINDS`) are found by class hierarchy
 (``isinstance``), never by class name, so a library's subclass of ``BatchNorm2d`` is a
-BatchNorm. The facts come from the frameworks' documentation and were checked by running
-both layers (docs/settings.md lists them; /work/shared/FACTS.md has the measurements).
+BatchNorm. The facts come from the frameworks' documentation; tests/test_settings.py runs
+both layers of each to check it, and docs/settings.md lists them.
 
 Two layers of the same framework compare with that framework's reads on both sides (torch
 vs torch: different eps). Values are compared in the row's common terms; messages show
