@@ -14,18 +14,19 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
+from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .inputs import InputSpec
 from .layout_probe import decide_by_probe
 from .log import get_logger
 from .load import ModelSpec, build_model, input_source, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
-from .plan import MapOptions, Pairing, Plan, UnitPair, plan_from
+from .plan import MapOptions, Pairing, Plan, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
 from .runtime.common import WeightMismatchError
-from .special_init import TrainingDifference, global_special_init_pool
+from .special_init import global_special_init_pool
 from .write import check_output_path, write_atomically
 
 log = get_logger()
@@ -200,12 +201,13 @@ def pair_models(
     if pairing.undecided:
         with progress.stage("running both models to decide layouts"):
             pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
+    pairing = with_settings(pairing, base_proxy.model, raw_proxy.model)
     if pairing.first_error is not None:
         remark = one_sided_kwargs_remark(base_proxy, raw_proxy)
         if remark:
             pairing.first_error.add_remark(remark)
     if pairing.first_error is None:
-        note = settings_note(pairing.pairs)
+        note = settings_note(pairing.notes)
         if note:
             log.warning(note)
     return pairing, base_proxy, raw_proxy, options
@@ -227,44 +229,6 @@ def one_sided_kwargs_remark(base: ProxyModel, raw: ProxyModel) -> str:
         f"its defaults. If both constructors take these arguments, give them to the "
         f"{other} model too ({input_source(other).kwargs()})."
     )
-
-
-def settings_note(pairs: Sequence[UnitPair]) -> str:
-    """A note on the pairs whose weights copy exactly but whose settings differ."""
-    differing = [pair for pair in pairs if pair.difference]
-    if not differing:
-        return ""
-    training_only = [
-        pair for pair in differing if isinstance(pair.difference, TrainingDifference)
-    ]
-    in_eval = [pair for pair in differing if pair not in training_only]
-    notes = []
-    if in_eval:
-        first = in_eval[0]
-        more = f" and {len(in_eval) - 1} more" if len(in_eval) > 1 else ""
-        count = len(in_eval)
-        notes.append(
-            f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
-            "setting that is not a weight, so outputs differ slightly even with equal "
-            f"weights: {_pair_words(first)} ({first.difference}){more}. The weights are "
-            "copied exactly; build both models with the same settings for equal outputs "
-            "(the script's table marks these pairs)."
-        )
-    if training_only:
-        first = training_only[0]
-        more = f" and {len(training_only) - 1} more" if len(training_only) > 1 else ""
-        count = len(training_only)
-        notes.append(
-            f"note: {count} layer pair{'s differ' if count != 1 else ' differs'} in a "
-            f"setting that changes training only: {_pair_words(first)} "
-            f"({first.difference}){more}. Outputs are equal; the script's table marks "
-            "these pairs."
-        )
-    return "\n".join(notes)
-
-
-def _pair_words(pair: UnitPair) -> str:
-    return f"base `{pair.base.path or '<root>'}` / raw `{pair.raw.path or '<root>'}`"
 
 
 def matched_by_name_note(plan: Plan, where: str) -> str:

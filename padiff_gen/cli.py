@@ -146,6 +146,13 @@ def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not randomize the base model's weights first",
     )
+    verify.add_argument(
+        "--base-ckpt",
+        metavar="PATH",
+        help="load the base weights from this checkpoint instead of random ones "
+        "(the formats generated scripts read)",
+    )
+    add_target_argument(verify)
     verify.set_defaults(handler=run_verify)
 
 
@@ -178,21 +185,56 @@ def run_emit(args: argparse.Namespace) -> int:
 def run_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
-    options = emit_options(args)
-    options.pop("inputs")  # verify's own --input, passed below
+    base, raw, options = args.base, args.raw, emit_options(args)
+    target = _verify_target(args)
+    if target is not None:
+        base, raw = target.base, target.raw
+        options = {
+            "base_kwargs": target.base_kwargs,
+            "raw_kwargs": target.raw_kwargs,
+            "layer_map": target.layer_map,
+            "match": target.match,
+            "maps": list(target.maps),
+            "init_modules": list(target.init_modules),
+            "layouts": list(target.layouts),
+        }
+    options.pop("inputs", None)  # verify's own --input, passed below
     result = verify(
-        args.base,
-        args.raw,
+        base,
+        raw,
         args.input,
         atol=args.atol,
         rtol=args.rtol,
         script=args.script,
         seed=args.seed,
         randomize=not args.keep_weights,
+        base_checkpoint=args.base_ckpt,
         **options,
     )
     print(result.report())
     return 0 if result.equal else 1
+
+
+def _verify_target(args: argparse.Namespace):
+    """The configured target verify works on: one named with --target, or the only one
+    when neither --base/--raw nor --script is given; None for a one-off run."""
+    from .config import find_config
+    from .targets import select_targets, use_root
+
+    if not args.target and (args.script or (args.base and args.raw)):
+        return None
+    config = find_config()
+    targets = select_targets(config, args)
+    if targets is None:
+        return None
+    if len(targets) > 1:
+        raise UsageError(
+            f"{config.path} configures {len(targets)} targets "
+            f"({', '.join(t.name for t in targets)}); verify checks one.",
+            "Pick it with --target NAME.",
+        )
+    use_root(config.root)
+    return targets[0]
 
 
 def _configure(args: argparse.Namespace) -> None:

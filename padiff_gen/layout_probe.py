@@ -19,7 +19,6 @@ import copy
 import dataclasses
 import itertools
 import math
-import sys
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ from .load import build_model
 from .plan import Pairing, UnitPair
 from .proxy import ProxyModel
 from .walk import collect_units, layers_by_path
+from .weights import flatten_outputs, randomize_weights
 
 # Models larger than this (parameters, each) are not built with weights to probe.
 PROBE_MAX_ELEMENTS = 1 << 26
@@ -87,20 +87,8 @@ def guess_inputs(model: Any) -> list[list[InputSpec]]:
 
 def _first_output(outputs: Any) -> Optional[np.ndarray]:
     """The first tensor of a model's outputs (logits, say), as float64."""
-    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
-    if isinstance(outputs, dict) or hasattr(outputs, "keys"):
-        outputs = [outputs[key] for key in outputs.keys()]
-    if isinstance(outputs, (tuple, list)):
-        for item in outputs:
-            found = _first_output(item)
-            if found is not None:
-                return found
-        return None
-    if torch is not None and isinstance(outputs, torch.Tensor):
-        return outputs.detach().cpu().double().numpy()
-    if paddle is not None and isinstance(outputs, paddle.Tensor):
-        return outputs.astype("float64").numpy()
-    return None
+    arrays = flatten_outputs(outputs)
+    return arrays[0] if arrays else None
 
 
 def run(
@@ -164,43 +152,6 @@ def watched_layers(pair: UnitPair) -> Optional[tuple[str, str]]:
     single = pair.raw if pair.base.members else pair.base
     parent = single.path.rpartition(".")[0]
     return (parent, parent) if parent else None
-
-
-def randomize(model: Any) -> None:
-    """Random weights of a realistic scale, keeping what the model keeps fixed: torch
-    Embedding padding rows stay zero, variances positive."""
-    rng = np.random.default_rng(SEED)
-    framework = framework_of_layer(model)
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        if "float" not in str(tensor.dtype) or not tensor.shape:
-            continue
-        shape = tuple(int(d) for d in tensor.shape)
-        scale = 1 / math.sqrt(max(shape[-1], 1)) if len(shape) >= 2 else 0.5
-        values = rng.standard_normal(shape) * scale
-        if name.endswith(("running_var", "_variance")):
-            values = np.abs(values) + 0.5
-        elif len(shape) == 1 and name.endswith("weight"):
-            values = 1.0 + values  # norm scales near one
-        _assign(tensor, values, framework)
-    if framework == "torch":
-        import torch
-
-        for layer in model.modules():
-            if isinstance(layer, torch.nn.Embedding) and layer.padding_idx is not None:
-                with torch.no_grad():
-                    layer.weight[layer.padding_idx] = 0.0
-
-
-def _assign(tensor: Any, values: np.ndarray, framework: str) -> None:
-    if framework == "torch":
-        import torch
-
-        with torch.no_grad():
-            tensor.copy_(torch.from_numpy(values))
-        return
-    import paddle
-
-    tensor.set_value(paddle.to_tensor(values.astype("float32")).astype(tensor.dtype))
 
 
 def _with_weights(proxy: ProxyModel, role: str) -> Optional[Any]:
@@ -292,7 +243,7 @@ def decide_by_probe(
             pairing,
             "(The models were given without weights, so they cannot be run to find out.)",
         )
-    randomize(base_model)
+    randomize_weights(base_model, SEED)
     watched = sorted(
         {w for i in kinds.values() if (w := watched_layers(pairing.pairs[i[0]]))}
     )

@@ -31,6 +31,7 @@ DEFAULT_MATCH = "auto"
 BY_ORDER = "order"  # same position in definition order
 BY_NAME = "name"  # same (normalised) path, at different positions
 BY_MAP = "map"  # a manual layer-map pair, at different positions
+UNPAIRED = "unpaired"  # no pair: a row that carries the error about units left over
 
 PairFn = Callable[[Unit, Unit], UnitPair]
 RegisteredFn = Callable[[Unit, Unit], bool]
@@ -433,7 +434,7 @@ def _names_failure(
         _side(raw),
         detail=detail,
     )
-    return tuple(name_pairs) + (UnitPair(base, raw, error=error),)
+    return tuple(name_pairs) + (UnitPair(base, raw, error=error, matched_by=UNPAIRED),)
 
 
 def _both_failed(

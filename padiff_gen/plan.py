@@ -100,7 +100,8 @@ class UnitPair:
     copies: tuple[TensorCopy, ...] = ()
     initializer: Optional[Initializer] = None
     # "order": same position in definition order; "name": same path, positions differ;
-    # "map": a manual layer-map pair whose positions differ (see padiff_gen.match).
+    # "map": a manual layer-map pair whose positions differ (see padiff_gen.match);
+    # "unpaired": no pair, only the error about units without a partner.
     matched_by: str = "order"
     error: Optional[MappingError] = None
     # A setting that is not a weight differs (e.g. "torch eps=0.001, paddle
@@ -148,6 +149,9 @@ class Pairing:
     base_units: tuple[Unit, ...]
     raw_units: tuple[Unit, ...]
     pairs: tuple[UnitPair, ...]
+    # Settings that are not weights but differ (padiff_gen.compare_settings.SettingNote):
+    # on unit pairs (also in their `difference`) and on the layers without weights.
+    notes: tuple = ()
 
     @property
     def first_error(self) -> Optional[MappingError]:
@@ -172,6 +176,7 @@ class Plan:
     raw: ModelInfo
     pairs: tuple[UnitPair, ...]
     command: Optional[str] = None
+    notes: tuple = ()  # as Pairing.notes
 
     @property
     def copies(self) -> tuple[TensorCopy, ...]:
@@ -191,4 +196,4 @@ def plan_from(pairing: Pairing, command: Optional[str] = None) -> Plan:
     error = pairing.first_error
     if error is not None:
         raise error
-    return Plan(pairing.base, pairing.raw, pairing.pairs, command)
+    return Plan(pairing.base, pairing.raw, pairing.pairs, command, pairing.notes)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 import black
 import jinja2
 
+from .compare_settings import script_lines
 from .version import __version__
 from .errors import InlineError
 from .extract import SourceCollector
@@ -144,6 +145,13 @@ def _summary(plan: Plan) -> str:
             "are copied exactly, but such layers compute slightly different outputs.",
             width=88,
         )
+    others = sum(1 for note in plan.notes if not note.unit)
+    if others:
+        summary += "\n\n" + textwrap.fill(
+            f"{others} difference{'s' if others != 1 else ''} in layers without weights "
+            "(listed above the tables) change the outputs too.",
+            width=88,
+        )
     return summary
 
 
@@ -179,6 +187,7 @@ def render_script(
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
         "composite_rows": composite_rows(plan),
+        "setting_lines": script_lines(plan.notes),
         "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
         "file_name": file_name,
         "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],

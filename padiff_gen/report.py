@@ -1,8 +1,9 @@
 """The paired table ``padiff-gen inspect`` prints, for people (aligned text) and as data.
 
 Built from a :class:`~padiff_gen.plan.Pairing`, which keeps every mismatch on its pair, so
-the whole table shows even when the models do not map: the first mismatch is marked, and
-units left over on either side are listed after the table.
+the whole table shows even when the models do not map: the first mismatch is marked, rows
+matched by name are marked, the units without a partner on either side are listed after
+the table, and so are the settings that differ outside the weights.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Optional
 
+from .match import UNPAIRED
 from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, clip_right, fit_columns, paint
 
@@ -61,15 +63,29 @@ def how(pair: UnitPair) -> str:
     return "copy"
 
 
+# How a row was matched, when not by its position in definition order.
+MATCH_MARKS = {"name": "matched by name", "map": "matched by --map"}
+
+
 def paired(pairing: Pairing) -> list[UnitPair]:
-    """The pairs with a unit on both sides (the table's rows)."""
-    return [p for p in pairing.pairs if p.base is not None and p.raw is not None]
+    """The pairs with a unit on both sides (the table's rows); a row that only carries
+    the error about units without a partner is none."""
+    return [
+        p
+        for p in pairing.pairs
+        if p.base is not None and p.raw is not None and p.matched_by != UNPAIRED
+    ]
 
 
 def leftovers(pairing: Pairing) -> tuple[tuple[Unit, ...], tuple[Unit, ...]]:
-    """Units of either model that nothing on the other side pairs with, in order."""
-    count = min(len(pairing.base_units), len(pairing.raw_units))
-    return pairing.base_units[count:], pairing.raw_units[count:]
+    """Units of either model that no row pairs with anything, in definition order."""
+    rows = paired(pairing)
+    base_paths = {p.base.path for p in rows}
+    raw_paths = {p.raw.path for p in rows}
+    return (
+        tuple(u for u in pairing.base_units if u.path not in base_paths),
+        tuple(u for u in pairing.raw_units if u.path not in raw_paths),
+    )
 
 
 def _first_mismatch(pairing: Pairing) -> Optional[tuple[Optional[int], UnitPair]]:
@@ -115,6 +131,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                     else None
                 ),
                 "matched_by": pair.matched_by,
+                "matched_by_name": pair.matched_by in MATCH_MARKS,
                 "differs": pair.difference or None,
                 "error": pair.error.text if pair.error is not None else None,
             }
@@ -137,6 +154,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
             "base": [_unit_data(u) for u in base_left],
             "raw": [_unit_data(u) for u in raw_left],
         },
+        "settings": [note.data() for note in pairing.notes],
     }
 
 
@@ -177,12 +195,13 @@ def _how_text(pair: UnitPair) -> str:
         text = pair.layout or "; ".join(sorted({c.transform for c in pair.copies}))
     elif kind == "initializer":
         text = f"{pair.initializer.name} ({pair.initializer.origin})"
-        text += f"; differs: {pair.difference}" if pair.difference else ""
     elif kind == "transpose":
         names = [c.raw.name for c in pair.copies if c.transform == TRANSPOSE]
         text = "transpose " + ", ".join(names)
     else:
         text = "copy"
+    if pair.difference and kind != "mismatch":
+        text += f"; differs: {pair.difference}"
     return text
 
 
@@ -280,6 +299,7 @@ def format_pairing(
     if not rows:
         lines.append("(no pairs)")
     lines += _leftover_lines(pairing, first, color)
+    lines += _settings_lines(pairing, color)
     lines.append("")
     lines.append(_summary(pairing, first, color, width))
     if first is not None:
@@ -318,6 +338,32 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
     return lines
 
 
+def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
+    if not pairing.notes:
+        return []
+    count = len(pairing.notes)
+    lines = [
+        "",
+        paint(
+            f"differences outside the weights ({count}): the outputs differ even with "
+            "equal weights",
+            color,
+            "bold",
+        ),
+    ]
+    for note in pairing.notes:
+        text = textwrap.fill(
+            note.text,
+            width=100,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        lines.append(paint(text, color, "yellow"))
+    return lines
+
+
 def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) -> str:
     rows = paired(pairing)
     kinds = [how(pair) for pair in rows]
@@ -325,6 +371,7 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
     text = (
         f"{len(rows)} pairs: {kinds.count('copy')} copied as is, "
         f"{kinds.count('transpose')} with a transpose, "
+        f"{kinds.count('layout')} fused, stacked or reshaped, "
         f"{kinds.count('initializer')} by initializers, "
         f"{kinds.count('mismatch')} mismatched; "
         f"{len(base_left)} base and {len(raw_left)} raw units left over."
@@ -335,6 +382,9 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
             f" {moved} pair{'s were' if moved != 1 else ' was'} matched by name or "
             "--map: the models define those layers in a different order."
         )
+    if pairing.notes:
+        count = len(pairing.notes)
+        text += f" {count} difference{'s' if count != 1 else ''} outside the weights."
     if first is None:
         text += " Everything pairs."
     if width:

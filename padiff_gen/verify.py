@@ -1,31 +1,52 @@
 """Verify: copy the weights, run both models on the same random inputs, compare outputs.
 
-The base model's weights are randomized first (seeded), so that a tensor the copy forgets
-shows in the outputs instead of hiding behind a default such as BatchNorm's weight = 1.
-When the outputs differ, forward hooks on every paired sub-layer find the first pair (in
-the order the base model calls them) whose outputs differ: the likely culprit.
+The base model's weights are randomized first (seeded) at the scale of a trained model's,
+so that a tensor the copy forgets shows in the outputs instead of hiding behind a default
+such as BatchNorm's weight = 1, and a small setting difference (eps) shows too; or they
+come from ``base_checkpoint``.
+
+Then every paired sub-layer is checked in isolation: both run again on the input the base
+sub-layer received (captured by forward hooks, converted across frameworks, in float64;
+:mod:`padiff_gen.isolate`), so a difference upstream cannot smear onto later layers. The
+first pair that differs there (in the order the base model calls them) is the culprit,
+with the settings the table finds different on it. When every pair agrees in isolation
+but the outputs do not, the layers without weights between the last pair whose outputs
+agree and the first whose outputs differ are named, with their settings
+(:mod:`padiff_gen.compare_settings`).
 
 Outputs are compared relative to their scale: equal when
-``max |raw - base| <= atol + rtol * max |base|``, the same rule the tests use.
+``max |raw - base| <= atol + rtol * max |base|``, the same rule the tests use. In
+isolation, in float64, a pair must agree ISOLATION_MARGIN times tighter.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from . import isolate
 from .api import MapLike, ModelLike, as_proxy, assign_weight
+from .compare_settings import Anchor, Comparison, LayerMatch, compare_models
 from .errors import MappingError, UsageError, format_shape
 from .frameworks import class_name
-from .inputs import INT_DTYPES, InputSpec, make_inputs  # noqa: F401 (re-exported)
+from .inputs import InputSpec, make_inputs
+from .weights import flatten_outputs, randomize_weights
 from .load import ModelSpec
-from .walk import layers_by_path
+from .runtime.common import WeightMismatchError
+from .walk import collect_units, layers_by_path
+
+# In isolation both sub-layers see the same input and compute in float64, where the two
+# frameworks agree to ~1e-15 (1e-7 where a layer computes in float32 inside, like the
+# RMSNorm of transformers): a pair must agree this many times tighter than the outputs.
+# An eps of 1e-6 against 1e-5 moves a norm's output by 4.5e-6 of its scale.
+ISOLATION_MARGIN = 10
 
 
 @dataclass(frozen=True)
@@ -55,11 +76,47 @@ class OutputReport:
 
 @dataclass(frozen=True)
 class LayerReport:
+    """A pair of sub-layers that computes differently on the same input."""
+
     base_path: str
     raw_path: str
     base_class: str
     raw_class: str
-    difference: Difference
+    difference: Optional[Difference]  # None when the output shapes differ
+    base_shape: tuple[int, ...] = ()
+    raw_shape: tuple[int, ...] = ()
+    settings: tuple[str, ...] = ()  # what the settings table finds different on them
+    float64: bool = True
+
+    def describe(self) -> str:
+        where = (
+            f"base `{self.base_path or '<root>'}` ({self.base_class}) / raw "
+            f"`{self.raw_path or '<root>'}` ({self.raw_class})"
+        )
+        if self.difference is None:
+            return (
+                f"{where}: output shapes {format_shape(self.base_shape)} (base) vs "
+                f"{format_shape(self.raw_shape)} (raw)"
+            )
+        return (
+            f"{where}: max abs diff {self.difference.max_abs:.3g}, max rel diff "
+            f"{self.difference.max_rel:.3g}"
+        )
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the outputs of paired sub-layers first differ, and what lies before it.
+
+    ``after``/``at``: (base path, raw path, class) of the last pair whose outputs agree
+    and of the first whose outputs differ, in the order the base model runs them (None:
+    the start, or the end of the models). ``layers``: the layers without weights between
+    them, paired by the settings comparison.
+    """
+
+    after: Optional[tuple[str, str, str]]
+    at: Optional[tuple[str, str, str]]
+    layers: tuple[LayerMatch, ...] = ()
 
 
 @dataclass
@@ -67,13 +124,20 @@ class VerifyResult:
     outputs: list[OutputReport]
     atol: float
     rtol: float
-    first_layer: Optional[LayerReport] = None
+    first_layer: Optional[LayerReport] = None  # the first pair differing in isolation
     inputs: Sequence[InputSpec] = field(default_factory=tuple)
     note: str = ""
+    divergence: Optional[Divergence] = None  # when no earlier pair explains the outputs
+    not_replayed: tuple[str, ...] = ()  # pairs that could not run in isolation, and why
+
+    @property
+    def outputs_equal(self) -> bool:
+        return bool(self.outputs) and all(output.equal for output in self.outputs)
 
     @property
     def equal(self) -> bool:
-        return bool(self.outputs) and all(output.equal for output in self.outputs)
+        """The outputs agree and so does every pair of sub-layers in isolation."""
+        return self.outputs_equal and self.first_layer is None
 
     def report(self) -> str:
         lines = [self.note] if self.note else []
@@ -91,29 +155,121 @@ class VerifyResult:
                 f"{diff.max_rel:.3g}: {verdict}"
             )
         tolerance = f"atol {self.atol:g}, rtol {self.rtol:g}"
-        if self.equal:
-            lines.append(
-                f"the outputs match ({tolerance}, relative to each output's scale)"
-            )
-            return "\n".join(lines)
+        verdict = "match" if self.outputs_equal else "differ"
         lines.append(
-            f"the outputs differ ({tolerance}, relative to each output's scale)"
+            f"the outputs {verdict} ({tolerance}, relative to each output's scale)"
         )
-        layer = self.first_layer
-        if layer is None:
+        if self.equal:
+            return "\n".join(lines)
+        return "\n".join(lines + [_wrap(line) for line in self._explanation()])
+
+    def _explanation(self) -> list[str]:
+        """Which pair of sub-layers, or which layers between them, make the difference."""
+        lines: list[str] = []
+        if self.first_layer is not None:
+            lines += self._layer_lines()
+        if self.divergence is not None:
+            lines += self._divergence_lines()
+        elif self.first_layer is None:
             lines.append(
                 "No paired sub-layer's output differs: the difference arises outside the "
-                "layers with weights (functional code in forward, a non-persistent buffer, "
-                "a layer that behaves differently in the two frameworks such as Dropout)."
+                "layers with weights (functional code in forward, a non-persistent buffer)."
             )
-        else:
+        if self.not_replayed:
             lines.append(
-                f"first paired sub-layer whose outputs differ (in the order the base model "
-                f"runs them): base `{layer.base_path or '<root>'}` ({layer.base_class}) / raw "
-                f"`{layer.raw_path or '<root>'}` ({layer.raw_class}): max abs diff "
-                f"{layer.difference.max_abs:.3g}, max rel diff {layer.difference.max_rel:.3g}"
+                f"{len(self.not_replayed)} paired sub-layer(s) could not run in isolation: "
+                + "; ".join(self.not_replayed[:3])
+                + (" and more" if len(self.not_replayed) > 3 else "")
             )
-        return "\n".join(lines)
+        return lines
+
+    def _layer_lines(self) -> list[str]:
+        layer = self.first_layer
+        how = "in float64" if layer.float64 else "in the models' own precision"
+        lead = "but a" if self.outputs_equal else "first"
+        lines = [
+            f"{lead} paired sub-layer that computes differently on the same input (its "
+            f"base input, replayed {how}; in the order the base model runs them): "
+            + layer.describe()
+        ]
+        lines += [f"  setting that differs: {text}" for text in layer.settings]
+        return lines
+
+    def _divergence_lines(self) -> list[str]:
+        divergence = self.divergence
+
+        def pair(where: tuple[str, str, str]) -> str:
+            return (
+                f"base `{where[0] or '<root>'}` / raw `{where[1] or '<root>'}` "
+                f"({where[2]})"
+            )
+
+        lead = (
+            "Before it, the outputs"
+            if self.first_layer is not None
+            else "Every paired sub-layer computes alike on the same input, but the outputs"
+        )
+        if divergence.at is not None and divergence.after is not None:
+            where = (
+                f"first differ at {pair(divergence.at)}, after {pair(divergence.after)}"
+            )
+            span = "between them"
+        elif divergence.at is not None:
+            where = (
+                f"differ already at {pair(divergence.at)}, the first paired sub-layer"
+            )
+            span = "before it"
+        elif divergence.after is not None:
+            where = f"of every paired sub-layer agree, up to {pair(divergence.after)}"
+            span = "after it"
+        else:
+            where, span = "differ", "in the models"
+        lines = [f"{lead} {where}. The layers without weights {span}:"]
+        if not divergence.layers:
+            lines.append(
+                "  none that padiff-gen knows: the difference arises in the models' "
+                "forward code (a functional call, a non-persistent buffer)."
+            )
+        for match in divergence.layers:
+            lines.append(_match_line(match))
+        return lines
+
+
+def _match_line(match: LayerMatch) -> str:
+    """One layer without weights (or a pair), with its settings; `!` if they differ."""
+
+    def side(role: str, layer) -> str:
+        settings = layer.settings
+        what = f"{layer.framework} {layer.label}" + (
+            f": {settings}" if settings else ""
+        )
+        return f"{role} `{layer.name}` ({what})"
+
+    sides = [side(r, l) for r, l in (("base", match.base), ("raw", match.raw)) if l]
+    line = ("! " if match.notes else "  ") + " / ".join(sides)
+    for note in match.notes:
+        if note.setting == "presence":
+            other = "raw" if match.base else "base"
+            line += (
+                f": nothing in the {other} model pairs with it (unless its forward code "
+                f"computes it); {note.fix}"
+            )
+        elif note.setting == "kind":
+            line += f": different layers; {note.fix}"
+        else:
+            line += f": they differ in {note.setting}; {note.fix}"
+    return line
+
+
+def _wrap(line: str) -> str:
+    indent = "    " if line.startswith(("  ", "! ")) else "  "
+    return textwrap.fill(
+        line,
+        width=100,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 # ---------------------------------------------------------------- framework helpers
@@ -124,55 +280,6 @@ def _framework(model: Any) -> str:
     if torch is not None and isinstance(model, torch.nn.Module):
         return "torch"
     return "paddle"
-
-
-def _to_numpy(value: Any) -> Optional[np.ndarray]:
-    """A tensor (either framework) as a float64 array; None for anything else."""
-    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
-    if torch is not None and isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.float()  # numpy has no bfloat16
-        return np.asarray(value.numpy(), dtype=np.float64)
-    if paddle is not None and isinstance(value, paddle.Tensor):
-        if value.is_floating_point():
-            value = value.astype("float32")
-        return np.asarray(value.numpy(), dtype=np.float64)
-    return None
-
-
-def flatten_outputs(outputs: Any) -> list[np.ndarray]:
-    """Every tensor in (nested tuples, lists, dicts of) outputs, in order, as arrays."""
-    if isinstance(outputs, Mapping):
-        return [a for key in outputs for a in flatten_outputs(outputs[key])]
-    if isinstance(outputs, (tuple, list)):
-        return [a for item in outputs for a in flatten_outputs(item)]
-    array = _to_numpy(outputs)
-    return [] if array is None else [array]
-
-
-def randomize_weights(model: Any, seed: int) -> None:
-    """Give every float parameter and persistent buffer random values (variances > 0)."""
-    rng = np.random.default_rng(seed)
-    framework = _framework(model)
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        if "float" not in str(tensor.dtype):
-            continue
-        values = rng.standard_normal(tuple(int(d) for d in tensor.shape)) * 0.5
-        if name.endswith(("running_var", "_variance")):
-            values = np.abs(values) + 0.5  # a negative variance makes NaNs
-        if framework == "torch":
-            import torch
-
-            with torch.no_grad():
-                tensor.copy_(torch.from_numpy(values))
-        else:
-            import paddle
-
-            # via float32: numpy has no bfloat16
-            tensor.set_value(
-                paddle.to_tensor(values.astype("float32")).astype(tensor.dtype)
-            )
 
 
 def _as_framework_input(array: np.ndarray, framework: str) -> Any:
@@ -265,33 +372,88 @@ def compare(
     return Difference(worst, scale, within)
 
 
-def _first_differing_layer(
-    base: _Recorder,
-    raw: _Recorder,
-    pairs: Sequence[tuple[str, str]],
-    classes: Mapping[tuple[str, str], tuple[str, str]],
+def _pair_difference(
+    base_out: Sequence[np.ndarray], raw_out: Sequence[np.ndarray], atol, rtol
+) -> tuple[Optional[Difference], tuple, tuple]:
+    """(difference or None, base shape, raw shape) of the leading outputs both have
+    (layers may return extras on one side only, such as attention weights)."""
+    count = min(len(base_out), len(raw_out))
+    for a, b in zip(base_out[:count], raw_out[:count]):
+        if a.shape != b.shape:
+            return None, a.shape, b.shape
+    difference = compare(base_out[:count], raw_out[:count], atol, rtol)
+    return difference, (), ()
+
+
+def _first_isolated(
+    base_model: Any,
+    raw_model: Any,
+    capture: isolate.Capture,
+    partner: Mapping[str, str],
+    comparison: Comparison,
     atol: float,
     rtol: float,
-) -> Optional[LayerReport]:
-    partner: dict[str, str] = {}
-    for (
-        base_path,
-        raw_path,
-    ) in pairs:  # an edited table may pair a layer twice: first wins
-        partner.setdefault(base_path, raw_path)
-    for base_path in base.order:
+) -> tuple[Optional[tuple[int, LayerReport]], list[str]]:
+    """The first pair, in the base model's call order, whose sub-layers differ when run
+    on the same input (with its position in that order); and the pairs that could not
+    be run so."""
+    base_layers, raw_layers = layers_by_path(base_model), layers_by_path(raw_model)
+    not_replayed = []
+    for position, base_path in enumerate(capture.order):
+        raw_path = partner.get(base_path)
+        if raw_path not in raw_layers:
+            continue
+        base_layer, raw_layer = base_layers[base_path], raw_layers[raw_path]
+        replayed = isolate.replay(base_layer, raw_layer, capture.calls[base_path])
+        if replayed.problem:
+            not_replayed.append(f"base `{base_path or '<root>'}` ({replayed.problem})")
+            continue
+        margin = ISOLATION_MARGIN if replayed.float64 else 1
+        difference, base_shape, raw_shape = _pair_difference(
+            flatten_outputs(replayed.base),
+            flatten_outputs(replayed.raw),
+            atol / margin,
+            rtol / margin,
+        )
+        if difference is not None and difference.within:
+            continue
+        notes = comparison.unit_notes.get((base_path, raw_path), ())
+        report = LayerReport(
+            base_path,
+            raw_path,
+            class_name(base_layer),
+            class_name(raw_layer),
+            difference,
+            base_shape,
+            raw_shape,
+            tuple(note.text for note in notes),
+            replayed.float64,
+        )
+        return (position, report), not_replayed
+    return None, not_replayed
+
+
+def _first_divergence(
+    base: _Recorder,
+    raw: _Recorder,
+    partner: Mapping[str, str],
+    atol: float,
+    rtol: float,
+) -> tuple[Optional[str], Optional[str], int]:
+    """(last base path whose pair's outputs agree, first whose differ, the latter's
+    position in the base model's call order) as the models actually ran."""
+    last = None
+    for position, base_path in enumerate(base.order):
         raw_path = partner.get(base_path)
         if raw_path is None or raw_path not in raw.outputs:
             continue
-        base_out, raw_out = base.outputs[base_path], raw.outputs[raw_path]
-        # Layers may return extras on one side only (attention weights): compare the
-        # leading outputs that both sides have.
-        count = min(len(base_out), len(raw_out))
-        difference = compare(base_out[:count], raw_out[:count], atol, rtol)
-        if count and difference is not None and not difference.within:
-            base_class, raw_class = classes[(base_path, raw_path)]
-            return LayerReport(base_path, raw_path, base_class, raw_class, difference)
-    return None
+        difference, _, _ = _pair_difference(
+            base.outputs[base_path], raw.outputs[raw_path], atol, rtol
+        )
+        if difference is None or not difference.within:
+            return last, base_path, position
+        last = base_path
+    return last, None, len(base.order)
 
 
 # ---------------------------------------------------------------- applying a script
@@ -366,6 +528,7 @@ def verify(
     script: Optional[Union[str, Path]] = None,
     seed: int = 0,
     randomize: bool = True,
+    base_checkpoint: Optional[Union[str, Path]] = None,
     base_kwargs: Optional[Mapping[str, Any]] = None,
     raw_kwargs: Optional[Mapping[str, Any]] = None,
     layer_map: str = "auto",
@@ -374,10 +537,13 @@ def verify(
     layouts: Iterable[MapLike] = (),
     init_modules: Sequence[str] = (),
 ) -> VerifyResult:
-    """Copy base into raw (the plan, or ``script``), run both, compare their outputs.
+    """Copy base into raw (the plan, or ``script``), run both, compare their outputs and
+    every paired sub-layer in isolation.
 
     ``base``/``raw`` are spec strings, specs or models; with ``script`` they default to the
-    specs the script records. Models passed in are changed: raw receives base's weights.
+    specs the script records. The base weights are random (``seed``) unless ``randomize``
+    is false or ``base_checkpoint`` names a checkpoint to load (the formats the generated
+    scripts read). Models passed in are changed: raw receives base's weights.
     """
     specs = [s if isinstance(s, InputSpec) else InputSpec.parse(s) for s in inputs]
     maps = list(maps)
@@ -391,29 +557,76 @@ def verify(
             "verify needs both models: --base and --raw"
             + (f" (the script {script} records none)" if script is not None else "")
             + ".",
-            "Pass --base FW:PATH and --raw FW:PATH.",
+            "Pass --base FW:PATH and --raw FW:PATH, or --target NAME.",
         )
     base_proxy = as_proxy(base, "base", base_kwargs, lazy=False)
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=False)
     base_model, raw_model = base_proxy.model, raw_proxy.model
-    if randomize:
+    if base_checkpoint is not None:
+        load_checkpoint(base_model, base_checkpoint)
+    elif randomize:
         randomize_weights(base_model, seed)
     if loaded is not None:
         _apply_script(loaded, script, base_model, raw_model)
         pairs = _script_pairs(loaded)
+        special = [(b, r) for b, r, _ in getattr(loaded, "SPECIAL_INITS", ())]
     else:
-        plan = assign_weight(
-            base_proxy,
-            raw_proxy,
-            layer_map=layer_map,
-            maps=maps,
-            match=match,
-            layouts=layouts,
-            inputs=[spec.describe() for spec in specs],
-            init_modules=init_modules,
-        )
+        try:
+            plan = assign_weight(
+                base_proxy,
+                raw_proxy,
+                layer_map=layer_map,
+                maps=maps,
+                match=match,
+                layouts=layouts,
+                inputs=[spec.describe() for spec in specs],
+                init_modules=init_modules,
+            )
+        except WeightMismatchError as error:  # the base weights break an invariant
+            raise MappingError(
+                f"The copy refused the base weights: {str(error).rstrip('.')}.",
+                "The raw model cannot compute alike with these values: fix the value "
+                "named (in the checkpoint, with --base-ckpt).",
+            ) from error
         pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
-    return _compare_models(base_model, raw_model, pairs, specs, atol, rtol, seed)
+        special = [(p.base.path, p.raw.path) for p in plan.special_pairs]
+    comparison = settings_comparison(base_model, raw_model, pairs, special)
+    return _compare_models(
+        base_model, raw_model, pairs, specs, atol, rtol, seed, comparison
+    )
+
+
+def load_checkpoint(model: Any, path: Union[str, Path]) -> None:
+    """Fill the base model from a checkpoint, read as generated scripts read it."""
+    from .runtime.common import CheckpointError, Progress
+
+    framework = _framework(model)
+    io = importlib.import_module(f"padiff_gen.runtime.io_{framework}")
+    try:
+        with io.open_checkpoint(str(path), model, Progress(0, "", False)) as checkpoint:
+            io.load_layer(model, "", checkpoint.tensor)
+    except CheckpointError as error:
+        raise UsageError(
+            f"--base-ckpt: {error}.",
+            f"Pass a checkpoint of the base model ({framework}).",
+        ) from error
+
+
+def settings_comparison(
+    base_model: Any,
+    raw_model: Any,
+    pairs: Sequence[tuple[str, str]],
+    special: Sequence[tuple[str, str]],
+) -> Comparison:
+    """The settings table applied to the paired sub-layers and the layers between."""
+    frameworks = (_framework(base_model), _framework(raw_model))
+    opaque = ({b for b, _ in special}, {r for _, r in special})
+    units = tuple(
+        {u.path for u in collect_units(model, frozenset(paths))}
+        for model, paths in ((base_model, opaque[0]), (raw_model, opaque[1]))
+    )
+    anchors = [Anchor(b, r, (b, r) not in special) for b, r in pairs]
+    return compare_models(base_model, raw_model, frameworks, anchors, units, opaque)
 
 
 def _check_options(
@@ -453,26 +666,25 @@ def _compare_models(
     atol: float,
     rtol: float,
     seed: int,
+    comparison: Comparison,
 ) -> VerifyResult:
-    """Run both models with hooks on the paired layers; compare outputs, then layers."""
+    """Run both models with hooks on the paired layers; compare outputs, then each pair
+    in isolation, then, if needed, where the outputs first part."""
     base_layers, raw_layers = layers_by_path(base_model), layers_by_path(raw_model)
     pairs = [(b, r) for b, r in pairs if b in base_layers and r in raw_layers]
-    classes = {
-        (b, r): (class_name(base_layers[b]), class_name(raw_layers[r]))
-        for b, r in pairs
-    }
+    partner: dict[str, str] = {}
+    for base_path, raw_path in pairs:  # an edited table may pair a layer twice
+        partner.setdefault(base_path, raw_path)
     arrays = make_inputs(specs, seed)
     inputs_text = " ".join(spec.describe() for spec in specs)
-    recorders = (
-        _Recorder(base_model, [b for b, _ in pairs]),
-        _Recorder(raw_model, [r for _, r in pairs]),
-    )
+    recorders = (_Recorder(base_model, partner), _Recorder(raw_model, partner.values()))
+    capture = isolate.Capture(base_model, partner)
     try:
         base_out = flatten_outputs(run_model(base_model, arrays, "base", inputs_text))
         raw_out = flatten_outputs(run_model(raw_model, arrays, "raw", inputs_text))
     finally:
-        for recorder in recorders:
-            recorder.remove()
+        for hooks in (*recorders, capture):
+            hooks.remove()
     reports = [
         OutputReport(
             index,
@@ -495,8 +707,41 @@ def _compare_models(
             f"note: the base model returns {len(base_out)} tensors and the raw model "
             f"{len(raw_out)}; only the first {len(reports)} are compared."
         )
-    if not result.equal:
-        result.first_layer = _first_differing_layer(
-            recorders[0], recorders[1], pairs, classes, atol, rtol
+    isolated, not_replayed = _first_isolated(
+        base_model, raw_model, capture, partner, comparison, atol, rtol
+    )
+    result.not_replayed = tuple(not_replayed)
+    if isolated is not None:
+        result.first_layer = isolated[1]
+    if result.outputs_equal:
+        return result
+    after, at, position = _first_divergence(*recorders, partner, atol, rtol)
+    if isolated is not None and isolated[1].base_path == at:
+        return result  # the culprit explains where the outputs part
+    if isolated is None or position < isolated[0]:
+        result.divergence = _divergence(
+            after, at, partner, base_layers, comparison, bool(recorders[0].order)
         )
     return result
+
+
+def _divergence(
+    after: Optional[str],
+    at: Optional[str],
+    partner: Mapping[str, str],
+    base_layers: Mapping[str, Any],
+    comparison: Comparison,
+    hooked: bool,
+) -> Optional[Divergence]:
+    if not hooked:
+        return None
+
+    def pair(path: Optional[str]) -> Optional[tuple[str, str, str]]:
+        if path is None:
+            return None
+        return path, partner[path], class_name(base_layers[path])
+
+    low = (after, partner[after]) if after is not None else None
+    high = (at, partner[at]) if at is not None else None
+    layers = tuple(comparison.between(low, high))
+    return Divergence(pair(after), pair(at), layers)

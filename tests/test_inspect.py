@@ -305,3 +305,51 @@ def test_inspect_reads_the_width_from_columns():
     rows = [line for line in lines if re.match(r"\s+\d+\s", line)]
     assert sum("by name" in row for row in rows) == 4
     assert "4x[8]" in rows[1]
+
+
+# ---------------------------------------------------------------- leftovers
+
+
+FUSED = (
+    "torch:tests.fixtures.chains.TorchFusedBlock",
+    "paddle:tests.fixtures.chains.PaddleSplitBlock",
+)
+
+
+def test_leftovers_are_exactly_the_units_without_a_partner():
+    """Fused qkv against separate q, k, v: matched by path, the MLP and the head pair, and
+    qkv / q, k, v are what is left over (not the last units by count)."""
+    from padiff_gen.api import pair_models
+    from padiff_gen.report import format_pairing, pairing_data
+
+    pairing = pair_models(*FUSED, match="names")[0]
+    data = pairing_data(pairing)
+    assert [(p["base"]["path"], p["raw"]["path"]) for p in data["pairs"]] == [
+        ("proj", "proj"),
+        ("mlp.0", "mlp.0"),
+        ("mlp.2", "mlp.2"),
+        ("head", "head"),
+    ]
+    assert all(p["matched_by_name"] for p in data["pairs"])
+    assert [u["path"] for u in data["leftovers"]["base"]] == ["qkv"]
+    assert [u["path"] for u in data["leftovers"]["raw"]] == ["q", "k", "v"]
+    assert data["first_mismatch"]["where"] == "leftovers"
+    text = format_pairing(pairing)
+    assert re.search(r"^\s+1\s+proj\s.*transpose weight; matched by name$", text, re.M)
+    left = text[text.index("left over on the base side (1):") :]
+    assert re.search(r"qkv\s+Linear", left) and not re.search(r"\shead\s", left)
+    assert "left over on the raw side (3):" in text
+
+
+def test_every_unit_is_in_one_row_or_left_over():
+    from padiff_gen.api import pair_models
+    from padiff_gen.report import leftovers, paired
+
+    for match in ("auto", "order", "names"):
+        pairing = pair_models(*FUSED, match=match)[0]
+        rows = paired(pairing)
+        base_left, raw_left = leftovers(pairing)
+        base_paths = [p.base.path for p in rows] + [u.path for u in base_left]
+        raw_paths = [p.raw.path for p in rows] + [u.path for u in raw_left]
+        assert sorted(base_paths) == sorted(u.path for u in pairing.base_units), match
+        assert sorted(raw_paths) == sorted(u.path for u in pairing.raw_units), match
