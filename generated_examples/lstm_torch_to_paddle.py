@@ -785,13 +785,21 @@ def load_layer(layer, path, read):
     layer.load_state_dict({name: read(prefix + name) for name in names}, assign=True)
 
 
+def paddle_padding_idx(layer):
+    """A paddle Embedding's padding_idx as a row index (paddle allows negative ones)."""
+    padding_idx = layer._padding_idx
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += layer._num_embeddings
+    return padding_idx
+
+
 def init_embedding_torch_to_paddle(base_model, raw_model):
     """Embedding: the table as is, never transposed.
 
-    At padding_idx paddle outputs zeros whatever the row holds, while torch outputs the
-    row: it must be zero (torch keeps it so unless it is set by hand).
+    At its padding_idx paddle outputs zeros whatever the row holds, while torch outputs
+    the row: it must be zero (torch keeps its padding row so unless set by hand).
     """
-    padding_idx = base_model.padding_idx
+    padding_idx = paddle_padding_idx(raw_model)
     if padding_idx is not None and bool(as_torch(base_model.weight)[padding_idx].any()):
         raise WeightMismatchError(
             f"row {padding_idx} (padding_idx) of torch's embedding weight is not zero, but "

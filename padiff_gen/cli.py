@@ -13,7 +13,6 @@ import difflib
 import logging
 import os
 import sys
-import textwrap
 import traceback
 import warnings
 from typing import Any, Optional, Sequence
@@ -21,7 +20,7 @@ from typing import Any, Optional, Sequence
 from . import progress
 from .commands import add_commands
 from .errors import PadiffGenError, UsageError
-from .options import add_emit_arguments
+from .options import add_emit_arguments, add_target_argument
 from .options import add_model_arguments as _add_model_arguments
 from .options import derive, emit_options  # noqa: F401  (derive: tests and examples)
 from .term import fill_paragraph

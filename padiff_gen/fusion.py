@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from .layer_kinds import IN_OUT, LINEAR, OUT_IN
-from .plan import TRANSPOSE, TensorCopy, TensorRef, Unit
+from .plan import TensorCopy, TensorRef, Unit
 
 # The longest run of sibling layers one fused layer may stand for (q, k, v: 3).
 MAX_FUSED_PARTS = 8
@@ -377,7 +377,6 @@ def stacked_candidates(stacked: Stacked, stacked_is_base: bool) -> MergedPair:
         options = []
         orders = list(itertools.permutations(range(len(parts))))
         for order in orders:
-            ordered = [parts[i] for i in order]
             whole = LinearShape(
                 expert[group.parts[0]],
                 group.weight,

@@ -31,7 +31,6 @@ import paddle
 import torch
 
 from tests.layer_pairs import (
-    BOTH,
     PADDLE_TO_TORCH,
     TORCH_TO_PADDLE,
     Case,
