@@ -17,7 +17,7 @@ from .analyze import analyze
 from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .inputs import InputSpec
-from .layout_probe import decide_by_probe
+from .layout_probe import conditional, decide_by_probe
 from .log import get_logger
 from .load import ModelSpec, build_model, input_source, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
@@ -198,7 +198,7 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
-    if pairing.undecided:
+    if pairing.undecided or any(conditional(pair) for pair in pairing.pairs):
         with progress.stage("running both models to decide layouts"):
             pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
     pairing = with_settings(pairing, base_proxy.model, raw_proxy.model)
@@ -210,7 +210,27 @@ def pair_models(
         note = settings_note(pairing.notes)
         if note:
             log.warning(note)
+        note = unchecked_note(pairing)
+        if note:
+            log.warning(note)
     return pairing, base_proxy, raw_proxy, options
+
+
+def unchecked_note(pairing: Pairing) -> str:
+    """A note on rows exact only under a condition that running the models did not
+    check (they were too large, or no input ran): the user should know."""
+    pairs = [pair for pair in pairing.pairs if conditional(pair)]
+    if not pairs:
+        return ""
+    first = pairs[0]
+    condition = next(c.condition for c in first.copies if c.condition)
+    more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
+    return (
+        f"note: base `{first.base.path}` ({first.base.class_name}) is copied into raw "
+        f"`{first.raw.path}` ({first.raw.class_name}){more}, {condition}; padiff-gen "
+        "could not run the models to check it (give --input to let it): check with "
+        "`padiff-gen verify`."
+    )
 
 
 def one_sided_kwargs_remark(base: ProxyModel, raw: ProxyModel) -> str:

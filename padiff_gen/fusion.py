@@ -649,10 +649,18 @@ def _merge_in_order(merging: _Merging) -> None:
         base, raw = merging.units["base"][i], merging.units["raw"][j]
         if not (units_alike(base, raw) or base.special or raw.special):
             for side, start, one in (("base", i, raw), ("raw", j, base)):
+                other = "raw" if side == "base" else "base"
                 many = merging.units[side][start : start + MERGE_WINDOW]
-                if many[0].members or one.members:
-                    continue
-                found = _merge_at(merging.free(many), one, side)
+                if many[0].members or one.members or one.path in merging.paths[side]:
+                    continue  # (a unit with a same-path partner pairs with that one)
+                # A run ends at a unit the other model has at the same path: that
+                # one pairs by its path, not into a fused layer.
+                run = list(
+                    itertools.takewhile(
+                        lambda u: u.path not in merging.paths[other], many
+                    )
+                )
+                found = _merge_at(merging.free(run), one, side) if run else None
                 if found is not None and found[0][0] is many[0]:
                     merging.apply(side, *found)
                     break

@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .choices import decided, question
+from .errors import MappingError, Side
 from .frameworks import framework_of_layer
 from .inputs import InputSpec, make_inputs
 from .load import build_model
@@ -41,6 +42,8 @@ MAX_COMBINATIONS = 128
 PROBE_TOLERANCE = 1e-3
 SEED = 0
 TOKENS = 8
+# Sizes of the images (or sequences) tried on a model that starts with a conv.
+IMAGE_SIZES = (4, 8, 16, 32, 64, 224)
 
 
 def question_kind(pair: UnitPair) -> tuple:
@@ -77,8 +80,8 @@ def guess_inputs(model: Any) -> list[list[InputSpec]]:
         return [[InputSpec((1, TOKENS), "int64", shapes[0][0])]]
     if first.kind == "conv" and shapes:
         channels = shapes[0][1] * first.groups
-        spatial = (16,) * (len(shapes[0]) - 2)
-        return [[InputSpec((2, channels) + spatial)]]
+        dims = len(shapes[0]) - 2
+        return [[InputSpec((2, channels) + (size,) * dims)] for size in IMAGE_SIZES]
     if first.kind == "linear" and shapes:
         width = shapes[0][1] if first.layout == "out_in" else shapes[0][0]
         return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
@@ -213,16 +216,64 @@ def _what(pair: UnitPair) -> str:
     return "stacked" if "stacked" in pair.question.message else "fused"
 
 
+# A conditional correspondence (a conv computing a Linear) whose outputs differ by more
+# than this, of their scale, is refuted: a wrong copy is off by O(1), a setting that
+# differs elsewhere (an eps) by far less.
+REFUTED = 1e-2
+CHECKED = "checked by running both models"
+
+
+def conditional(pair: UnitPair) -> bool:
+    """Is the pair copied by rows that are exact only under a condition, unchecked?"""
+    return pair.error is None and any(
+        c.condition and CHECKED not in c.condition for c in pair.copies
+    )
+
+
+def _checked(pair: UnitPair) -> UnitPair:
+    copies = tuple(
+        (
+            dataclasses.replace(c, condition=f"{c.condition}; {CHECKED}")
+            if c.condition
+            else c
+        )
+        for c in pair.copies
+    )
+    return dataclasses.replace(pair, copies=copies)
+
+
+def _refuted(pair: UnitPair, difference: float, specs: Sequence[InputSpec]) -> UnitPair:
+    condition = next(c.condition for c in pair.copies if c.condition)
+    return dataclasses.replace(
+        pair,
+        error=MappingError(
+            f"base `{pair.base.path}` ({pair.base.class_name}) and raw "
+            f"`{pair.raw.path}` ({pair.raw.class_name}) correspond only "
+            f"conditionally ({condition}), and running both models on input "
+            f"{' '.join(s.describe() for s in specs)} with that copy made their outputs "
+            f"differ by {difference:.2g} of their scale: here they do not compute the "
+            "same function.",
+            "Give both models the same kind of layer there, or register an initializer "
+            "for the pair (--init-module) and map it (--map BASE_PATH=RAW_PATH).",
+            Side(pair.base.path, pair.base.class_name, pair.base.shapes),
+            Side(pair.raw.path, pair.raw.class_name, pair.raw.shapes),
+        ),
+    )
+
+
 def decide_by_probe(
     pairing: Pairing,
     base: ProxyModel,
     raw: ProxyModel,
     inputs: Sequence[InputSpec] = (),
 ) -> Pairing:
-    """The pairing with its undecided layouts decided by running both models, where
-    that is possible; otherwise the questions say why it was not."""
-    undecided = pairing.undecided
-    if not undecided or any(p.error is not None for p in pairing.pairs):
+    """The pairing with its undecided layouts decided, and its conditional rows (a conv
+    computing a Linear) checked, by running both models where that is possible;
+    otherwise the questions say why it was not, and conditional rows stay unchecked."""
+    checks = [i for i, pair in enumerate(pairing.pairs) if conditional(pair)]
+    if not (pairing.undecided or checks) or any(
+        p.error is not None for p in pairing.pairs
+    ):
         return pairing
     kinds: dict[tuple, list[int]] = {}
     for index, pair in enumerate(pairing.pairs):
@@ -232,7 +283,8 @@ def decide_by_probe(
     if math.prod(choices) > MAX_COMBINATIONS:
         return _remark(
             pairing,
-            f"({math.prod(choices)} combinations of layouts are too many to try by running the models.)",
+            f"({math.prod(choices)} combinations of layouts are too many to try by "
+            "running the models.)",
         )
     if _elements(pairing) > PROBE_MAX_ELEMENTS:
         return _remark(pairing, "(The models are too large to run here to find out.)")
@@ -241,17 +293,20 @@ def decide_by_probe(
     if base_model is None or raw_model is None:
         return _remark(
             pairing,
-            "(The models were given without weights, so they cannot be run to find out.)",
+            "(The models were given without weights, so they cannot be run to find "
+            "out.)",
         )
     randomize_weights(base_model, SEED)
     watched = sorted(
         {w for i in kinds.values() if (w := watched_layers(pairing.pairs[i[0]]))}
     )
     tried = [list(inputs)] if inputs else guess_inputs(base_model)
-    for specs in tried:
-        arrays = make_inputs(specs, SEED)
-        expected = run(base_model, arrays, [b for b, _ in watched])
-        if "" in expected or any(b in expected for b, _ in watched):
+    results: list = []
+    for specs in tried:  # the first input both models run on
+        results = _try_combinations(
+            pairing, kinds, choices, watched, specs, base_model, raw_model
+        )
+        if any(math.isfinite(r[0]) for r in results):
             break
     else:
         how = (
@@ -259,27 +314,9 @@ def decide_by_probe(
             if inputs
             else "on any input padiff-gen could guess"
         )
-        return _remark(pairing, f"(The base model did not run {how}.)")
-    compared = [("", "")] + watched
-    results = []
-    for combination in itertools.product(*[range(n) for n in choices]):
-        pairs = list(pairing.pairs)
-        for indices, choice in zip(kinds.values(), combination):
-            for index in indices:
-                pairs[index] = decided(pairs[index], pairs[index].candidates[choice])
-        try:
-            apply_pairs(pairs, base_model, raw_model)
-            got = run(raw_model, arrays, [r for _, r in watched])
-        except Exception:  # a layout that does not even copy
-            got = {}
-        differences = [
-            _relative_difference(expected[b], got.get(r))
-            for b, r in compared
-            if b in expected
-        ]
-        results.append((max(differences), combination, pairs))
+        return _remark(pairing, f"(Both models did not run {how}.)")
     agreeing = [r for r in results if r[0] <= PROBE_TOLERANCE]
-    if not agreeing or len(agreeing) == len(results):
+    if kinds and (not agreeing or len(agreeing) == len(results)):
         closest = min(r[0] for r in results)
         why = (
             f"the closest outputs differ by {closest:.2g} of their scale"
@@ -292,16 +329,60 @@ def decide_by_probe(
             f"with each of the {len(results)} combinations of layouts did not single "
             f"one out: {why}.)",
         )
-    best = min(agreeing, key=lambda r: r[0])
-    found = tuple(
+    best = min(agreeing or results, key=lambda r: r[0])
+    found = [
         (
             decided(pair, pair.candidates[choice], "found by running both models")
             if pair.question is not None
             else pair
         )
         for pair, choice in _choices(pairing, kinds, best[1])
-    )
-    return dataclasses.replace(pairing, pairs=found)
+    ]
+    for index in checks:
+        if REFUTED < best[0] < math.inf:
+            found[index] = _refuted(found[index], best[0], specs)
+        elif best[0] <= PROBE_TOLERANCE:
+            found[index] = _checked(found[index])
+    return dataclasses.replace(pairing, pairs=tuple(found))
+
+
+def _try_combinations(
+    pairing: Pairing,
+    kinds: dict,
+    choices: Sequence[int],
+    watched: Sequence[tuple[str, str]],
+    specs: Sequence[InputSpec],
+    base_model: Any,
+    raw_model: Any,
+) -> list[tuple[float, tuple, list]]:
+    """(largest relative difference, combination, pairs) of each combination of
+    candidate layouts, both models run on ``specs`` (inf where they could not be
+    compared)."""
+    arrays = make_inputs(specs, SEED)
+    expected = run(base_model, arrays, [b for b, _ in watched])
+    if not expected:
+        return []
+    compared = [("", "")] + list(watched)
+    results = []
+    for combination in itertools.product(*[range(n) for n in choices]):
+        pairs = list(pairing.pairs)
+        for indices, choice in zip(kinds.values(), combination):
+            for index in indices:
+                pairs[index] = decided(pairs[index], pairs[index].candidates[choice])
+        try:
+            apply_pairs(pairs, base_model, raw_model)
+            got = run(raw_model, arrays, [r for _, r in watched])
+        except Exception:  # a layout that does not even copy
+            got = {}
+        # What both models computed: a library layer that fails on this machine (a
+        # GPU-only kernel) hides what follows it, on one side or both.
+        differences = [
+            _relative_difference(expected[b], got[r])
+            for b, r in compared
+            if b in expected and r in got
+        ]
+        results.append((max(differences, default=math.inf), combination, pairs))
+    return results
 
 
 def _choices(

@@ -81,6 +81,16 @@ def tensors_correspond(base: Unit, raw: Unit) -> bool:
     return True
 
 
+def block_and_name(path: str) -> str:
+    """The path up to its last numbered part (a block of a layer list), and the layer's
+    own name: ``model.layers.1.mlp.gate.moe_statics`` -> ``model.layers.1 moe_statics``.
+    """
+    parts = normalize_path(path).split(".")
+    numbered = [i for i, part in enumerate(parts) if part.isdigit()]
+    block = ".".join(parts[: numbered[-1] + 1]) if numbered else ""
+    return f"{block} {parts[-1]}"
+
+
 def classes_correspond(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
     """Same kind of layer: a class (or ancestor class) of the same name up to case
     (torch ``Conv2d`` ~ paddle ``Conv2D``, a subclass of ``BatchNorm2d`` ~
@@ -140,21 +150,25 @@ def match_by_name(
     for base in base_units:
         if base.path not in found and base.path not in explicit:
             take(base, raw_left.get(base.path))
-    by_key: dict[str, list[Unit]] = {}
-    for raw in raw_left.values():
-        by_key.setdefault(normalize_path(raw.path), []).append(raw)
-    base_left = [
-        u for u in base_units if u.path not in found and u.path not in explicit
-    ]
-    base_keys: dict[str, int] = {}
-    for base in base_left:
-        key = normalize_path(base.path)
-        base_keys[key] = base_keys.get(key, 0) + 1
-    for base in base_left:
-        key = normalize_path(base.path)
-        candidates = by_key.get(key, [])
-        if base_keys[key] == 1 and len(candidates) == 1:
-            take(base, candidates[0])
+    # Then by the normalised path; then, for what is left, by the layer's own name in
+    # the same numbered block (``layers.1.mlp.gate.moe_statics`` ~
+    # ``layers.1.mlp.moe_statics``): each key unique on both sides, never a guess.
+    for key_of in (normalize_path, block_and_name):
+        base_left = [
+            u for u in base_units if u.path not in found and u.path not in explicit
+        ]
+        by_key: dict[str, list[Unit]] = {}
+        for raw in raw_left.values():
+            by_key.setdefault(key_of(raw.path), []).append(raw)
+        base_keys: dict[str, int] = {}
+        for base in base_left:
+            key = key_of(base.path)
+            base_keys[key] = base_keys.get(key, 0) + 1
+        for base in base_left:
+            key = key_of(base.path)
+            candidates = by_key.get(key, [])
+            if base_keys[key] == 1 and len(candidates) == 1:
+                take(base, candidates[0])
     return NameMatch(
         tuple((base, found[base.path]) for base in base_units if base.path in found),
         tuple(base for base in base_units if base.path not in found),

@@ -76,8 +76,11 @@ class TensorCopy:
     base: tuple[TensorRef, ...]
     raw: TensorRef
     transform: str = COPY
-    # When the copy is exact, if not always (a conv computing a Linear), for the row.
+    # How the transform was chosen, when not by the models alone (--layout), for the row.
     note: str = ""
+    # When the copy is exact, if not always (a conv computing a Linear), for the row;
+    # padiff_gen.layout_probe checks it by running both models where it can.
+    condition: str = ""
 
     @property
     def base_path(self):

@@ -259,6 +259,8 @@ def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
         remarks.append(pair.layout)
     if copy is not None and copy.note:
         remarks.append(copy.note)
+    if copy is not None and copy.condition:
+        remarks.append(copy.condition)
     if pair.difference:
         remarks.append(f"differs: {pair.difference}")
     return "  # " + "; ".join(remarks) if remarks else ""

@@ -120,6 +120,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                         "raw": c.raw.path,
                         "transform": c.transform,
                         "note": c.note or None,
+                        "condition": c.condition or None,
                     }
                     for c in pair.copies
                 ],

@@ -88,11 +88,16 @@ class TensorDecision:
     """The transform of one tensor pair, or why none could be chosen."""
 
     def __init__(
-        self, transform: str = COPY, note: str = "", problem: str = ""
+        self,
+        transform: str = COPY,
+        note: str = "",
+        problem: str = "",
+        condition: str = "",
     ) -> None:
         self.transform = transform
         self.note = note
         self.problem = problem
+        self.condition = condition
 
 
 def _conv_linear(
@@ -120,7 +125,9 @@ def _conv_linear(
         steps = (["transpose"] if transpose else []) + [
             f"reshape(shape={_literal(conv_tensor.shape)})"
         ]
-    return TensorDecision(" | ".join(steps), note=f"conv as Linear: {CONV_AS_LINEAR}")
+    return TensorDecision(
+        " | ".join(steps), condition=f"conv as Linear: {CONV_AS_LINEAR}"
+    )
 
 
 def _literal(shape: tuple[int, ...]) -> str:
@@ -232,7 +239,11 @@ def pair_unit_tensors(
         source = b
         if b.tied_to:  # the raw tensor of its own gets the shared base tensor
             source = TensorRef(b.tied_to, b.shape, b.dtype)
-        copies.append(TensorCopy((source,), r, decision.transform, decision.note))
+        copies.append(
+            TensorCopy(
+                (source,), r, decision.transform, decision.note, decision.condition
+            )
+        )
     return tuple(copies), None
 
 

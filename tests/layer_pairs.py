@@ -342,11 +342,20 @@ CASES: dict[str, Case] = {
         (tokens(20, 3, 7),),
         prepare="zero_padding_rows",
     ),
-    "embedding_padding_idx_mismatch": Case(
-        lambda: tnn.Embedding(20, 8, padding_idx=0),
-        lambda: pnn.Embedding(20, 8),
-        directions=(),
-        refusal="padding_idx is",
+    # torch's padding_idx changes only training: paddle without one looks the row up too.
+    "embedding_torch_padding_idx_paddle_none": Case(
+        lambda: _seq_torch(tnn.Embedding(20, 8, padding_idx=0), tnn.Linear(8, 3)),
+        lambda: _seq_paddle(pnn.Embedding(20, 8), pnn.Linear(8, 3)),
+        (tokens(20, 3, 7),),
+    ),
+    # paddle outputs zeros at a padding_idx torch does not have: torch -> paddle would
+    # turn a row torch looks up into zeros.
+    "embedding_padding_idx_only_in_paddle": Case(
+        lambda: _seq_torch(tnn.Embedding(20, 8), tnn.Linear(8, 3)),
+        lambda: _seq_paddle(pnn.Embedding(20, 8, padding_idx=0), pnn.Linear(8, 3)),
+        (tokens(20, 3, 7),),
+        directions=(PADDLE_TO_TORCH,),
+        refusal="paddle outputs zeros for index 0 (its padding_idx)",
     ),
     # ------------------------------------------------------------ Linear, Bilinear
     "linear": Case(

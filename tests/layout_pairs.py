@@ -753,6 +753,14 @@ CASES: dict[str, Case] = {
     "weight_norm_linear": Case(
         _torch_weight_norm_linear, _paddle_weight_norm_linear, (f32(3, HIDDEN),)
     ),
+    # A conv over channels against a Linear over the last axis: the shapes fit the
+    # conv-as-Linear row, running both models shows they compute different functions.
+    "conv1d_against_linear_on_another_axis": Case(
+        lambda: tnn.Sequential(tnn.Conv1d(4, 4, 1)),
+        lambda: pnn.Sequential(pnn.Linear(4, 4)),
+        directions=(),
+        refusal="correspond only conditionally",
+    ),
     # torch's padding_idx changes gradients only; paddle's None looks the row up too.
     "embedding_torch_padding_paddle_none": Case(
         lambda: TorchLM(padding_idx=0),

@@ -102,6 +102,8 @@ def test_inspect_json_holds_the_same_table():
         "base": "layers.0.weight",
         "raw": "layers.0.weight",
         "transform": "transpose",
+        "note": None,
+        "condition": None,
     }
     assert data["first_mismatch"]["index"] == 3
     assert data["first_mismatch"]["where"] == "pair"
@@ -317,12 +319,13 @@ FUSED = (
 
 
 def test_leftovers_are_exactly_the_units_without_a_partner():
-    """Fused qkv against separate q, k, v: matched by path, the MLP and the head pair, and
-    qkv / q, k, v are what is left over (not the last units by count)."""
+    """Fused qkv against separate q, k, v whose sizes do not add up to it (so no fused
+    layout explains them): matched by path, the MLP and the head pair, and qkv / q, k,
+    v are what is left over (not the last units by count)."""
     from padiff_gen.api import pair_models
     from padiff_gen.report import format_pairing, pairing_data
 
-    pairing = pair_models(*FUSED, match="names")[0]
+    pairing = pair_models(*FUSED, match="names", raw_kwargs={"kv_width": 4})[0]
     data = pairing_data(pairing)
     assert [(p["base"]["path"], p["raw"]["path"]) for p in data["pairs"]] == [
         ("proj", "proj"),
@@ -335,7 +338,7 @@ def test_leftovers_are_exactly_the_units_without_a_partner():
     assert [u["path"] for u in data["leftovers"]["raw"]] == ["q", "k", "v"]
     assert data["first_mismatch"]["where"] == "leftovers"
     text = format_pairing(pairing)
-    assert re.search(r"^\s+1\s+proj\s.*transpose weight; matched by name$", text, re.M)
+    assert re.search(r"^\s+1\s+proj\s.*by name\s+transpose weight$", text, re.M)
     left = text[text.index("left over on the base side (1):") :]
     assert re.search(r"qkv\s+Linear", left) and not re.search(r"\shead\s", left)
     assert "left over on the raw side (3):" in text
@@ -346,7 +349,7 @@ def test_every_unit_is_in_one_row_or_left_over():
     from padiff_gen.report import leftovers, paired
 
     for match in ("auto", "order", "names"):
-        pairing = pair_models(*FUSED, match=match)[0]
+        pairing = pair_models(*FUSED, match=match, raw_kwargs={"kv_width": 4})[0]
         rows = paired(pairing)
         base_left, raw_left = leftovers(pairing)
         base_paths = [p.base.path for p in rows] + [u.path for u in base_left]

@@ -215,13 +215,14 @@ def test_the_harness_sees_two_swapped_tensors(tmp_path):
     start = lines.index("TENSOR_TABLE = (") + 1
     rows = {}  # (transform, shapes) -> line numbers of such rows
     for number in range(start, lines.index(")", start)):
+        code = lines[number].split("  # ")[0]  # without the row's comment
         base, raw, transform, base_shape, raw_shape = ast.literal_eval(
-            lines[number].strip().rstrip(",")
+            code.strip().rstrip(",")
         )
         rows.setdefault((transform, base_shape, raw_shape), []).append(number)
     first, second = next(numbers for numbers in rows.values() if len(numbers) > 1)[:2]
-    first_raw = ast.literal_eval(lines[first].strip().rstrip(","))[1]
-    second_raw = ast.literal_eval(lines[second].strip().rstrip(","))[1]
+    first_raw = ast.literal_eval(lines[first].split("  # ")[0].strip().rstrip(","))[1]
+    second_raw = ast.literal_eval(lines[second].split("  # ")[0].strip().rstrip(","))[1]
     lines[first] = lines[first].replace(f'"{first_raw}"', f'"{second_raw}"')
     lines[second] = lines[second].replace(f'"{second_raw}"', f'"{first_raw}"')
     script.write_text("\n".join(lines) + "\n")

@@ -102,6 +102,22 @@ def _storage_key(tensor, model) -> int:
 
 def randomize(model, seed: int = 0) -> None:
     load_arrays(model, random_state(model, seed))
+    keep_padding_rows(model)
+
+
+def keep_padding_rows(model) -> None:
+    """Zero the padding row of torch Embeddings, as torch keeps it (zero at
+    initialisation, its gradient masked). A paddle Embedding with the same padding_idx
+    outputs zeros there whatever the row holds, so a script refuses a torch row that is
+    not zero (padiff-gen's tests check that refusal); a trained model never has one."""
+    if not is_torch(model):
+        return
+    import torch
+
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.Embedding) and layer.padding_idx is not None:
+            with torch.no_grad():
+                layer.weight[layer.padding_idx] = 0.0
 
 
 def token_ids(vocab_size: int, seed: int = 1) -> np.ndarray:
