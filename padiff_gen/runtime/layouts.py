@@ -20,7 +20,8 @@ one tensor, the raw one:
                                                    ``groups=g``, g-th by g-th (per KV head:
                                                    [q0, k0, v0, q1, k1, v1]); ``every=n``
                                                    joins each run of n tensors separately
-``stack(axis=0)``                                  join the tensors along a new axis
+``stack(axis=0, every=0)``                         join the tensors along a new axis;
+                                                   ``every=n`` stacks each run of n apart
 =================================================  =========================================
 
 so that, for example, ``transpose | concatenate(axis=1, groups=2)`` builds a paddle
@@ -201,7 +202,9 @@ def apply_step(values, name, arguments):
         return [_concatenate(run, axis, groups) for run in runs]
     if name == "stack":
         axis = arguments["axis"]
-        return [joined(axis, [unsqueezed(value, axis) for value in values])]
+        every = arguments.get("every") or len(values)
+        runs = [values[i : i + every] for i in range(0, len(values), every)]
+        return [joined(axis, [unsqueezed(value, axis) for value in run]) for run in runs]
     raise ValueError(f"unknown operation {name!r}")
 
 
