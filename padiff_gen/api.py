@@ -236,7 +236,8 @@ def emit_text(
     )
     file_name = Path(output).name if output is not None else "init_weights.py"
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
-        text, _ = render_script(plan, file_name=file_name)
+        directory = Path(output).parent if output is not None else None
+        text, _ = render_script(plan, file_name=file_name, directory=directory)
     return text
 
 

@@ -149,7 +149,7 @@ def test_script_runs_as_a_program_converting_a_checkpoint(tmp_path):
         text=True,
     )
     assert converted.returncode == 0, converted.stderr
-    assert "saved raw.pdparams" in converted.stderr
+    assert "wrote raw.pdparams" in converted.stderr
     compared = run_python(f"""
         import json, paddle, torch
         from examples.cnn import PaddleCNN, TorchCNN

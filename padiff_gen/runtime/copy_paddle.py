@@ -1,10 +1,14 @@
 """Copy kernels for paddle -> paddle scripts, which need no torch.
 
 paddle.assign writes into the raw tensor's own memory on its own device; a transpose or a
-dtype change makes one temporary the size of that tensor first.
+dtype change makes one temporary the size of that tensor first. Every function here has
+the same name and meaning as its counterpart in copy_torch.
 """
 
+import numpy
 import paddle
+
+from .common import WRITES
 
 
 def has_data(tensor):
@@ -13,12 +17,25 @@ def has_data(tensor):
 
 
 def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+    """Copy `src` into `dst` in place, keeping dst's dtype and device.
+
+    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
+    shape). During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    """
     if not dst._is_initialized():
         raise ValueError("cannot copy into a tensor without storage (paddle.LazyGuard)")
     source = src.detach()
     if transform == "transpose":
         source = source.t()
+    elif transform == "reshape":
+        source = source.reshape(dst.shape)
+    if tuple(source.shape) != tuple(dst.shape):
+        raise ValueError(
+            f"cannot copy a tensor of shape {list(source.shape)} into one of shape "
+            f"{list(dst.shape)}"
+        )
+    if WRITES.note(memory_span(dst)):
+        return
     if source.dtype != dst.dtype:
         source = source.astype(dst.dtype)
     paddle.assign(source, output=dst)
@@ -52,5 +69,59 @@ def clone_tensor(tensor):
 
 
 def fill_tensor(dst, value):
-    """Set every element of `dst` to `value` in place."""
-    paddle.assign(paddle.full(dst.shape, value, dtype=dst.dtype), output=dst)
+    """Set every element of `dst` to `value` in place (nothing during a rehearsal)."""
+    if not WRITES.note(memory_span(dst)):
+        paddle.assign(paddle.full(dst.shape, value, dtype=dst.dtype), output=dst)
+
+
+def memory_span(tensor):
+    """(first byte, end) of the memory a tensor's elements lie in."""
+    start = tensor.data_ptr()
+    if tensor.size == 0:
+        return (start, start)
+    strides = tensor.strides if tensor.strides else [1] * len(tensor.shape)
+    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, strides))
+    return (start, start + (last + 1) * tensor.element_size())
+
+
+def empty_tensor(shape, dtype):
+    """An uninitialised CPU tensor, e.g. empty_tensor((2, 3), "bfloat16")."""
+    return paddle.empty(list(shape), dtype=dtype).cpu()
+
+
+def cast_tensor(tensor, dtype):
+    """`tensor` in another dtype (by name), rounded as paddle rounds; itself if equal."""
+    return tensor if str(tensor.dtype).endswith("." + dtype) else tensor.astype(dtype)
+
+
+def tensor_bytes(tensor):
+    """The bytes of a CPU tensor in C order, as a numpy uint8 array."""
+    flat = tensor.detach().contiguous().reshape([-1]).view(paddle.uint8)
+    return numpy.from_dlpack(flat)
+
+
+# See copy_torch.SENTINELS.
+SENTINELS = {1: 0x5A, 2: 0x7FA5, 4: 0x7FA5A5A5, 8: 0x7FF5A5A5A5A5A5A5}
+INTEGER_VIEWS = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
+
+
+def mark_unwritten(tensor):
+    """Fill `tensor` with the sentinel, so that is_unwritten() finds what stays unwritten."""
+    size = tensor.element_size()
+    if size in SENTINELS and tensor.size > 0:
+        view = tensor.view(INTEGER_VIEWS[size])
+        paddle.assign(
+            paddle.full(view.shape, SENTINELS[size], dtype=INTEGER_VIEWS[size]),
+            output=view,
+        )
+
+
+def is_unwritten(tensor):
+    """True if some element of `tensor` still holds mark_unwritten's sentinel."""
+    size = tensor.element_size()
+    if size not in SENTINELS or tensor.size == 0:
+        return False
+    left = tensor.view(INTEGER_VIEWS[size]) == SENTINELS[size]
+    if size == 1 and tensor.dtype != paddle.bool:
+        return bool(left.all())
+    return bool(left.any())

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .common import WeightMismatchError
+from .common import WRITES, WeightMismatchError
 
 # Large CPU copies running at once (memcpy and torch's copies release the GIL).
 COPY_THREADS = min(2, os.cpu_count() or 1)
@@ -41,8 +41,15 @@ def has_data(tensor):
 
 
 def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
-    prepare_copy(dst, src, transform)()
+    """Copy `src` into `dst` in place, keeping dst's dtype and device.
+
+    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
+    shape). The cast, if the dtypes differ, rounds as the framework's own cast does.
+    During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    """
+    copy = prepare_copy(dst, src, transform)
+    if not WRITES.note(memory_span(dst)):
+        copy()
 
 
 def prepare_copy(dst, src, transform="copy"):
@@ -152,9 +159,68 @@ def clone_tensor(tensor):
 
 
 def fill_tensor(dst, value):
-    """Set every element of `dst` to `value` in place."""
-    with torch.no_grad():
-        as_torch(dst).fill_(value)
+    """Set every element of `dst` to `value` in place (nothing during a rehearsal)."""
+    target = as_torch(dst)
+    if not WRITES.note(memory_span(target)):
+        with torch.no_grad():
+            target.fill_(value)
+
+
+def memory_span(tensor):
+    """(first byte, end) of the memory a tensor's elements lie in."""
+    view = as_torch(tensor)
+    if view.numel() == 0:
+        return (view.data_ptr(), view.data_ptr())
+    last = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()))
+    return (view.data_ptr(), view.data_ptr() + (last + 1) * view.element_size())
+
+
+def empty_tensor(shape, dtype):
+    """An uninitialised CPU tensor, e.g. empty_tensor((2, 3), "bfloat16")."""
+    return torch.empty(tuple(shape), dtype=getattr(torch, dtype))
+
+
+def cast_tensor(tensor, dtype):
+    """`tensor` in another dtype (by name), rounded as torch rounds; itself if equal."""
+    view = as_torch(tensor)
+    return (
+        view if view.dtype == getattr(torch, dtype) else view.to(getattr(torch, dtype))
+    )
+
+
+def tensor_bytes(tensor):
+    """The bytes of a CPU tensor in C order, as a numpy uint8 array (shared if it can)."""
+    view = as_torch(tensor).contiguous()
+    return view.reshape(-1).view(torch.uint8).numpy()
+
+
+# The bit pattern mark_unwritten() leaves in every element: a NaN with a payload that no
+# cast produces, or an unlikely integer. One byte per element (bool, int8, uint8) only
+# tells an element never written when all of them still hold it.
+SENTINELS = {1: 0x5A, 2: 0x7FA5, 4: 0x7FA5A5A5, 8: 0x7FF5A5A5A5A5A5A5}
+INTEGER_VIEWS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def mark_unwritten(tensor):
+    """Fill `tensor` with the sentinel, so that is_unwritten() finds what stays unwritten."""
+    view = as_torch(tensor)
+    if view.element_size() in SENTINELS:
+        with torch.no_grad():
+            view.view(INTEGER_VIEWS[view.element_size()]).fill_(
+                SENTINELS[view.element_size()]
+            )
+
+
+def is_unwritten(tensor):
+    """True if some element of `tensor` still holds mark_unwritten's sentinel."""
+    view = as_torch(tensor)
+    size = view.element_size()
+    if size not in SENTINELS or view.numel() == 0:
+        return False
+    left = view.view(INTEGER_VIEWS[size]) == SENTINELS[size]
+    if size == 1 and view.dtype != torch.bool:
+        return bool(left.all())
+    return bool(left.any())
 
 
 def copy_or_neutral(dst, src, neutral, name):
