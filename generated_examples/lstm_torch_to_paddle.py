@@ -603,6 +603,7 @@ class Progress:
         """Yield the items, each counted as done when the next one is asked for."""
         for item in items:
             yield item
+            del item  # before the next one is made
             self.advance()
         self.close()
 
@@ -1636,9 +1637,10 @@ def write_output(output, entries, tensors, raw_framework, write_native, read_nat
     found to list exactly `entries`. `write_native(path, entries, tensors)` and
     `read_native(path)` write and index the raw framework's own format. With no output,
     every tensor is still made (and so checked), and nothing is written."""
+    tensors = iter(tensors)
     if output is None:
-        for _ in tensors:
-            pass
+        for item in tensors:
+            del item  # before the next tensor is made
         return
     with AtomicOutput(output.path, output.sharded) as target:
         if output.format == "safetensors":
@@ -1649,6 +1651,8 @@ def write_output(output, entries, tensors, raw_framework, write_native, read_nat
         else:
             write_native(target.temporary, entries, tensors)
             found = read_native(target.temporary)
+        if next(tensors, None) is not None:  # (this also lets the stream finish)
+            raise RuntimeError(f"{output.path}: a tensor was made but not written")
         check_written(found, entries, output.path)
         target.commit()
 
@@ -1724,10 +1728,10 @@ class InFlight:
         self.peak = 0
 
     def track(self, tensor):
+        """Count `tensor` until it is freed, or until the returned function is called."""
         start, end = memory_span(tensor)
         self.add(end - start)
-        weakref.finalize(tensor, self.forget, end - start)
-        return tensor
+        return weakref.finalize(tensor, self.forget, end - start)
 
     def add(self, size):
         self.bytes += size
@@ -1901,12 +1905,19 @@ class RawTensors:
 
     def make_row(self, entry):
         """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
-        tensor = self.in_flight.track(empty_tensor(entry.shape, entry.dtype))
-        read = lambda path: self.in_flight.track(
-            self.checkpoint.read(path)
-        )  # noqa: E731
+        tensor = empty_tensor(entry.shape, entry.dtype)
+        self.in_flight.track(tensor)
+        reads = []
+
+        def read(path):
+            source = self.checkpoint.read(path)
+            reads.append(self.in_flight.track(source))
+            return source
+
         fill_raw_tensor(tensor, self.rows[entry.tensor_id], read)
         self.checkpoint.let_go()
+        for done in reads:  # read from a mapped file: its pages are dropped now
+            done()
         return tensor
 
     def make_layer(self, row, entries):
@@ -1917,7 +1928,8 @@ class RawTensors:
         raw_layer = get_layer(self.raw_model, raw_path)
         self.load_layer(base_layer, base_path, self.checkpoint.tensor)
         self.materialize_layer(raw_layer)
-        self.in_flight.add(layer_bytes(raw_layer))
+        read = layer_bytes(base_layer)
+        self.in_flight.add(read + layer_bytes(raw_layer))
         prefix = f"{raw_path}." if raw_path else ""
         try:
             tensors = init_layer_alone(
@@ -1926,6 +1938,7 @@ class RawTensors:
         finally:
             release_layer(base_layer)
             self.checkpoint.let_go()
+            self.in_flight.forget(read)
         dtypes = {entry.tensor_id: entry.dtype for entry in entries}
         made = {}
         for tensor_id, (unit, name) in self.units.items():

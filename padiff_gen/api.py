@@ -221,8 +221,13 @@ def emit_text(
     maps: Iterable[MapLike] = (),
     match: str = DEFAULT_MATCH,
     init_modules: Sequence[str] = (),
+    directory: Optional[Union[str, Path]] = None,
 ) -> str:
-    """The script ``emit`` would write to ``output``, without writing anything."""
+    """The script ``emit`` would write to ``output``, without writing anything.
+
+    ``directory`` is the folder the script will be in, if not ``output``'s (the script
+    records where the models' modules are relative to it).
+    """
     plan = make_plan(
         base,
         raw,
@@ -236,7 +241,8 @@ def emit_text(
     )
     file_name = Path(output).name if output is not None else "init_weights.py"
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
-        directory = Path(output).parent if output is not None else None
+        if directory is None and output is not None:
+            directory = Path(output).parent
         text, _ = render_script(plan, file_name=file_name, directory=directory)
     return text
 

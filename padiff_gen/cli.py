@@ -15,6 +15,7 @@ import sys
 import textwrap
 import traceback
 import warnings
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from . import __version__, progress
@@ -178,12 +179,18 @@ def emit_options(args: argparse.Namespace) -> dict:
     }
 
 
-def derive(argv: Sequence[str]) -> str:
-    """The text that ``padiff-gen emit ARGV`` would write, computed in memory."""
+def derive(argv: Sequence[str], root: Optional[Path] = None) -> str:
+    """The text that ``padiff-gen emit ARGV`` would write, computed in memory; a relative
+    -o is relative to ``root`` (by default the working directory)."""
     from .api import emit_text
 
     args = build_parser().parse_args(["emit", *argv])
-    return emit_text(args.base, args.raw, args.output, **emit_options(args))
+    directory = None
+    if root is not None and args.output is not None:
+        directory = (Path(root) / args.output).parent
+    return emit_text(
+        args.base, args.raw, args.output, directory=directory, **emit_options(args)
+    )
 
 
 def run_emit(args: argparse.Namespace) -> int:

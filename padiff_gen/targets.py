@@ -149,12 +149,13 @@ def registrations_for(
         replay(lambda e: True)
 
 
-def derive_target(target: Target) -> str:
-    """The script ``padiff-gen emit`` writes for a target (paths relative to its root)."""
+def derive_target(target: Target, root: Optional[Path] = None) -> str:
+    """The script ``padiff-gen emit`` writes for a target (paths relative to ``root``,
+    by default the working directory)."""
     from .cli import derive
 
     with registrations_for(target.init_modules):
-        return derive(target.argv())
+        return derive(target.argv(), root)
 
 
 def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
@@ -169,7 +170,7 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
     texts = []
     for number, target in enumerate(targets, start=1):
         with progress.prefix(f"[{number}/{len(targets)}] {target.output}:"):
-            texts.append(derive_target(target))
+            texts.append(derive_target(target, config.root))
     for target, text in zip(targets, texts):
         path = config.root / target.output
         if _holds(path, text):

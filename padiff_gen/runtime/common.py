@@ -186,6 +186,7 @@ class Progress:
         """Yield the items, each counted as done when the next one is asked for."""
         for item in items:
             yield item
+            del item  # before the next one is made
             self.advance()
         self.close()
 

@@ -211,6 +211,7 @@ def write_checkpoint(path, entries, tensors):
         data = tensor_bytes(tensor)
         record = f"data/{storages[entry.tensor_id].key}"
         writer.write_record(record, data.ctypes.data, data.nbytes)
+        del tensor, data  # before the next tensor is made
     writer.write_end_of_file()
 
 

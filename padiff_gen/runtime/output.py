@@ -365,8 +365,8 @@ def write_output(output, entries, tensors, raw_framework, write_native, read_nat
     every tensor is still made (and so checked), and nothing is written."""
     tensors = iter(tensors)
     if output is None:
-        for _ in tensors:
-            pass
+        for item in tensors:
+            del item  # before the next tensor is made
         return
     with AtomicOutput(output.path, output.sharded) as target:
         if output.format == "safetensors":
