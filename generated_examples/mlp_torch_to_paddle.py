@@ -453,9 +453,8 @@ def build_model(spec):
                 "environment padiff-gen emit ran in"
             ) from None
         raise UsageProblem(
-            f"cannot import the module `{missing}` of {model} ({error}). Run this "
-            f"script from the folder that holds `{missing}`, or add that folder to "
-            "PYTHONPATH"
+            f"cannot import the module `{missing}` of {model}. Run this script from "
+            f"the folder that holds `{missing}`, or add that folder to PYTHONPATH"
         ) from None
     if isinstance(target, type) or not hasattr(target, "state_dict"):
         return target(**spec["kwargs"])
@@ -852,7 +851,7 @@ class Checkpoint:
     written.
     """
 
-    def __init__(self, path, open_file, base_state, progress, key=None, prefix=None):
+    def __init__(self, path, open_file, base_state, key=None, prefix=None):
         if not os.path.exists(path):
             raise CheckpointError(f"the checkpoint {path} does not exist")
         if os.path.isdir(path):
@@ -2044,8 +2043,9 @@ def main(argv=None):
                     "base checkpoint, or --base-as-built if the constructor loads the "
                     "weights you want"
                 )
+            base_model = build_model(BASE_SPEC)
             raw_model = build_model(RAW_SPEC)
-            init_weights(build_model(BASE_SPEC), raw_model)
+            init_weights(base_model, raw_model)
             if output is not None:
                 entries = output_tensors(raw_model, args.dtype)
                 stream = model_tensors(raw_model, entries)

@@ -225,7 +225,7 @@ class Checkpoint:
     written.
     """
 
-    def __init__(self, path, open_file, base_state, progress, key=None, prefix=None):
+    def __init__(self, path, open_file, base_state, key=None, prefix=None):
         if not os.path.exists(path):
             raise CheckpointError(f"the checkpoint {path} does not exist")
         if os.path.isdir(path):

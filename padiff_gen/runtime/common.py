@@ -82,9 +82,8 @@ def build_model(spec):
                 "environment padiff-gen emit ran in"
             ) from None
         raise UsageProblem(
-            f"cannot import the module `{missing}` of {model} ({error}). Run this "
-            f"script from the folder that holds `{missing}`, or add that folder to "
-            "PYTHONPATH"
+            f"cannot import the module `{missing}` of {model}. Run this script from "
+            f"the folder that holds `{missing}`, or add that folder to PYTHONPATH"
         ) from None
     if isinstance(target, type) or not hasattr(target, "state_dict"):
         return target(**spec["kwargs"])
