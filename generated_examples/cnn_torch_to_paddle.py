@@ -351,6 +351,17 @@ def copy_tensor(dst, src, transform="copy"):
     During a rehearsal (see WriteLog) everything is checked and nothing is written.
     """
     copy = prepare_copy(dst, src, transform)
+    target, source = as_torch(dst), as_torch(src)
+    if transform == "transpose":
+        source = source.t()
+    fits = source.numel() == target.numel()
+    if transform != "reshape":  # checked here, so that a rehearsal finds it too
+        fits = tuple(source.shape) == tuple(target.shape)
+    if not fits:
+        raise ValueError(
+            f"cannot copy a tensor of shape {list(source.shape)} into one of shape "
+            f"{list(target.shape)}"
+        )
     if not WRITES.note(memory_span(dst)):
         copy()
 
