@@ -99,6 +99,7 @@ def copy_seconds(path: Path, work: Path) -> float:
     for _ in range(2):
         target = work / "copy"
         target.mkdir()
+        os.sync()  # no write-back of earlier runs' files slows this one down
         start = time.perf_counter()
         for file in files_of(path):
             shutil.copyfile(file, target / file.name)
@@ -128,6 +129,7 @@ def size_of(path: Path) -> int:
 def measure(label, command, source, output, work, run_measured, baseline) -> dict:
     """One conversion: copy time of its input, then the conversion in a subprocess."""
     copied = copy_seconds(source, work)
+    os.sync()
     wall, rss, _ = run_measured(command)
     result = {
         "label": label,

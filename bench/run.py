@@ -91,11 +91,39 @@ def best_times(candidates: dict, repeats: int) -> dict:
     return best
 
 
-def model_bytes(script, model, column: int) -> int:
-    """Bytes of the table's tensors on one side (column 0 base, 1 raw)."""
+def copied_pairs(script, base, raw) -> list:
+    """(base tensor, raw tensor, transform) of everything init_weights writes: the
+    table's rows, and the tensors of each special unit paired in order (the benchmark
+    models' special units are embeddings: one weight each side)."""
+    pairs = [
+        (script.get_tensor(base, row[0]), script.get_tensor(raw, row[1]), row[2])
+        for row in script.TENSOR_TABLE
+    ]
+    for base_path, raw_path, _ in script.SPECIAL_INITS:
+        sides = {
+            side: [
+                path
+                for s, path, _ in script.SPECIAL_INIT_TENSORS
+                if s == side and path.startswith(f"{layer}.")
+            ]
+            for side, layer in (("base", base_path), ("raw", raw_path))
+        }
+        for base_tensor, raw_tensor in zip(sides["base"], sides["raw"]):
+            pairs.append(
+                (
+                    script.get_tensor(base, base_tensor),
+                    script.get_tensor(raw, raw_tensor),
+                    "copy",
+                )
+            )
+    return pairs
+
+
+def model_bytes(script, base, raw) -> int:
+    """Bytes of the raw tensors init_weights writes."""
     total = 0
-    for row in script.TENSOR_TABLE:
-        tensor = script.as_torch(script.get_tensor(model, row[column]))
+    for _, raw_tensor, _ in copied_pairs(script, base, raw):
+        tensor = script.as_torch(raw_tensor)
         total += tensor.numel() * tensor.element_size()
     return total
 
@@ -103,9 +131,8 @@ def model_bytes(script, model, column: int) -> int:
 def memcpy_runner(script, base, raw):
     """memcpy of the same bytes: each raw tensor's memory from its base tensor's."""
     pairs = []
-    for base_path, raw_path, *_ in script.TENSOR_TABLE:
-        src = script.as_torch(script.get_tensor(base, base_path))
-        dst = script.as_torch(script.get_tensor(raw, raw_path))
+    for src, dst, _ in copied_pairs(script, base, raw):
+        src, dst = script.as_torch(src), script.as_torch(dst)
         pairs.append((dst.data_ptr(), src.data_ptr(), src.numel() * src.element_size()))
 
     def run():
@@ -183,15 +210,15 @@ def check_copied(script, base, raw) -> None:
     """The script's copy, from a zeroed raw model, must give the right values."""
     import torch
 
-    for _, raw_path, *_ in script.TENSOR_TABLE:
-        script.as_torch(script.get_tensor(raw, raw_path)).zero_()
+    pairs = copied_pairs(script, base, raw)
+    for _, raw_tensor, _ in pairs:
+        script.as_torch(raw_tensor).zero_()
     script.init_weights(base, raw)
-    for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE:
-        src = script.as_torch(script.get_tensor(base, base_path))
-        dst = script.as_torch(script.get_tensor(raw, raw_path))
+    for base_tensor, raw_tensor, transform in pairs:
+        src, dst = script.as_torch(base_tensor), script.as_torch(raw_tensor)
         expected = src.t() if transform == "transpose" else src
         if not torch.equal(dst, expected.to(dst.dtype)):
-            raise AssertionError(f"{raw_path} was not copied right")
+            raise AssertionError("a tensor was not copied right")
 
 
 def run_measured(arguments: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
@@ -240,7 +267,7 @@ def bench_copy(
     script = import_script(path)
     base = script.build_model(script.BASE_SPEC)
     raw = script.build_model(script.RAW_SPEC)
-    nbytes = model_bytes(script, raw, 1)
+    nbytes = model_bytes(script, base, raw)
     transposed = sum(row[2] == "transpose" for row in script.TENSOR_TABLE)
     candidates = {
         "memcpy": memcpy_runner(script, base, raw),
@@ -263,7 +290,7 @@ def bench_copy(
     )
     result = {
         "bytes": nbytes,
-        "tensors": len(script.TENSOR_TABLE),
+        "tensors": len(copied_pairs(script, base, raw)),
         "transposed": transposed,
         "seconds": times,
         "extra_memory": extra_memory(lambda: script.init_weights(base, raw)),

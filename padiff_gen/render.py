@@ -130,23 +130,21 @@ def _kernel_module(plan: Plan) -> str:
 
 def _substitutes(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
     """What runtime code imports from copy_torch comes from copy_paddle when that is the
-    script's kernel (both offer the same functions under the same names)."""
+    script's kernel (both define the same functions and constants under the same names).
+    """
     if _kernel_module(plan) == "copy_torch":
         return {}
     from .runtime import copy_paddle
 
-    torch_kernel, paddle_kernel = (
-        "padiff_gen.runtime.copy_torch",
-        "padiff_gen.runtime.copy_paddle",
-    )
-    return {
-        (torch_kernel, name): (paddle_kernel, name)
+    torch_kernel = "padiff_gen.runtime.copy_torch"
+    paddle_kernel = "padiff_gen.runtime.copy_paddle"
+    own = [
+        name
         for name, value in vars(copy_paddle).items()
-        if callable(value) and getattr(value, "__module__", None) == paddle_kernel
-    } | {
-        (torch_kernel, name): (paddle_kernel, name)
-        for name in ("SENTINELS", "INTEGER_VIEWS")
-    }
+        if getattr(value, "__module__", None) == paddle_kernel
+        or (name.isupper() and not name.startswith("_"))
+    ]
+    return {(torch_kernel, name): (paddle_kernel, name) for name in own}
 
 
 def _spec_literal(spec: Optional[ModelSpec], directory: Path) -> str:

@@ -31,6 +31,21 @@ SAFETENSORS_DTYPES = {
     "BOOL": "bool",
 }
 FLOATING = ("float64", "float32", "float16", "bfloat16")
+ELEMENT_SIZES = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "uint16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "complex64": 8,
+    "complex128": 16,
+}
 
 
 def checkpoint_format(path):
@@ -327,6 +342,15 @@ class Checkpoint:
                 f"Nothing was written. {hint}"
             )
         return keys
+
+    def nbytes(self, key):
+        """The size of the tensor at a base state-dict key, as the checkpoint holds it."""
+        found = self.keys[key]
+        opened = self.files[found]
+        count = 1
+        for size in opened.shapes[found]:
+            count *= size
+        return count * ELEMENT_SIZES.get(opened.dtypes[found], 4)
 
     def tensor(self, key):
         """The tensor at a base state-dict key, in the base model's framework."""

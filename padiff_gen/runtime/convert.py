@@ -9,14 +9,16 @@ tensor by tensor and let go. So memory holds one tensor in flight (one layer for
 initializers), never the model.
 """
 
+import threading
 import weakref
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
-from .checkpoint import FLOATING
+from .checkpoint import ELEMENT_SIZES, FLOATING
 from .common import dtype_name, get_layer, get_tensor, release_layer
-from .copy_torch import cast_tensor, empty_tensor, memory_span
+from .copy_torch import MAKE_AHEAD, TensorBuffers, cast_tensor, memory_span
 from .output import OutputTensor
-from .rows import fill_raw_tensor, row_raw_path
+from .rows import fill_raw_tensor, row_base_paths, row_raw_path
 from .special import init_layer_alone
 
 
@@ -39,6 +41,7 @@ class InFlight:
     def __init__(self):
         self.bytes = 0
         self.peak = 0
+        self.lock = threading.Lock()
 
     def track(self, tensor):
         """Count `tensor` until it is freed, or until the returned function is called."""
@@ -47,11 +50,13 @@ class InFlight:
         return weakref.finalize(tensor, self.forget, end - start)
 
     def add(self, size):
-        self.bytes += size
-        self.peak = max(self.peak, self.bytes)
+        with self.lock:
+            self.bytes += size
+            self.peak = max(self.peak, self.bytes)
 
     def forget(self, size):
-        self.bytes -= size
+        with self.lock:
+            self.bytes -= size
 
 
 class RawTensors:
@@ -72,6 +77,7 @@ class RawTensors:
         initializers,
         load_layer,
         materialize_layer,
+        threads=MAKE_AHEAD,
     ):
         self.base_model = base_model
         self.raw_model = raw_model
@@ -80,6 +86,8 @@ class RawTensors:
         self.load_layer = load_layer
         self.materialize_layer = materialize_layer
         self.in_flight = InFlight()
+        self.buffers = TensorBuffers()
+        self.threads = threads
         self.rows = {}  # raw tensor id -> TENSOR_TABLE row
         for row in tensor_table:
             self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
@@ -91,38 +99,84 @@ class RawTensors:
 
     def __call__(self, entries):
         """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
-        named by several keys (tied weights, aliases) is made once."""
+        named by several keys (tied weights, aliases) is made once.
+
+        While the caller writes one tensor, the next TENSOR_TABLE row is made in a
+        thread (torch's copies and the file writes both let go of the GIL), unless that
+        would hold more bytes at once than making the largest tensor alone does.
+        """
         uses = Counter(entry.tensor_id for entry in entries)
         units_left = Counter(
             self.units[e.tensor_id][0] for e in entries if e.tensor_id in self.units
         )
-        ready = {}
-        for entry in entries:
-            tensor = ready.get(entry.tensor_id)
-            if tensor is None:
+        budget = max((self.bytes_to_make(entry) for entry in entries), default=0)
+        ready, ahead = {}, None  # ahead: (index, future) of a row made in a thread
+        pool = ThreadPoolExecutor(1, "padiff-convert") if self.threads else None
+        try:
+            for index, entry in enumerate(entries):
+                tensor = ready.get(entry.tensor_id)
+                if tensor is None and ahead is not None and ahead[0] == index:
+                    tensor = ready[entry.tensor_id] = ahead[1].result()
+                    ahead = None
+                elif tensor is None:
+                    if entry.tensor_id in self.units:
+                        ready.update(
+                            self.make_layer(self.units[entry.tensor_id][0], entries)
+                        )
+                    else:
+                        ready[entry.tensor_id] = self.make_row(entry)
+                    tensor = ready[entry.tensor_id]
+                uses[entry.tensor_id] -= 1
+                if not uses[entry.tensor_id]:
+                    del ready[entry.tensor_id]
+                following = entries[index + 1] if index + 1 < len(entries) else None
+                if (
+                    pool is not None
+                    and following is not None
+                    and following.tensor_id in self.rows
+                    and following.tensor_id not in ready
+                    and entry.nbytes + self.bytes_to_make(following) <= budget
+                ):
+                    ahead = (index + 1, pool.submit(self.make_row, following))
+                yield entry, tensor
+                del tensor
                 if entry.tensor_id in self.units:
-                    ready.update(
-                        self.make_layer(self.units[entry.tensor_id][0], entries)
-                    )
-                else:
-                    ready[entry.tensor_id] = self.make_row(entry)
-                tensor = ready[entry.tensor_id]
-            uses[entry.tensor_id] -= 1
-            if not uses[entry.tensor_id]:
-                del ready[entry.tensor_id]
-            yield entry, tensor
-            del tensor
-            if entry.tensor_id in self.units:
-                row = self.units[entry.tensor_id][0]
-                units_left[row] -= 1
-                if not units_left[row]:
-                    layer = get_layer(self.raw_model, row[1])
-                    self.in_flight.forget(layer_bytes(layer))
-                    release_layer(layer)
+                    row = self.units[entry.tensor_id][0]
+                    units_left[row] -= 1
+                    if not units_left[row]:
+                        layer = get_layer(self.raw_model, row[1])
+                        self.in_flight.forget(layer_bytes(layer))
+                        release_layer(layer)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def bytes_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made: what is read, and what is made."""
+        if entry.tensor_id in self.rows:
+            row = self.rows[entry.tensor_id]
+            read = sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
+            return read + entry.nbytes
+        row = self.units[entry.tensor_id][0]
+        prefix = f"{row[0]}." if row[0] else ""
+        read = sum(
+            self.checkpoint.nbytes(key)
+            for key in self.checkpoint.keys
+            if key.startswith(prefix)
+        )
+        made = 0
+        for tensor in (
+            get_layer(self.raw_model, row[1]).state_dict(keep_vars=True).values()
+        ):
+            count = 1
+            for size in tensor.shape:
+                count *= int(size)
+            made += count * ELEMENT_SIZES.get(dtype_name(tensor), 4)
+        return read + made
 
     def make_row(self, entry):
         """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
-        tensor = empty_tensor(entry.shape, entry.dtype)
+        tensor = self.buffers.empty(entry.shape, entry.dtype)
         self.in_flight.track(tensor)
         reads = []
 
@@ -143,6 +197,7 @@ class RawTensors:
         base_path, raw_path, name = row
         base_layer = get_layer(self.base_model, base_path)
         raw_layer = get_layer(self.raw_model, raw_path)
+        self.buffers.drop()
         self.load_layer(base_layer, base_path, self.checkpoint.tensor)
         self.materialize_layer(raw_layer)
         read = layer_bytes(base_layer)

@@ -10,6 +10,9 @@ import paddle
 
 from .common import WRITES
 
+# paddle's copies run in the calling thread (see copy_torch.MAKE_AHEAD).
+MAKE_AHEAD = False
+
 
 def has_data(tensor):
     """False for tensors built under paddle.LazyGuard, which have no storage yet."""
@@ -87,6 +90,16 @@ def memory_span(tensor):
 def empty_tensor(shape, dtype):
     """An uninitialised CPU tensor, e.g. empty_tensor((2, 3), "bfloat16")."""
     return paddle.empty(list(shape), dtype=dtype).cpu()
+
+
+class TensorBuffers:
+    """The interface of copy_torch.TensorBuffers; paddle tensors are made afresh."""
+
+    def empty(self, shape, dtype):
+        return empty_tensor(shape, dtype)
+
+    def drop(self):
+        pass
 
 
 def cast_tensor(tensor, dtype):

@@ -13,6 +13,7 @@ numpy strips shared by two threads either way (docs/performance.md).
 import ctypes
 import os
 import sys
+import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,6 +25,8 @@ from .common import WRITES, WeightMismatchError
 COPY_THREADS = min(2, os.cpu_count() or 1)
 # Smaller copies are made at once: handing them to a thread costs more than it saves.
 BACKGROUND_MIN_BYTES = 1 << 20
+# A conversion makes the next tensor in a thread while the last is written.
+MAKE_AHEAD = COPY_THREADS > 1
 
 
 def as_torch(tensor):
@@ -191,6 +194,40 @@ def empty_tensor(shape, dtype):
     return torch.empty(tuple(shape), dtype=getattr(torch, dtype))
 
 
+class TensorBuffers:
+    """Memory for a conversion's tensors, made one after the other: a tensor let go
+    gives its memory to the next one. Fresh memory for every tensor would cost a page
+    fault per 4 KiB (and the kernel zeroing it) each time; this costs them once. A
+    tensor still in use when the next is asked for is never overwritten: the next one
+    then gets fresh memory."""
+
+    def __init__(self):
+        self.spare = None  # a uint8 tensor no made tensor uses
+
+    def empty(self, shape, dtype):
+        """Like empty_tensor(shape, dtype)."""
+        kind = getattr(torch, dtype)
+        count = 1
+        for size in shape:
+            count *= size
+        nbytes = count * torch.empty((), dtype=kind).element_size()
+        buffer = self.spare
+        if buffer is None or buffer.numel() < nbytes:
+            buffer = torch.empty(nbytes, dtype=torch.uint8)
+        self.spare = None
+        made = buffer[:nbytes].view(kind).view(tuple(shape))
+        weakref.finalize(made, self.give_back, buffer)
+        return made
+
+    def give_back(self, buffer):
+        if self.spare is None or self.spare.numel() < buffer.numel():
+            self.spare = buffer
+
+    def drop(self):
+        """Free the spare memory (before something else needs memory of its own)."""
+        self.spare = None
+
+
 def cast_tensor(tensor, dtype):
     """`tensor` in another dtype (by name), rounded as torch rounds; itself if equal."""
     view = as_torch(tensor)
@@ -228,10 +265,15 @@ def is_unwritten(tensor):
     size = view.element_size()
     if size not in SENTINELS or view.numel() == 0:
         return False
-    left = view.view(INTEGER_VIEWS[size]) == SENTINELS[size]
-    if size == 1 and view.dtype != torch.bool:
-        return bool(left.all())
-    return bool(left.any())
+    every = size == 1 and view.dtype != torch.bool
+    # In blocks, so that the comparison's temporary stays small however large the tensor.
+    for block in view.reshape(-1).view(INTEGER_VIEWS[size]).split(1 << 24):
+        left = block == SENTINELS[size]
+        if every and not bool(left.all()):
+            return False
+        if not every and bool(left.any()):
+            return True
+    return every
 
 
 def copy_or_neutral(dst, src, neutral, name):

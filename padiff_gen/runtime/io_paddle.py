@@ -28,6 +28,7 @@ from .common import (
     report,
 )
 from .copy_torch import tensor_bytes
+from .output import let_go_of_written, reserve
 
 # paddle.save's name table, stored beside the arrays.
 NAME_TABLE = "StructuredToParameterName@@"
@@ -234,6 +235,7 @@ class StreamingPickler(pickle._Pickler):
 
     def __init__(self, handle, tensors):
         super().__init__(handle, protocol=PICKLE_PROTOCOL)
+        self.handle = handle
         self.fast = True  # no memo: nothing is kept once written
         self.tensors = tensors
 
@@ -261,6 +263,7 @@ class StreamingPickler(pickle._Pickler):
         else:
             header = pickle.BINBYTES + struct.pack("<I", size)
         self._write_large_bytes(header, obj.data)
+        let_go_of_written(self.handle)
 
     dispatch[ArrayBytes] = save_array_bytes
 
@@ -272,7 +275,9 @@ def write_checkpoint(path, entries, tensors):
     state = {entry.key: PendingArray(entry.key) for entry in entries}
     state[NAME_TABLE] = {entry.key: entry.name for entry in entries}
     with open(path, "wb") as handle:
+        reserve(handle, sum(entry.nbytes for entry in entries))
         StreamingPickler(handle, iter(tensors)).dump(state)
+        handle.truncate()  # what was reserved beyond the pickle
 
 
 def saved_tensors(path):

@@ -18,6 +18,7 @@ from .common import (
     report,
 )
 from .copy_torch import tensor_bytes
+from .output import let_go_of_written
 
 # In-place random fills, which have nothing to fill on the meta device.
 RANDOM_FILLS = (
@@ -196,6 +197,7 @@ def write_checkpoint(path, entries, tensors):
     index = io.BytesIO()
     IndexPickler(index, protocol=2).dump(state)
     writer = torch._C.PyTorchFileWriter(path)
+    written_file = open(path, "rb")  # only to let the kernel drop what was written
     for name, data in (
         ("data.pkl", index.getvalue()),
         (".format_version", b"1"),
@@ -212,7 +214,9 @@ def write_checkpoint(path, entries, tensors):
         record = f"data/{storages[entry.tensor_id].key}"
         writer.write_record(record, data.ctypes.data, data.nbytes)
         del tensor, data  # before the next tensor is made
+        let_go_of_written(written_file)
     writer.write_end_of_file()
+    written_file.close()
 
 
 def saved_tensors(path):
