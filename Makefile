@@ -62,9 +62,11 @@ fuzz: $(INSTALLED)
 	PADIFF_GEN_FUZZ=1 $(PY) -m pytest -q tests/test_properties.py
 
 # Speed and memory of emit and of generated scripts (a few minutes, ~8 GB of memory).
-# Not a test: numbers go to docs/performance.md.
+# Not a test: numbers go to docs/performance.md. `make bench BENCH_ARGS=--llama7b` also
+# converts a LLaMA-7B-shaped bfloat16 checkpoint (needs ~30 GB of free disk).
+BENCH_ARGS ?=
 bench: $(INSTALLED)
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m black --check padiff_gen examples tests generated_examples bench

@@ -13,9 +13,12 @@ on the machine; rerun at a quiet moment if the numbers look contended. Sections:
 2. copy speed, embedding tables torch -> paddle (no transposes), against memcpy;
 3. ``padiff-gen emit`` on the LLaMA-7B-shaped pair (6.7B parameters, built without
    weights), in a subprocess: wall time including imports, and peak RSS;
-4. checkpoint conversion by the generated script (``--base-ckpt``), in a subprocess:
-   wall time and peak RSS against the size of the model, for .pt, .safetensors and
-   the reverse direction from .pdparams.
+4. checkpoint conversion by the generated script (``--base-ckpt``), in a subprocess, for
+   a 3.5 GB LLaMA-shaped checkpoint: .pt, sharded safetensors and the reverse direction
+   from .pdparams, against the time to copy the checkpoint's files, the peak RSS, a model
+   a third of the size, and the plain way (bench/convert.py);
+5. with ``--llama7b``: a LLaMA-7B-shaped bfloat16 checkpoint (13.5 GB, sharded
+   safetensors) converted to paddle (needs ~30 GB of free disk).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.convert import bench_conversion, bench_llama7b
 
 ROOT = Path(__file__).resolve().parent.parent
 GB = 1e9
@@ -86,11 +91,39 @@ def best_times(candidates: dict, repeats: int) -> dict:
     return best
 
 
-def model_bytes(script, model, column: int) -> int:
-    """Bytes of the table's tensors on one side (column 0 base, 1 raw)."""
+def copied_pairs(script, base, raw) -> list:
+    """(base tensor, raw tensor, transform) of everything init_weights writes: the
+    table's rows, and the tensors of each special unit paired in order (the benchmark
+    models' special units are embeddings: one weight each side)."""
+    pairs = [
+        (script.get_tensor(base, row[0]), script.get_tensor(raw, row[1]), row[2])
+        for row in script.TENSOR_TABLE
+    ]
+    for base_path, raw_path, _ in script.SPECIAL_INITS:
+        sides = {
+            side: [
+                path
+                for s, path, _ in script.SPECIAL_INIT_TENSORS
+                if s == side and path.startswith(f"{layer}.")
+            ]
+            for side, layer in (("base", base_path), ("raw", raw_path))
+        }
+        for base_tensor, raw_tensor in zip(sides["base"], sides["raw"]):
+            pairs.append(
+                (
+                    script.get_tensor(base, base_tensor),
+                    script.get_tensor(raw, raw_tensor),
+                    "copy",
+                )
+            )
+    return pairs
+
+
+def model_bytes(script, base, raw) -> int:
+    """Bytes of the raw tensors init_weights writes."""
     total = 0
-    for row in script.TENSOR_TABLE:
-        tensor = script.as_torch(script.get_tensor(model, row[column]))
+    for _, raw_tensor, _ in copied_pairs(script, base, raw):
+        tensor = script.as_torch(raw_tensor)
         total += tensor.numel() * tensor.element_size()
     return total
 
@@ -98,9 +131,8 @@ def model_bytes(script, model, column: int) -> int:
 def memcpy_runner(script, base, raw):
     """memcpy of the same bytes: each raw tensor's memory from its base tensor's."""
     pairs = []
-    for base_path, raw_path, *_ in script.TENSOR_TABLE:
-        src = script.as_torch(script.get_tensor(base, base_path))
-        dst = script.as_torch(script.get_tensor(raw, raw_path))
+    for src, dst, _ in copied_pairs(script, base, raw):
+        src, dst = script.as_torch(src), script.as_torch(dst)
         pairs.append((dst.data_ptr(), src.data_ptr(), src.numel() * src.element_size()))
 
     def run():
@@ -178,15 +210,15 @@ def check_copied(script, base, raw) -> None:
     """The script's copy, from a zeroed raw model, must give the right values."""
     import torch
 
-    for _, raw_path, *_ in script.TENSOR_TABLE:
-        script.as_torch(script.get_tensor(raw, raw_path)).zero_()
+    pairs = copied_pairs(script, base, raw)
+    for _, raw_tensor, _ in pairs:
+        script.as_torch(raw_tensor).zero_()
     script.init_weights(base, raw)
-    for base_path, raw_path, transform, _, _ in script.TENSOR_TABLE:
-        src = script.as_torch(script.get_tensor(base, base_path))
-        dst = script.as_torch(script.get_tensor(raw, raw_path))
+    for base_tensor, raw_tensor, transform in pairs:
+        src, dst = script.as_torch(base_tensor), script.as_torch(raw_tensor)
         expected = src.t() if transform == "transpose" else src
         if not torch.equal(dst, expected.to(dst.dtype)):
-            raise AssertionError(f"{raw_path} was not copied right")
+            raise AssertionError("a tensor was not copied right")
 
 
 def run_measured(arguments: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
@@ -235,7 +267,7 @@ def bench_copy(
     script = import_script(path)
     base = script.build_model(script.BASE_SPEC)
     raw = script.build_model(script.RAW_SPEC)
-    nbytes = model_bytes(script, raw, 1)
+    nbytes = model_bytes(script, base, raw)
     transposed = sum(row[2] == "transpose" for row in script.TENSOR_TABLE)
     candidates = {
         "memcpy": memcpy_runner(script, base, raw),
@@ -252,11 +284,17 @@ def bench_copy(
         candidates["numpy round trip"] = numpy_round_trip_runner(script, base, raw)
     times = best_times(candidates, repeats)
     check_copied(script, base, raw)
+    largest = max(
+        t.numel() * t.element_size()
+        for t in (script.as_torch(v) for v in raw.state_dict().values())
+    )
     result = {
         "bytes": nbytes,
-        "tensors": len(script.TENSOR_TABLE),
+        "tensors": len(copied_pairs(script, base, raw)),
         "transposed": transposed,
         "seconds": times,
+        "extra_memory": extra_memory(lambda: script.init_weights(base, raw)),
+        "largest_tensor": largest,
     }
     del base, raw, script
     gc.collect()
@@ -281,53 +319,24 @@ def bench_emit() -> dict:
     return {"seconds": wall, "peak_rss": rss}
 
 
-def save_checkpoints(script_path: Path, work: Path) -> dict:
-    """Base checkpoints of the Linear-heavy model, in the formats the script reads."""
-    import torch
-    from safetensors.torch import save_file
-
-    script = import_script(script_path)
-    base = script.build_model(script.BASE_SPEC)
-    state = base.state_dict()
-    paths = {"pt": work / "base.pt", "safetensors": work / "base.safetensors"}
-    torch.save(state, paths["pt"])
-    save_file(state, str(paths["safetensors"]))
-    nbytes = sum(t.numel() * t.element_size() for t in state.values())
-    del base, state, script
-    gc.collect()
-    return {"paths": paths, "bytes": nbytes}
+def process_memory(field: str) -> int:
+    """VmRSS or VmHWM of this process, in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def bench_conversion(script: Path, checkpoint: Path, output: Path, nbytes: int) -> dict:
-    command = [
-        str(script),
-        "--base-ckpt",
-        str(checkpoint),
-        "-o",
-        str(output),
-    ]
-    wall, rss, _ = run_measured(command + ["--quiet"])
-    baseline = imports_rss(script)
-    return {
-        "seconds": wall,
-        "peak_rss": rss,
-        "imports_rss": baseline,
-        "model_bytes": nbytes,
-        "output_bytes": output.stat().st_size,
-    }
+def extra_memory(run) -> int:
+    """How far this process's resident memory rises above its level before `run()`.
 
-
-def imports_rss(script: Path) -> int:
-    """Peak RSS of a process that only imports the script (torch, paddle, ...)."""
-    code = (
-        "import importlib.util as u; "
-        f"s = u.spec_from_file_location('s', {str(script)!r}); "
-        "s.loader.exec_module(u.module_from_spec(s))"
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".py") as program:
-        program.write(code)
-        program.flush()
-        return run_measured([program.name])[1]
+    The kernel's high-water mark is reset first (clear_refs 5, Linux 4.0 and later)."""
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")
+    before = process_memory("VmRSS")
+    run()
+    return process_memory("VmHWM") - before
 
 
 # ------------------------------------------------------------------ report
@@ -345,6 +354,10 @@ def print_copy(title: str, result: dict) -> None:
     if "numpy round trip" in times:
         speedup = times["numpy round trip"] / times["script"]
         print(f"  script is {speedup:.1f}x faster than the numpy round trip")
+    print(
+        f"  memory init_weights adds: {result['extra_memory'] / GB:.3f} GB "
+        f"(largest tensor {result['largest_tensor'] / GB:.3f} GB)"
+    )
 
 
 def main(argv=None) -> int:
@@ -352,6 +365,11 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="model size factor")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", metavar="PATH", help="also write the numbers here")
+    parser.add_argument(
+        "--llama7b",
+        action="store_true",
+        help="also convert a LLaMA-7B-shaped bfloat16 checkpoint (needs ~30 GB of disk)",
+    )
     parser.add_argument(
         "--skip",
         action="append",
@@ -373,7 +391,7 @@ def main(argv=None) -> int:
         work = Path(directory)
         llama = scaled_llama(args.scale)
         llama_script = None
-        if "copy" not in args.skip or "convert" not in args.skip:
+        if "copy" not in args.skip:
             llama_script, results["copy"] = bench_copy(
                 work,
                 "torch:bench.models.TorchLlama",
@@ -404,40 +422,11 @@ def main(argv=None) -> int:
                 f"{emit['peak_rss'] / GB:.2f} GB peak RSS"
             )
         if "convert" not in args.skip:
-            saved = save_checkpoints(llama_script, work)
-            reverse = emit_script(
-                "paddle:bench.models.PaddleLlama",
-                "torch:bench.models.TorchLlama",
-                work / "init_paddle_to_torch.py",
-                base_kwargs=llama,
-                raw_kwargs=llama,
+            results["convert"] = bench_conversion(
+                work, emit_script, run_measured, args.scale
             )
-            runs = {
-                ".pt -> .pdparams": (
-                    llama_script,
-                    saved["paths"]["pt"],
-                    "raw.pdparams",
-                ),
-                ".safetensors -> .pdparams": (
-                    llama_script,
-                    saved["paths"]["safetensors"],
-                    "raw2.pdparams",
-                ),
-                ".pdparams -> .pt": (reverse, work / "raw.pdparams", "back.pt"),
-            }
-            results["convert"] = {}
-            print(f"\n4. checkpoint conversion, {saved['bytes'] / GB:.2f} GB model")
-            for label, (script, checkpoint, output) in runs.items():
-                result = bench_conversion(
-                    script, checkpoint, work / output, saved["bytes"]
-                )
-                results["convert"][label] = result
-                print(
-                    f"  {label:<28} {result['seconds']:6.1f} s  peak RSS "
-                    f"{result['peak_rss'] / GB:5.2f} GB = "
-                    f"{result['peak_rss'] / result['model_bytes']:.2f}x the model "
-                    f"(imports alone {result['imports_rss'] / GB:.2f} GB)"
-                )
+        if args.llama7b:
+            results["llama7b"] = bench_llama7b(work, emit_script, run_measured)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     return 0

@@ -8,34 +8,51 @@ raw:  paddle:paddle.nn.Transformer
 
 40 tensors copied from the table (8 transposed) and 6 layers copied by special initializers.
 
+The tables come first; padiff-gen's runtime, which reads them, follows below the marker.
+
 From Python::
 
     from transformer_torch_to_paddle import init_weights
 
     init_weights(base_model, raw_model)
 
-From the command line (``--help`` lists the options)::
+From the command line, converting a checkpoint one tensor at a time (neither model is
+built with its weights; ``--help`` lists the options)::
 
     python transformer_torch_to_paddle.py --base-ckpt base.pt -o raw.pdparams
+    python transformer_torch_to_paddle.py --base-ckpt base.pt -o raw/ --dtype bfloat16
 """
 
 import argparse
+import ast
 import ctypes
 import importlib
 import json
 import os
 import pickle
+import shutil
+import struct
 import sys
 import tempfile
+import threading
 import time
+import warnings
+import weakref
+from collections import Counter
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+
+# paddle warns on import that ccache is missing, which matters only for building C++
+# extensions: silenced so that a normal run prints nothing but its own messages.
+warnings.filterwarnings("ignore", message="No ccache found")
 
 import numpy
 import paddle
 import torch
 from torch.overrides import TorchFunctionMode
 
+# The models, as padiff-gen built them; "folder" is where it imported them from,
+# relative to this file.
 BASE_SPEC = {
     "framework": "torch",
     "target": "torch.nn.Transformer",
@@ -48,6 +65,7 @@ BASE_SPEC = {
         "num_decoder_layers": 2,
         "num_encoder_layers": 2,
     },
+    "folder": None,
 }
 RAW_SPEC = {
     "framework": "paddle",
@@ -60,780 +78,9 @@ RAW_SPEC = {
         "num_decoder_layers": 2,
         "num_encoder_layers": 2,
     },
+    "folder": None,
 }
 REGENERATE = 'padiff-gen emit --base torch:torch.nn.Transformer --raw paddle:paddle.nn.Transformer --base-kwargs \'{"batch_first":true,"d_model":16,"dim_feedforward":32,"dropout":0.0,"nhead":4,"num_decoder_layers":2,"num_encoder_layers":2}\' --raw-kwargs \'{"d_model":16,"dim_feedforward":32,"dropout":0.0,"nhead":4,"num_decoder_layers":2,"num_encoder_layers":2}\' -o generated_examples/transformer_torch_to_paddle.py'
-
-
-class WeightMismatchError(ValueError):
-    """The models given to init_weights no longer match the ones this script was made for."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that is missing, unreadable or does not fit the model."""
-
-
-def row_sources(base_path, base_shape):
-    """[(path, shape)] of a table row's base tensors: one, or several for a composite row."""
-    if isinstance(base_path, tuple):
-        return list(zip(base_path, base_shape))
-    return [(base_path, base_shape)]
-
-
-def get_layer(model, path):
-    """The sub-layer at a dotted path ("" is the model itself)."""
-    layer = model
-    for name in path.split(".") if path else ():
-        layer = getattr(layer, name)
-    return layer
-
-
-def get_tensor(model, path):
-    """The parameter or buffer at a dotted path, e.g. "layer1.0.bn1.weight"."""
-    layer_path, _, name = path.rpartition(".")
-    return getattr(get_layer(model, layer_path), name)
-
-
-def find_tensor_problem(model, path, expected_shape):
-    """Why the tensor at `path` does not fit the table, or None when it does."""
-    try:
-        tensor = get_tensor(model, path)
-    except AttributeError:
-        return f"`{path}` does not exist"
-    if not hasattr(tensor, "shape"):
-        return f"`{path}` is {type(tensor).__name__}, not a tensor"
-    shape = tuple(int(d) for d in tensor.shape)
-    if shape != tuple(expected_shape):
-        return f"`{path}` has shape {list(shape)}, expected {list(expected_shape)}"
-    return None
-
-
-def find_unknown_tensors(model, known_paths):
-    """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
-
-    Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
-    their weights twice) counts as known under any of its names.
-    """
-    known = set()
-    for path in known_paths:
-        try:
-            known.add(id(get_tensor(model, path)))
-        except AttributeError:
-            pass  # reported as missing already
-    # keep_vars: the tensors themselves (torch would return detached copies otherwise).
-    state = model.state_dict(keep_vars=True)
-    return [name for name, tensor in state.items() if id(tensor) not in known]
-
-
-def check_tensors(
-    base_model, raw_model, tensor_table, special_init_tensors, regenerate
-):
-    """Raise WeightMismatchError naming every tensor that differs from the tables."""
-    models = {"base": base_model, "raw": raw_model}
-    expected = []
-    for base_path, raw_path, _, base_shape, raw_shape in tensor_table:
-        for path, shape in row_sources(base_path, base_shape):
-            expected.append(("base", path, shape))
-        expected.append(("raw", raw_path, raw_shape))
-    expected.extend(special_init_tensors)
-    problems = []
-    for side, path, shape in expected:
-        problem = find_tensor_problem(models[side], path, shape)
-        if problem is not None:
-            problems.append(f"{side} {problem}")
-    for side, model in models.items():
-        # A tensor the tables do not know would be silently skipped (raw: left random).
-        known = [path for s, path, _ in expected if s == side]
-        for name in find_unknown_tensors(model, known):
-            problems.append(f"{side} `{name}` is not in this script's tables")
-    if problems:
-        shown = "; ".join(problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        raise WeightMismatchError(
-            f"The models do not match this script: {shown}{more}. Nothing was copied. "
-            f"If the models changed on purpose, regenerate the script: {regenerate}"
-        )
-
-
-def check_data(
-    base_model,
-    raw_model,
-    tensor_table,
-    special_init_tensors,
-    has_data,
-    sides=("base", "raw"),
-):
-    """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
-
-    Copying into such a tensor would do nothing at all, without an error.
-    """
-    models = {"base": base_model, "raw": raw_model}
-    rows = [
-        ("base", path)
-        for row in tensor_table
-        for path, _ in row_sources(row[0], row[3])
-    ]
-    rows += [("raw", row[1]) for row in tensor_table]
-    rows += [(side, path) for side, path, _ in special_init_tensors]
-    empty = [
-        f"{side} `{path}`"
-        for side, path in rows
-        if side in sides and not has_data(get_tensor(models[side], path))
-    ]
-    if empty:
-        more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""
-        raise WeightMismatchError(
-            f"{', '.join(empty[:3])}{more} have no data: the model was built without "
-            "weights (on torch's meta device or under paddle.LazyGuard). Nothing was "
-            "copied. Build the models normally, or convert a checkpoint with --base-ckpt."
-        )
-
-
-def has_data(tensor):
-    """False for tensors built without storage (torch's meta device, paddle's LazyGuard)."""
-    if isinstance(tensor, torch.Tensor):
-        return not tensor.is_meta
-    return tensor._is_initialized()
-
-
-# Large CPU copies running at once (memcpy and torch's copies release the GIL).
-COPY_THREADS = min(2, os.cpu_count() or 1)
-
-
-def as_torch(tensor):
-    """A torch tensor sharing memory with `tensor` (paddle tensors cross over by DLPack)."""
-    if isinstance(tensor, torch.Tensor):
-        return tensor.detach()
-    return torch.from_dlpack(tensor.detach())
-
-
-def writable_view(dst):
-    """A torch view of `dst` that writes land in (dst is a torch or a paddle tensor)."""
-    target = as_torch(dst)
-    if target.is_meta:
-        raise ValueError("cannot copy into a tensor without storage (meta device)")
-    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
-        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
-        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
-    return target
-
-
-def is_memcpy(target, source):
-    """Same dtype and shape, both contiguous, both on the CPU: the bytes are copied as is."""
-    return (
-        target.device.type == "cpu"
-        and source.device.type == "cpu"
-        and target.dtype == source.dtype
-        and target.shape == source.shape
-        and target.is_contiguous()
-        and source.is_contiguous()
-        and not source.is_conj()
-        and not source.is_neg()
-    )
-
-
-# Smaller copies are made at once: handing them to a thread costs more than it saves.
-BACKGROUND_MIN_BYTES = 1 << 20
-
-
-def prepare_copy(dst, src, transform="copy"):
-    """View and check both tensors now; return the function that copies."""
-    target = writable_view(dst)
-    source = as_torch(src)
-    if transform == "transpose":
-        source = source.t()
-    elif transform == "reshape":
-        # paddle flattens the weights of a LayerNorm over several dimensions
-        source = source.reshape(target.shape)
-    if is_memcpy(target, source):
-        size = target.numel() * target.element_size()
-        return lambda: ctypes.memmove(target.data_ptr(), source.data_ptr(), size)
-
-    def copy():
-        with torch.no_grad():
-            staged = source
-            if staged.dtype != target.dtype and not staged.is_contiguous():
-                if target.device.type == "cpu":
-                    # torch casts and transposes in one copy 4-5x slower than in two:
-                    # cast first (a temporary the size of this tensor), then transpose.
-                    staged = staged.to(target.dtype)
-            target.copy_(staged)
-
-    copy.in_background = (
-        target.device.type == "cpu"
-        and source.device.type == "cpu"
-        and target.numel() * target.element_size() >= BACKGROUND_MIN_BYTES
-    )
-    return copy
-
-
-class ParallelCopies:
-    """copy_tensor, with up to COPY_THREADS large CPU copies running at once.
-
-    Tensors are viewed and checked in the calling thread; only the copying itself runs
-    in a thread. Leaving the `with` block waits for every copy and raises the first
-    error. With `parallel` false, every copy is made at once.
-    """
-
-    def __init__(self, parallel=True):
-        self.threads = COPY_THREADS if parallel else 1
-        self.pool = None
-        self.running = deque()
-
-    def __enter__(self):
-        return self
-
-    def copy(self, dst, src, transform="copy"):
-        copy = prepare_copy(dst, src, transform)
-        if self.threads < 2 or not getattr(copy, "in_background", False):
-            copy()
-            return
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(self.threads, "padiff-copy")
-        while len(self.running) >= self.threads:
-            self.running.popleft().result()
-        self.running.append(self.pool.submit(copy))
-
-    def __exit__(self, *exc_info):
-        try:
-            while self.running:
-                self.running.popleft().result()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown()
-
-
-def synchronize_devices():
-    """Wait for queued GPU work of both frameworks.
-
-    torch and paddle queue work on their own CUDA streams, and a DLPack view does not order
-    one framework's stream after the other's: synchronising before and after the copies
-    makes every write visible to both.
-    """
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
-    paddle_module = sys.modules.get("paddle")
-    if paddle_module is not None and paddle_module.device.is_compiled_with_cuda():
-        if paddle_module.device.cuda.device_count() > 0:
-            paddle_module.device.cuda.synchronize()
-
-
-def resolve_target(target):
-    """Import `a.b.c.Name` by trying the longest importable module prefix."""
-    parts = target.split(".")
-    for split in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:split])
-        try:
-            obj = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name and not module_name.startswith(error.name):
-                raise
-            continue
-        for attribute in parts[split:]:
-            obj = getattr(obj, attribute)
-        return obj
-    raise ModuleNotFoundError(f"cannot import {target!r}")
-
-
-def build_model(spec):
-    """Build a model from a recorded spec: a class, a factory, or an instance."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    target = resolve_target(spec["target"])
-    if isinstance(target, type) or not hasattr(target, "state_dict"):
-        return target(**spec["kwargs"])
-    return target
-
-
-def parse_args(argv, description, raw_suffix, base_formats):
-    parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--base-ckpt",
-        metavar="PATH",
-        help=f"copy the base weights from this checkpoint ({base_formats}), one tensor "
-        "at a time, instead of building the base model with random weights",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        help=f"save the raw model's state dict here ({raw_suffix})",
-    )
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print nothing but errors"
-    )
-    args = parser.parse_args(argv)
-    args.progress = not args.quiet and sys.stderr.isatty()
-    return args
-
-
-def same_file(first, second):
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False
-
-
-def check_output(path, base_checkpoint):
-    """Refuse an output path that cannot be written, before any slow work."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise CheckpointError(f"the output path {path} is a directory")
-    if not os.path.isdir(directory):
-        raise CheckpointError(f"the output directory of {path} does not exist")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise CheckpointError(f"the output directory of {path} is not writable")
-    if base_checkpoint and same_file(path, base_checkpoint):
-        raise CheckpointError(
-            f"the output {path} is the checkpoint being read; choose another -o path"
-        )
-
-
-class Progress:
-    """A progress line on stderr, rewritten in place; silent unless `enabled`."""
-
-    def __init__(self, total, label, enabled):
-        self.total = max(total, 1)
-        self.label = label
-        self.enabled = enabled
-        self.done = 0
-        self.shown_at = None
-
-    def advance(self):
-        self.done += 1
-        now = time.monotonic()
-        recently = self.shown_at is not None and now - self.shown_at < 0.2
-        if not self.enabled or (recently and self.done < self.total):
-            return
-        self.shown_at = now
-        percent = 100 * self.done // self.total
-        sys.stderr.write(f"\r{self.label}: {percent:3d}% ({self.done}/{self.total})")
-        sys.stderr.flush()
-
-    def close(self):
-        if self.enabled and self.shown_at is not None:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def report(message):
-    print(message, file=sys.stderr)
-
-
-# In-place random fills, which have nothing to fill on the meta device.
-RANDOM_FILLS = (
-    torch.Tensor.normal_,
-    torch.Tensor.uniform_,
-    torch.Tensor.bernoulli_,
-    torch.Tensor.cauchy_,
-    torch.Tensor.exponential_,
-    torch.Tensor.geometric_,
-    torch.Tensor.log_normal_,
-    torch.Tensor.random_,
-)
-
-
-class SkipMetaInit(TorchFunctionMode):
-    """Skip the random initialisation of meta tensors, which have no data to fill.
-
-    This saves time only: torch runs normal_ on meta through a Python decomposition whose
-    first use imports torch._dynamo (1.3 s or more).
-    """
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        # torch.nn.init passes the tensor by keyword; Tensor methods get it as `self`
-        target = args[0] if args else kwargs.get("tensor")
-        if isinstance(target, torch.Tensor) and target.is_meta:
-            module = getattr(func, "__module__", None)
-            name = getattr(func, "__name__", "")
-            in_place_init = module == "torch.nn.init" and name.endswith("_")
-            if in_place_init or func in RANDOM_FILLS:
-                return target
-        return func(*args, **kwargs)
-
-
-def build_without_weights(spec):
-    """The base model on torch's meta device: its tensors have shapes but no memory."""
-    try:
-        with torch.device("meta"), SkipMetaInit():
-            return build_model(spec)
-    except Exception as error:  # constructors that compute with tensor values fail
-        report(
-            f"note: the base model cannot be built without weights ({type(error).__name__}:"
-            f" {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
-            "building it normally, which needs memory for its weights"
-        )
-        return build_model(spec)
-
-
-def unreadable(path, kind, error):
-    """The message for a checkpoint file that its reader rejected."""
-    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
-    return (
-        f"cannot read {path} as a {kind} checkpoint ({type(error).__name__}: {detail}); "
-        "is it truncated, or in another format?"
-    )
-
-
-def read_index(path):
-    """Key -> shard file, from the *.index.json of a sharded checkpoint."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            index = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise CheckpointError(
-            unreadable(path, "sharded (*.index.json)", error)
-        ) from None
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
-    if not isinstance(weight_map, dict) or not all(
-        isinstance(file, str) for file in weight_map.values()
-    ):
-        raise CheckpointError(
-            f"{path} has no weight_map of tensor names to shard files, so it is not the "
-            "index of a sharded checkpoint"
-        )
-    directory = os.path.dirname(path)
-    return {key: os.path.join(directory, file) for key, file in weight_map.items()}
-
-
-def shape_text(shape):
-    return "[" + ", ".join(str(size) for size in shape) + "]"
-
-
-def listing(names, limit=5):
-    shown = ", ".join(f"`{name}`" for name in names[:limit])
-    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
-
-
-# madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
-MADV_DONTNEED = 4
-
-
-def release_file_pages(path):
-    """Let go of the pages this process has mapped from a checkpoint file (Linux only).
-
-    torch.load(mmap=True) and safetensors map the whole file into memory. Pages once read
-    stay mapped and count towards the process's memory until the file is closed, which
-    would add a second copy of the model by the end. The file is only ever read, so
-    dropping the pages loses nothing: a page used again is read again from the file.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    target = os.path.realpath(path)
-    try:
-        with open("/proc/self/maps") as handle:
-            mappings = handle.read().splitlines()
-        madvise = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
-        return
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    for line in mappings:
-        fields = line.split(None, 5)
-        if len(fields) == 6 and fields[5] == target:
-            start, end = (int(address, 16) for address in fields[0].split("-"))
-            madvise(start, end - start, MADV_DONTNEED)
-
-
-class Checkpoint:
-    """The base model's tensors in a checkpoint, matched to the base model's state dict.
-
-    `open_file(path)` opens one file of the base framework's formats: an object with
-    `.path`, `.shapes` (key -> shape) and `.tensor(key)`. `base_state` maps the base
-    model's state-dict keys to its (weightless) tensors; keys naming one tensor (tied
-    weights) need only one of them in the checkpoint. Every mismatch is reported here,
-    before anything is copied.
-    """
-
-    def __init__(self, path, open_file, base_state, progress):
-        if not os.path.exists(path):
-            raise CheckpointError(f"the checkpoint {path} does not exist")
-        if os.path.isdir(path):
-            raise CheckpointError(
-                f"{path} is a directory: pass the checkpoint file, or the *.index.json "
-                "of a sharded checkpoint"
-            )
-        self.path = path
-        self.progress = progress
-        self.last_file = None
-        self.files = {}  # key -> opened file
-        if path.endswith(".json"):
-            index = read_index(path)
-            for shard in sorted(set(index.values())):
-                self.add_file(open_file, shard, path)
-            for key, shard in index.items():
-                if key not in self.files or self.files[key].path != shard:
-                    raise CheckpointError(
-                        f"{path} lists `{key}` in {shard}, which does not hold it"
-                    )
-        else:
-            self.add_file(open_file, path, path)
-        self.keys = self.match(base_state)
-
-    def add_file(self, open_file, path, index_path):
-        if not os.path.isfile(path):
-            raise CheckpointError(
-                f"{index_path} lists the shard {path}, which is missing"
-            )
-        opened = open_file(path)
-        for key in opened.shapes:
-            self.files.setdefault(key, opened)
-
-    def match(self, base_state):
-        """Base key -> checkpoint key, after checking that the two hold the same tensors."""
-        groups = {}  # tensors named by several keys (tied weights) form one group
-        for key, tensor in base_state.items():
-            groups.setdefault(id(tensor), (tuple(int(d) for d in tensor.shape), []))
-            groups[id(tensor)][1].append(key)
-        unexpected = [key for key in self.files if key not in base_state]
-        missing, resized, keys = [], [], {}
-        for shape, names in groups.values():
-            present = [name for name in names if name in self.files]
-            if not present:
-                missing.append(names[0])
-                continue
-            found = self.files[present[0]].shapes[present[0]]
-            if tuple(found) != shape:
-                resized.append(
-                    f"`{present[0]}` is {shape_text(found)} in the checkpoint but "
-                    f"{shape_text(shape)} in the base model"
-                )
-            keys.update((name, present[0]) for name in names)
-        problems = []
-        if missing:
-            problems.append(f"it lacks {listing(missing)}")
-        if unexpected:
-            problems.append(f"the base model has no {listing(unexpected)}")
-        problems.extend(resized[:3])
-        if problems:
-            raise CheckpointError(
-                f"{self.path} does not fit the base model: {'; '.join(problems)}. "
-                "Nothing was written. Is it the checkpoint of another model or size?"
-            )
-        return keys
-
-    def tensor(self, key):
-        """The tensor at a base state-dict key, in the base model's framework."""
-        opened = self.files[self.keys[key]]
-        try:
-            return opened.tensor(self.keys[key])
-        except CheckpointError:
-            raise
-        except Exception as error:
-            raise CheckpointError(unreadable(opened.path, "base", error)) from None
-
-    def read(self, key):
-        """Like tensor(), while streaming: pages of the tensors read before are let go."""
-        if self.last_file is not None:
-            release_file_pages(self.last_file)
-        self.last_file = self.files[self.keys[key]].path
-        tensor = self.tensor(key)
-        self.progress.advance()
-        return tensor
-
-    def close(self):
-        if self.last_file is not None:
-            release_file_pages(self.last_file)
-        self.progress.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-def checkpoint_format(path):
-    """'zip' (torch.save), 'safetensors', 'torch-legacy', 'pickle' (paddle.save), or None."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if head.startswith(b"PK\x03\x04"):
-        return "zip"
-    if head[8:9] == b"{":  # an 8-byte header length, then the JSON header
-        return "safetensors"
-    if head.startswith(b"\x80\x02\x8a\x0a"):  # torch's magic number, pickled first
-        return "torch-legacy"
-    if head.startswith(b"\x80"):
-        return "pickle"
-    return None
-
-
-class SafetensorsFile:
-    """A .safetensors file, read with safetensors' safe_open as torch or paddle tensors."""
-
-    def __init__(self, path, framework):
-        # Imported here, so that scripts need safetensors only for safetensors files.
-        try:
-            from safetensors import safe_open
-        except ImportError:
-            raise CheckpointError(
-                f"reading {path} needs the safetensors package: pip install safetensors"
-            ) from None
-        self.path = path
-        try:
-            self.handle = safe_open(path, framework=framework)
-            self.shapes = {
-                key: tuple(self.handle.get_slice(key).get_shape())
-                for key in self.handle.keys()
-            }
-        except Exception as error:
-            raise CheckpointError(unreadable(path, "safetensors", error)) from None
-
-    def tensor(self, key):
-        return self.handle.get_tensor(key)
-
-
-class TorchFile:
-    """A torch.save state dict, memory-mapped so that tensors are read when used."""
-
-    def __init__(self, path, kind):
-        self.path = path
-        try:
-            # The zip format (torch >= 1.6) can be mapped; the legacy one is read whole.
-            state = torch.load(
-                path, map_location="cpu", weights_only=True, mmap=kind == "zip"
-            )
-        except Exception as error:
-            raise CheckpointError(unreadable(path, "torch", error)) from None
-        if kind != "zip":
-            report(f"note: {path} is in torch's legacy format, so it is read whole")
-        if not isinstance(state, dict):
-            raise CheckpointError(
-                f"{path} holds a {type(state).__name__}, not a state dict"
-            )
-        others = [key for key, value in state.items() if not torch.is_tensor(value)]
-        if others:
-            raise CheckpointError(
-                f"{path} is not a plain state dict: `{others[0]}` is a "
-                f"{type(state[others[0]]).__name__}, not a tensor. Save the model's "
-                "state_dict() alone."
-            )
-        self.state = state
-        self.shapes = {key: tuple(value.shape) for key, value in state.items()}
-
-    def tensor(self, key):
-        return self.state[key]
-
-
-def open_checkpoint_file(path):
-    kind = checkpoint_format(path)
-    if kind == "safetensors":
-        return SafetensorsFile(path, "pt")
-    if kind == "pickle":
-        raise CheckpointError(
-            f"{path} is a pickle but not a torch checkpoint (a paddle .pdparams?), and "
-            "the base model is a torch model"
-        )
-    return TorchFile(path, kind)
-
-
-def open_checkpoint(path, base_model, progress):
-    """The base checkpoint at `path` (a file or a sharded *.index.json), checked."""
-    return Checkpoint(
-        path, open_checkpoint_file, base_model.state_dict(keep_vars=True), progress
-    )
-
-
-# paddle.save's name table, stored beside the arrays.
-NAME_TABLE = "StructuredToParameterName@@"
-
-
-def atomic_save(save, obj, path):
-    """Write through `save(obj, temporary_path)`, then rename: no half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".partial", dir=directory
-    )
-    os.close(handle)
-    try:
-        save(obj, temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def as_numpy(tensor):
-    if tensor.place.is_cpu_place() and tensor.dtype != paddle.bfloat16:
-        return numpy.from_dlpack(tensor.detach())  # shares the tensor's memory
-    return numpy.array(tensor.cpu())  # bfloat16 becomes uint16, as in paddle.save
-
-
-PICKLE_PROTOCOL = 4
-
-
-class ArrayPickler(pickle.Pickler):
-    """Pickles paddle tensors as numpy arrays, the way paddle.save does, one at a time."""
-
-    def reducer_override(self, obj):
-        if isinstance(obj, paddle.Tensor):
-            return as_numpy(obj).__reduce_ex__(PICKLE_PROTOCOL)
-        return NotImplemented
-
-
-def write_state(state, path):
-    with open(path, "wb") as handle:
-        pickler = ArrayPickler(handle, protocol=PICKLE_PROTOCOL)
-        # Without a memo each array's bytes are freed once written; paddle.save keeps
-        # them all until the end.
-        pickler.fast = True
-        pickler.dump(state)
-
-
-def save_raw_state(model, path):
-    """Save like paddle.save(model.state_dict(), path), one tensor in memory at a time."""
-    state = dict(model.state_dict())
-    state[NAME_TABLE] = {key: tensor.name for key, tensor in state.items()}
-    atomic_save(write_state, state, path)
-
-
-def clone_tensor(tensor):
-    """A private copy of `tensor`, used to undo a failed special initializer."""
-    return as_torch(tensor).clone()
-
-
-def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
-    prepare_copy(dst, src, transform)()
-
-
-def load_layer(layer, path, read):
-    """Give a meta-device layer its tensors from the checkpoint (for an initializer)."""
-    prefix = f"{path}." if path else ""
-    names = layer.state_dict(keep_vars=True)
-    layer.load_state_dict({name: read(prefix + name) for name in names}, assign=True)
-
-
-def torch_projection_weights(attention):
-    """The query, key and value weights of a torch attention layer, each [E, in]."""
-    if attention.in_proj_weight is None:
-        return attention.q_proj_weight, attention.k_proj_weight, attention.v_proj_weight
-    packed = as_torch(attention.in_proj_weight)
-    return packed.chunk(3)
-
-
-def torch_projection_biases(attention):
-    if attention.in_proj_bias is None:
-        return None, None, None
-    return as_torch(attention.in_proj_bias).chunk(3)
-
-
-def init_attention_torch_to_paddle(base_model, raw_model):
-    projections = (raw_model.q_proj, raw_model.k_proj, raw_model.v_proj)
-    weights = torch_projection_weights(base_model)
-    biases = torch_projection_biases(base_model)
-    for projection, weight, bias in zip(projections, weights, biases):
-        copy_tensor(projection.weight, weight, "transpose")
-        if bias is not None:
-            copy_tensor(projection.bias, bias)
-    copy_tensor(raw_model.out_proj.weight, base_model.out_proj.weight, "transpose")
-    if base_model.out_proj.bias is not None:
-        copy_tensor(raw_model.out_proj.bias, base_model.out_proj.bias)
-
 
 # fmt: off
 # One row per raw tensor: base tensor, raw tensor, transform, base shape, raw shape. A
@@ -881,14 +128,15 @@ TENSOR_TABLE = (
     ("decoder.norm.weight", "decoder.norm.weight", "copy", (16,), (16,)),
     ("decoder.norm.bias", "decoder.norm.bias", "copy", (16,), (16,)),
 )
-# One row per layer copied by a special initializer: base layer, raw layer, initializer.
+# One row per layer copied by a special initializer: base layer, raw layer, initializer
+# (defined below the marker).
 SPECIAL_INITS = (
-    ("encoder.layers.0.self_attn", "encoder.layers.0.self_attn", init_attention_torch_to_paddle),
-    ("encoder.layers.1.self_attn", "encoder.layers.1.self_attn", init_attention_torch_to_paddle),
-    ("decoder.layers.0.self_attn", "decoder.layers.0.self_attn", init_attention_torch_to_paddle),
-    ("decoder.layers.0.multihead_attn", "decoder.layers.0.cross_attn", init_attention_torch_to_paddle),
-    ("decoder.layers.1.self_attn", "decoder.layers.1.self_attn", init_attention_torch_to_paddle),
-    ("decoder.layers.1.multihead_attn", "decoder.layers.1.cross_attn", init_attention_torch_to_paddle),
+    ("encoder.layers.0.self_attn", "encoder.layers.0.self_attn", "init_attention_torch_to_paddle"),
+    ("encoder.layers.1.self_attn", "encoder.layers.1.self_attn", "init_attention_torch_to_paddle"),
+    ("decoder.layers.0.self_attn", "decoder.layers.0.self_attn", "init_attention_torch_to_paddle"),
+    ("decoder.layers.0.multihead_attn", "decoder.layers.0.cross_attn", "init_attention_torch_to_paddle"),
+    ("decoder.layers.1.self_attn", "decoder.layers.1.self_attn", "init_attention_torch_to_paddle"),
+    ("decoder.layers.1.multihead_attn", "decoder.layers.1.cross_attn", "init_attention_torch_to_paddle"),
 )
 # Every tensor the special initializers read or write, checked before anything is copied.
 SPECIAL_INIT_TENSORS = (
@@ -968,6 +216,2337 @@ SPECIAL_INIT_TENSORS = (
 # fmt: on
 
 
+# ======================================================================================
+# padiff-gen's runtime: what makes this script standalone. It reads the tables above;
+# below here only the special initializers are particular to these models.
+# ======================================================================================
+
+
+class WeightMismatchError(ValueError):
+    """The models given to init_weights no longer match the ones this script was made for."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, unreadable or does not fit the model."""
+
+
+class UsageProblem(ValueError):
+    """A command line that cannot be carried out (a wrong output path, a missing option)."""
+
+
+def row_base_paths(row):
+    """The dotted paths of the base tensors a row reads."""
+    return row[0] if isinstance(row[0], tuple) else (row[0],)
+
+
+def row_tensors(row):
+    """(side, path, shape) of every tensor a row reads or writes, for the checks."""
+    base_path, raw_path, _, base_shape, raw_shape = row
+    shapes = base_shape if isinstance(base_path, tuple) else (base_shape,)
+    reads = tuple(("base", p, s) for p, s in zip(row_base_paths(row), shapes))
+    return reads + (("raw", raw_path, raw_shape),)
+
+
+def get_layer(model, path):
+    """The sub-layer at a dotted path ("" is the model itself)."""
+    layer = model
+    for name in path.split(".") if path else ():
+        layer = getattr(layer, name)
+    return layer
+
+
+def get_tensor(model, path):
+    """The parameter or buffer at a dotted path, e.g. "layer1.0.bn1.weight"."""
+    layer_path, _, name = path.rpartition(".")
+    return getattr(get_layer(model, layer_path), name)
+
+
+def find_tensor_problem(model, path, expected_shape):
+    """Why the tensor at `path` does not fit the table, or None when it does."""
+    try:
+        tensor = get_tensor(model, path)
+    except AttributeError:
+        return f"`{path}` does not exist"
+    if not hasattr(tensor, "shape"):
+        return f"`{path}` is {type(tensor).__name__}, not a tensor"
+    shape = tuple(int(d) for d in tensor.shape)
+    if shape != tuple(expected_shape):
+        return f"`{path}` has shape {list(shape)}, expected {list(expected_shape)}"
+    return None
+
+
+def find_unknown_tensors(model, known_paths):
+    """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
+
+    Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
+    their weights twice) counts as known under any of its names.
+    """
+    known = set()
+    for path in known_paths:
+        try:
+            known.add(id(get_tensor(model, path)))
+        except AttributeError:
+            pass  # reported as missing already
+    # keep_vars: the tensors themselves (torch would return detached copies otherwise).
+    state = model.state_dict(keep_vars=True)
+    return [name for name, tensor in state.items() if id(tensor) not in known]
+
+
+def check_tensors(
+    base_model, raw_model, tensor_table, special_init_tensors, regenerate
+):
+    """Raise WeightMismatchError naming every tensor that differs from the tables."""
+    models = {"base": base_model, "raw": raw_model}
+    expected = [entry for row in tensor_table for entry in row_tensors(row)]
+    expected.extend(special_init_tensors)
+    problems = []
+    for side, path, shape in expected:
+        problem = find_tensor_problem(models[side], path, shape)
+        if problem is not None:
+            problems.append(f"{side} {problem}")
+    for side, model in models.items():
+        # A tensor the tables do not know would be silently skipped (raw: left random).
+        known = [path for s, path, _ in expected if s == side]
+        for name in find_unknown_tensors(model, known):
+            problems.append(f"{side} `{name}` is not in this script's tables")
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise WeightMismatchError(
+            f"The models do not match this script: {shown}{more}. Nothing was copied. "
+            f"If the models changed on purpose, regenerate the script: {regenerate}"
+        )
+
+
+def row_raw_path(row):
+    """The dotted path of the raw tensor a row produces."""
+    return row[1]
+
+
+def check_data(
+    base_model,
+    raw_model,
+    tensor_table,
+    special_init_tensors,
+    has_data,
+    sides=("base", "raw"),
+):
+    """Raise WeightMismatchError if a tensor has no storage (a model built without weights).
+
+    Copying into such a tensor would do nothing at all, without an error.
+    """
+    models = {"base": base_model, "raw": raw_model}
+    rows = [("base", path) for row in tensor_table for path in row_base_paths(row)]
+    rows += [("raw", row_raw_path(row)) for row in tensor_table]
+    rows += [(side, path) for side, path, _ in special_init_tensors]
+    empty = [
+        f"{side} `{path}`"
+        for side, path in rows
+        if side in sides and not has_data(get_tensor(models[side], path))
+    ]
+    if empty:
+        more = f" (and {len(empty) - 3} more)" if len(empty) > 3 else ""
+        raise WeightMismatchError(
+            f"{', '.join(empty[:3])}{more} have no data: the model was built without "
+            "weights (on torch's meta device or under paddle.LazyGuard). Nothing was "
+            "copied. Build the models normally, or convert a checkpoint with --base-ckpt."
+        )
+
+
+def as_torch(tensor):
+    """A torch tensor sharing memory with `tensor` (paddle tensors cross over by DLPack)."""
+    if isinstance(tensor, torch.Tensor):
+        return tensor.detach()
+    return torch.from_dlpack(tensor.detach())
+
+
+def writable_view(dst):
+    """A torch view of `dst` that writes land in (dst is a torch or a paddle tensor)."""
+    target = as_torch(dst)
+    if target.is_meta:
+        raise ValueError("cannot copy into a tensor without storage (meta device)")
+    if not isinstance(dst, torch.Tensor) and target.data_ptr() != dst.data_ptr():
+        # DLPack may hand out a copy where it cannot share; writing to it would be lost.
+        raise ValueError("DLPack gave a copy of the paddle tensor, not a view of it")
+    return target
+
+
+def is_memcpy(target, source):
+    """Same dtype and shape, both contiguous, both on the CPU: the bytes are copied as is."""
+    return (
+        target.device.type == "cpu"
+        and source.device.type == "cpu"
+        and target.dtype == source.dtype
+        and target.shape == source.shape
+        and target.is_contiguous()
+        and source.is_contiguous()
+        and not source.is_conj()
+        and not source.is_neg()
+    )
+
+
+# Smaller copies are made at once: handing them to a thread costs more than it saves.
+BACKGROUND_MIN_BYTES = 1 << 20
+
+
+def prepare_copy(dst, src, transform="copy"):
+    """View and check both tensors now; return the function that copies."""
+    target = writable_view(dst)
+    source = as_torch(src)
+    if transform == "transpose":
+        source = source.t()
+    elif transform == "reshape":
+        # paddle flattens the weights of a LayerNorm over several dimensions
+        source = source.reshape(target.shape)
+    if is_memcpy(target, source):
+        size = target.numel() * target.element_size()
+        return lambda: ctypes.memmove(target.data_ptr(), source.data_ptr(), size)
+
+    def copy():
+        with torch.no_grad():
+            staged = source
+            if staged.dtype != target.dtype and not staged.is_contiguous():
+                if target.device.type == "cpu":
+                    # torch casts and transposes in one copy 4-5x slower than in two:
+                    # cast first (a temporary the size of this tensor), then transpose.
+                    staged = staged.to(target.dtype)
+            target.copy_(staged)
+
+    copy.in_background = (
+        target.device.type == "cpu"
+        and source.device.type == "cpu"
+        and target.numel() * target.element_size() >= BACKGROUND_MIN_BYTES
+    )
+    return copy
+
+
+class WriteLog:
+    """The memory the copy helpers (copy_tensor, fill_tensor) wrote since clear().
+
+    In a rehearsal the helpers check their arguments and note what they would write, but
+    write nothing: a built-in special initializer, which writes only through them, can be
+    run once this way to find every refusal and every tensor it would leave unwritten
+    before anything is written (see run_special_inits).
+    """
+
+    def __init__(self):
+        self.rehearsing = False
+        self.spans = []
+
+    def clear(self):
+        self.spans = []
+
+    def note(self, span):
+        """Note a write of the bytes [start, end); True if it must be skipped."""
+        self.spans.append(span)
+        return self.rehearsing
+
+    def covers(self, span):
+        """True if the noted writes cover every byte of [start, end)."""
+        start, end = span
+        for first, last in sorted(self.spans):
+            if first > start:
+                break
+            start = max(start, last)
+        return start >= end
+
+
+WRITES = WriteLog()
+
+
+def memory_span(tensor):
+    """(first byte, end) of the memory a tensor's elements lie in."""
+    view = as_torch(tensor)
+    if view.numel() == 0:
+        return (view.data_ptr(), view.data_ptr())
+    last = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()))
+    return (view.data_ptr(), view.data_ptr() + (last + 1) * view.element_size())
+
+
+def copy_tensor(dst, src, transform="copy"):
+    """Copy `src` into `dst` in place, keeping dst's dtype and device.
+
+    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
+    shape). The cast, if the dtypes differ, rounds as the framework's own cast does.
+    During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    """
+    copy = prepare_copy(dst, src, transform)
+    target, source = as_torch(dst), as_torch(src)
+    if transform == "transpose":
+        source = source.t()
+    fits = source.numel() == target.numel()
+    if transform != "reshape":  # checked here, so that a rehearsal finds it too
+        fits = tuple(source.shape) == tuple(target.shape)
+    if not fits:
+        raise ValueError(
+            f"cannot copy a tensor of shape {list(source.shape)} into one of shape "
+            f"{list(target.shape)}"
+        )
+    if not WRITES.note(memory_span(dst)):
+        copy()
+
+
+SIMPLE_TRANSFORMS = ("copy", "transpose", "reshape")
+
+
+class Piece:
+    """One base tensor seen through views: (operation, arguments...) applied in order."""
+
+    def __init__(self, source, shape, views=()):
+        self.source = source
+        self.shape = tuple(shape)
+        self.views = tuple(views)
+
+    def view(self, step, shape):
+        return Piece(self.source, shape, self.views + (step,))
+
+
+def parse_pipeline(transform):
+    """[(name, {argument: value}), ...] of a transform string."""
+    steps = []
+    for text in transform.split("|"):
+        call = ast.parse(text.strip(), mode="eval").body
+        if isinstance(call, ast.Name):
+            steps.append((call.id, {}))
+            continue
+        if not isinstance(call, ast.Call) or call.args:
+            raise ValueError(f"cannot read the operation {text.strip()!r}")
+        arguments = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        steps.append((call.func.id, arguments))
+    return steps
+
+
+class Joined:
+    """Values side by side along an axis, in order."""
+
+    def __init__(self, axis, parts, shape):
+        self.axis = axis
+        self.parts = tuple(parts)
+        self.shape = tuple(shape)
+
+
+def transposed(value):
+    """Swap the last two axes."""
+    shape = value.shape[:-2] + (value.shape[-1], value.shape[-2])
+    if isinstance(value, Piece):
+        return value.view(("transpose",), shape)
+    last = len(value.shape) - 1
+    axis = {last: last - 1, last - 1: last}.get(value.axis, value.axis)
+    return Joined(axis, [transposed(part) for part in value.parts], shape)
+
+
+def reshaped(value, shape):
+    if not isinstance(value, Piece):
+        raise ValueError("reshape applies to a single base tensor")
+    return value.view(("reshape", tuple(shape)), shape)
+
+
+def selected(value, axis, index):
+    """Index `index` along `axis`, which goes away."""
+    shape = value.shape[:axis] + value.shape[axis + 1 :]
+    if isinstance(value, Piece):
+        return value.view(("select", axis, index), shape)
+    if value.axis == axis:
+        for part in value.parts:
+            if index < part.shape[axis]:
+                return selected(part, axis, index)
+            index -= part.shape[axis]
+        raise IndexError(f"index out of range along axis {axis}")
+    inner = value.axis - 1 if value.axis > axis else value.axis
+    return Joined(inner, [selected(part, axis, index) for part in value.parts], shape)
+
+
+def _axis(value, axis):
+    return axis + len(value.shape) if axis < 0 else axis
+
+
+def _group_size(size, groups, what):
+    if size % groups:
+        raise ValueError(f"{what} of size {size} does not split into {groups} groups")
+    return size // groups
+
+
+def joined(axis, parts):
+    """Values side by side along `axis` (one value stays itself)."""
+    if len(parts) == 1:
+        return parts[0]
+    shape = list(parts[0].shape)
+    shape[axis] = sum(part.shape[axis] for part in parts)
+    return Joined(axis, parts, shape)
+
+
+def narrowed(value, axis, start, length):
+    """Elements start .. start + length along `axis`."""
+    shape = list(value.shape)
+    shape[axis] = length
+    if isinstance(value, Piece):
+        return value.view(("narrow", axis, start, length), shape)
+    if value.axis != axis:
+        parts = [narrowed(part, axis, start, length) for part in value.parts]
+        return Joined(value.axis, parts, shape)
+    parts, offset = [], 0
+    for part in value.parts:
+        size = part.shape[axis]
+        begin, end = max(start, offset), min(start + length, offset + size)
+        if begin < end:
+            parts.append(narrowed(part, axis, begin - offset, end - begin))
+        offset += size
+    return joined(axis, parts)
+
+
+def _split(value, axis, sizes, groups=1):
+    axis = _axis(value, axis)
+    if sum(sizes) != value.shape[axis]:
+        raise ValueError(f"the sizes {sizes} do not add up to {value.shape[axis]}")
+    per_group = [_group_size(size, groups, "a part") for size in sizes]
+    stride = sum(per_group)
+    parts = []
+    for part, size in enumerate(per_group):
+        offset = sum(per_group[:part])
+        pieces = [
+            narrowed(value, axis, g * stride + offset, size) for g in range(groups)
+        ]
+        parts.append(joined(axis, pieces))
+    return parts
+
+
+def _concatenate(values, axis, groups=1):
+    axis = _axis(values[0], axis)
+    sizes = [_group_size(v.shape[axis], groups, "a tensor") for v in values]
+    pieces = [
+        narrowed(value, axis, g * size, size)
+        for g in range(groups)
+        for value, size in zip(values, sizes)
+    ]
+    return joined(axis, pieces)
+
+
+def unsqueezed(value, axis):
+    """A new axis of size 1 at `axis`."""
+    shape = value.shape[:axis] + (1,) + value.shape[axis:]
+    if isinstance(value, Piece):
+        return value.view(("unsqueeze", axis), shape)
+    outer = value.axis + 1 if value.axis >= axis else value.axis
+    return Joined(outer, [unsqueezed(part, axis) for part in value.parts], shape)
+
+
+def apply_step(values, name, arguments):
+    """The list of values after one operation of a pipeline."""
+    if name == "transpose":
+        return [transposed(value) for value in values]
+    if name == "reshape":
+        return [reshaped(value, arguments["shape"]) for value in values]
+    if name == "select":
+        return [
+            selected(value, _axis(value, arguments["axis"]), arguments["index"])
+            for value in values
+        ]
+    if name == "split":
+        return [part for value in values for part in _split(value, **arguments)]
+    if name == "item":
+        return [values[arguments["index"]]]
+    if name == "concatenate":
+        every = arguments.get("every") or len(values)
+        runs = [values[i : i + every] for i in range(0, len(values), every)]
+        axis, groups = arguments["axis"], arguments.get("groups", 1)
+        return [_concatenate(run, axis, groups) for run in runs]
+    if name == "stack":
+        axis = arguments["axis"]
+        every = arguments.get("every") or len(values)
+        runs = [values[i : i + every] for i in range(0, len(values), every)]
+        return [
+            joined(axis, [unsqueezed(value, axis) for value in run]) for run in runs
+        ]
+    raise ValueError(f"unknown operation {name!r}")
+
+
+def evaluate(transform, shapes):
+    """The value a pipeline gives for base tensors of these shapes (no data involved)."""
+    values = [Piece(index, shape) for index, shape in enumerate(shapes)]
+    for name, arguments in parse_pipeline(transform):
+        values = apply_step(values, name, arguments)
+    if len(values) != 1:
+        raise ValueError(f"{transform!r} leaves {len(values)} tensors, not one")
+    return values[0]
+
+
+def layout_blocks(transform, shapes):
+    """[(raw region, base index, base views)] that together fill the raw tensor.
+
+    A raw region is a tuple of (axis, start, length) narrowings; base views are the
+    operations that give the base tensor's part, as in :class:`Piece`.
+    """
+    blocks = []
+
+    def walk(value, region):
+        if isinstance(value, Piece):
+            blocks.append((region, value.source, value.views))
+            return
+        offset = 0
+        for part in value.parts:
+            size = part.shape[value.axis]
+            walk(part, region + ((value.axis, offset, size),))
+            offset += size
+
+    walk(evaluate(transform, shapes), ())
+    return blocks
+
+
+def view_of(tensor, views):
+    """`tensor` seen through views as layouts.layout_blocks gives them (no copy, but for
+    reshaping a transposed tensor)."""
+    for name, *arguments in views:
+        if name == "transpose":
+            tensor = tensor.transpose(-1, -2)
+        elif name == "reshape":
+            tensor = tensor.reshape(arguments[0])
+        else:  # narrow, select, unsqueeze: torch's methods of those names
+            tensor = getattr(tensor, name)(*arguments)
+    return tensor
+
+
+def copy_blocks(dst, base, transform, base_shape, read_base, copy):
+    """Fill `dst` as a composite table row says: from the base tensors at the paths
+    `base` (shapes `base_shape`), read with `read_base(path)`, through the pipeline
+    `transform` (see layouts), block by block with `copy(dst_block, src_view)`, in place.
+    """
+    sources = [as_torch(read_base(path)) for path in base]
+    target = writable_view(dst)
+    for region, index, views in layout_blocks(transform, base_shape):
+        block = view_of(target, [("narrow", *narrowing) for narrowing in region])
+        copy(block, view_of(sources[index], views))
+
+
+def fill_raw_tensor(dst, row, read_base, copy=None):
+    """Write the raw tensor of `row` into `dst`, in place, in dst's dtype.
+
+    `read_base(path)` gives the base tensor at a dotted path (from a model, or from a
+    checkpoint one tensor at a time). `copy(dst, src, transform)` copies; by default
+    copy_tensor, and ParallelCopies.copy to run large copies in a thread.
+    """
+    base_path, _, transform, base_shape, _ = row
+    copy = copy or copy_tensor
+    if transform in SIMPLE_TRANSFORMS:
+        copy(dst, read_base(base_path), transform)
+        return
+    paths = row_base_paths(row)
+    shapes = base_shape if isinstance(base_path, tuple) else (base_shape,)
+    copy_blocks(dst, paths, transform, shapes, read_base, copy)
+
+
+def has_data(tensor):
+    """False for tensors built without storage (torch's meta device, paddle's LazyGuard)."""
+    if isinstance(tensor, torch.Tensor):
+        return not tensor.is_meta
+    return tensor._is_initialized()
+
+
+# Large CPU copies running at once (memcpy and torch's copies release the GIL).
+COPY_THREADS = min(2, os.cpu_count() or 1)
+
+
+class ParallelCopies:
+    """copy_tensor, with up to COPY_THREADS large CPU copies running at once.
+
+    Tensors are viewed and checked in the calling thread; only the copying itself runs
+    in a thread. Leaving the `with` block waits for every copy and raises the first
+    error. With `parallel` false, every copy is made at once.
+    """
+
+    def __init__(self, parallel=True):
+        self.threads = COPY_THREADS if parallel else 1
+        self.pool = None
+        self.running = deque()
+
+    def __enter__(self):
+        return self
+
+    def copy(self, dst, src, transform="copy"):
+        copy = prepare_copy(dst, src, transform)
+        if self.threads < 2 or not getattr(copy, "in_background", False):
+            copy()
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(self.threads, "padiff-copy")
+        while len(self.running) >= self.threads:
+            self.running.popleft().result()
+        self.running.append(self.pool.submit(copy))
+
+    def __exit__(self, *exc_info):
+        try:
+            while self.running:
+                self.running.popleft().result()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+
+
+def synchronize_devices():
+    """Wait for queued GPU work of both frameworks.
+
+    torch and paddle queue work on their own CUDA streams, and a DLPack view does not order
+    one framework's stream after the other's: synchronising before and after the copies
+    makes every write visible to both.
+    """
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    paddle_module = sys.modules.get("paddle")
+    if paddle_module is not None and paddle_module.device.is_compiled_with_cuda():
+        if paddle_module.device.cuda.device_count() > 0:
+            paddle_module.device.cuda.synchronize()
+
+
+def model_folders(spec):
+    """Where to import a spec's module from: the folder padiff-gen imported it from
+    (recorded relative to this script), then the working directory."""
+    folders = [os.getcwd()]
+    script = globals().get("__file__")
+    if spec.get("folder") is not None and script:
+        here = os.path.dirname(os.path.abspath(script))
+        folders.insert(0, os.path.normpath(os.path.join(here, spec["folder"])))
+    return folders
+
+
+def resolve_target(target):
+    """Import `a.b.c.Name` by trying the longest importable module prefix."""
+    parts = target.split(".")
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name and not module_name.startswith(error.name):
+                raise
+            continue
+        for attribute in parts[split:]:
+            obj = getattr(obj, attribute)
+        return obj
+    raise ModuleNotFoundError(f"cannot import {target!r}")
+
+
+def build_model(spec):
+    """Build a model from a recorded spec: a class, a factory, or an instance.
+
+    Raises UsageProblem, one line naming the module and the fix, when the model's module
+    cannot be imported from here.
+    """
+    for folder in reversed(model_folders(spec)):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        target = resolve_target(spec["target"])
+    except ModuleNotFoundError as error:
+        missing = error.name or spec["target"].split(".")[0]
+        model = f"the {spec['framework']} model {spec['target']}"
+        if not spec["target"].startswith(missing):
+            raise UsageProblem(
+                f"cannot build {model}: its module imports `{missing}`, which is not "
+                f"installed here ({error}). Install it, or run this script in the "
+                "environment padiff-gen emit ran in"
+            ) from None
+        raise UsageProblem(
+            f"cannot import the module `{missing}` of {model}. Run this script from "
+            f"the folder that holds `{missing}`, or add that folder to PYTHONPATH"
+        ) from None
+    if isinstance(target, type) or not hasattr(target, "state_dict"):
+        return target(**spec["kwargs"])
+    return target
+
+
+# format -> (file suffixes, raw frameworks it can hold)
+OUTPUT_FORMATS = {
+    "pdparams": ((".pdparams",), ("paddle",)),
+    "torch": ((".pt", ".pth", ".bin"), ("torch",)),
+    "safetensors": ((".safetensors",), ("torch", "paddle")),
+}
+
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+def parse_args(argv, description, raw_framework, base_formats):
+    """The options of `python init_weights.py`; `base_formats` describes what
+    --base-ckpt reads."""
+    formats = [
+        name
+        for name, (_, frameworks) in OUTPUT_FORMATS.items()
+        if raw_framework in frameworks
+    ]
+    suffixes = ", ".join("/".join(OUTPUT_FORMATS[name][0]) for name in formats)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--base-ckpt",
+        metavar="PATH",
+        help=f"the base model's checkpoint ({base_formats}); it is converted one tensor "
+        "at a time, without building either model with its weights",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help=f"write the raw model's weights here: a file ({suffixes}; the suffix "
+        "gives the format), or a folder for sharded safetensors with "
+        "model.safetensors.index.json",
+    )
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        help="the output format, when -o's suffix does not say it",
+    )
+    parser.add_argument(
+        "--max-shard-size",
+        metavar="SIZE",
+        help="write sharded safetensors into the folder -o, each shard at most SIZE "
+        "(e.g. 5GB, 500MB; 5GB when -o is a folder)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="write every floating-point tensor in this dtype (rounded as the "
+        "framework's own cast rounds); by default each keeps the raw model's dtype",
+    )
+    parser.add_argument(
+        "--ckpt-key",
+        metavar="KEY",
+        help="the entry of the checkpoint that holds the state dict, when it wraps it "
+        '(e.g. {"model": state_dict, "epoch": 3}); found by itself when only one fits',
+    )
+    parser.add_argument(
+        "--strip-prefix",
+        metavar="PREFIX",
+        help="remove PREFIX from the checkpoint's keys (e.g. module. of a DDP "
+        "checkpoint); found by itself when every key has it and the rest fits",
+    )
+    parser.add_argument(
+        "--base-as-built",
+        action="store_true",
+        help="with -o and no --base-ckpt: save the raw model filled from the base model "
+        "as its constructor builds it (random weights, unless it loads its own)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but errors"
+    )
+    args = parser.parse_args(argv)
+    args.progress = not args.quiet and sys.stderr.isatty()
+    return args
+
+
+class Progress:
+    """A progress line on stderr, rewritten in place; silent unless `enabled`."""
+
+    def __init__(self, total, label, enabled):
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = enabled
+        self.done = 0
+        self.shown_at = None
+
+    def advance(self):
+        self.done += 1
+        now = time.monotonic()
+        recently = self.shown_at is not None and now - self.shown_at < 0.2
+        if not self.enabled or (recently and self.done < self.total):
+            return
+        self.shown_at = now
+        percent = 100 * self.done // self.total
+        sys.stderr.write(f"\r{self.label}: {percent:3d}% ({self.done}/{self.total})")
+        sys.stderr.flush()
+
+    def counting(self, items):
+        """Yield the items, each counted as done when the next one is asked for."""
+        for item in items:
+            yield item
+            del item  # before the next one is made
+            self.advance()
+        self.close()
+
+    def close(self):
+        if self.enabled and self.shown_at is not None:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def report(message):
+    print(message, file=sys.stderr)
+
+
+# In-place random fills, which have nothing to fill on the meta device.
+RANDOM_FILLS = (
+    torch.Tensor.normal_,
+    torch.Tensor.uniform_,
+    torch.Tensor.bernoulli_,
+    torch.Tensor.cauchy_,
+    torch.Tensor.exponential_,
+    torch.Tensor.geometric_,
+    torch.Tensor.log_normal_,
+    torch.Tensor.random_,
+)
+
+
+class SkipMetaInit(TorchFunctionMode):
+    """Skip the random initialisation of meta tensors, which have no data to fill.
+
+    This saves time only: torch runs normal_ on meta through a Python decomposition whose
+    first use imports torch._dynamo (1.3 s or more).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        # torch.nn.init passes the tensor by keyword; Tensor methods get it as `self`
+        target = args[0] if args else kwargs.get("tensor")
+        if isinstance(target, torch.Tensor) and target.is_meta:
+            module = getattr(func, "__module__", None)
+            name = getattr(func, "__name__", "")
+            in_place_init = module == "torch.nn.init" and name.endswith("_")
+            if in_place_init or func in RANDOM_FILLS:
+                return target
+        return func(*args, **kwargs)
+
+
+def cannot_build_lazily(spec, error):
+    """The note for a model that cannot be built without weights."""
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return (
+        f"note: the {spec['framework']} model {spec['target']} cannot be built without "
+        f"weights ({type(error).__name__}: {detail}); building it normally, which needs "
+        "memory for its weights"
+    )
+
+
+def build_base_without_weights(spec):
+    """The model on torch's meta device: its tensors have shapes but no memory.
+
+    A constructor that computes with tensor values cannot run there: it is built
+    normally, with a note.
+    """
+    try:
+        with torch.device("meta"), SkipMetaInit():
+            return build_model(spec)
+    except UsageProblem:
+        raise
+    except Exception as error:  # constructors that compute with tensor values fail
+        report(cannot_build_lazily(spec, error))
+        return build_model(spec)
+
+
+def build_raw_without_weights(spec):
+    """The model under paddle.LazyGuard: its tensors have shapes but no memory.
+
+    Some layers (paddle.nn.LSTM) cannot be built that way: the model is built normally,
+    with a note.
+    """
+    try:
+        with paddle.LazyGuard():
+            return build_model(spec)
+    except UsageProblem:
+        raise
+    except Exception as error:  # e.g. paddle.nn.LSTM cannot be built lazily
+        report(cannot_build_lazily(spec, error))
+        return build_model(spec)
+
+
+def common_prefixes(keys):
+    """The dotted prefixes all `keys` share, shortest first: ["module.", "module.model."]."""
+    if not keys:
+        return []
+    parts = [key.split(".")[:-1] for key in keys]
+    prefixes = []
+    for depth in range(min(len(p) for p in parts)):
+        first = parts[0][depth]
+        if any(p[depth] != first for p in parts):
+            break
+        prefixes.append(".".join(parts[0][: depth + 1]) + ".")
+    return prefixes
+
+
+def listing(names, limit=5):
+    shown = ", ".join(f"`{name}`" for name in names[:limit])
+    return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
+
+
+def tensors_of(value, is_tensor):
+    """`value` if it is a non-empty dict of tensors (paddle's own `...@@` entries left
+    out), else None."""
+    if not isinstance(value, dict):
+        return None
+    tensors = {k: v for k, v in value.items() if not str(k).endswith("@@")}
+    if tensors and all(is_tensor(v) for v in tensors.values()):
+        return tensors
+    return None
+
+
+class StateDictChoice:
+    """Finds the state dict in a loaded checkpoint object (see find_state_dict)."""
+
+    def __init__(self, base_keys, key=None):
+        self.base_keys = set(base_keys)
+        self.key = key
+
+    def fit(self, state):
+        """How many keys of `state` name base tensors, with or without a common prefix."""
+        keys = list(state)
+        best = sum(key in self.base_keys for key in keys)
+        for prefix in common_prefixes(keys):
+            stripped = sum(key[len(prefix) :] in self.base_keys for key in keys)
+            best = max(best, stripped)
+        return best
+
+    def __call__(self, obj, path, is_tensor):
+        """(the state dict, a note saying where it was found or None); CheckpointError
+        when there is none, or no evidence tells which of several to take."""
+        if self.key is not None:
+            if not isinstance(obj, dict) or self.key not in obj:
+                held = (
+                    listing(list(obj)) if isinstance(obj, dict) else type(obj).__name__
+                )
+                raise CheckpointError(
+                    f"{path} has no entry `{self.key}` (--ckpt-key); it holds {held}"
+                )
+            state = tensors_of(obj[self.key], is_tensor)
+            if state is None:
+                raise CheckpointError(
+                    f"`{self.key}` of {path} holds a {type(obj[self.key]).__name__}, not "
+                    "a state dict of tensors; pick another entry with --ckpt-key"
+                )
+            return state, None
+        state = tensors_of(obj, is_tensor)
+        if state is not None:
+            return state, None
+        if not isinstance(obj, dict):
+            raise CheckpointError(
+                f"{path} holds a {type(obj).__name__}, not a state dict"
+            )
+        candidates = {}
+        for key, value in obj.items():
+            found = tensors_of(value, is_tensor)
+            if found is not None:
+                candidates[key] = found
+        if not candidates:
+            others = [k for k, v in obj.items() if not is_tensor(v)]
+            raise CheckpointError(
+                f"{path} is not a plain state dict: `{others[0]}` is a "
+                f"{type(obj[others[0]]).__name__}, not a tensor, and none of its entries "
+                "is a state dict. Save the model's state_dict() alone."
+            )
+        fits = {key: self.fit(state) for key, state in candidates.items()}
+        best = max(fits.values())
+        chosen = [key for key, fit in fits.items() if fit == best]
+        if best == 0 or len(chosen) > 1:
+            shown = ", ".join(
+                f"`{key}` ({len(state)} tensors)" for key, state in candidates.items()
+            )
+            why = "none fits" if best == 0 else "more than one fits"
+            raise CheckpointError(
+                f"{path} wraps its state dicts in a dict ({listing(list(obj))}): "
+                f"{shown}, and {why} the base model; pick one with --ckpt-key KEY"
+            )
+        key = chosen[0]
+        note = (
+            f"note: {path} holds a dict ({listing(list(obj))}); using the state dict "
+            f"under `{key}` ({len(candidates[key])} tensors; --ckpt-key picks another)"
+        )
+        return candidates[key], note
+
+
+def unreadable(path, kind, error):
+    """The message for a checkpoint file that its reader rejected."""
+    detail = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return (
+        f"cannot read {path} as a {kind} checkpoint ({type(error).__name__}: {detail}); "
+        "is it truncated, or in another format?"
+    )
+
+
+def read_index(path):
+    """Key -> shard file, from the *.index.json of a sharded checkpoint."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            index = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(
+            unreadable(path, "sharded (*.index.json)", error)
+        ) from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+        isinstance(file, str) for file in weight_map.values()
+    ):
+        raise CheckpointError(
+            f"{path} has no weight_map of tensor names to shard files, so it is not the "
+            "index of a sharded checkpoint"
+        )
+    directory = os.path.dirname(path)
+    return {key: os.path.join(directory, file) for key, file in weight_map.items()}
+
+
+def dtype_name(tensor):
+    """A tensor's dtype as both frameworks spell it: "float32", "bfloat16", "int64"..."""
+    return str(tensor.dtype).rpartition(".")[2]
+
+
+def shape_text(shape):
+    return "[" + ", ".join(str(size) for size in shape) + "]"
+
+
+FLOATING = ("float64", "float32", "float16", "bfloat16")
+
+
+def same_kind(saved, expected):
+    """Whether a checkpoint dtype can stand for a model dtype: floating for floating (a
+    cast rounds it; paddle.save stores bfloat16 as uint16), bool for bool, an integer
+    type for an integer type."""
+    if expected in FLOATING:
+        return saved in FLOATING or saved == "uint16"
+    if expected == "bool" or saved == "bool":
+        return saved == expected
+    return saved not in FLOATING
+
+
+ELEMENT_SIZES = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "uint16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "complex64": 8,
+    "complex128": 16,
+}
+
+# madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
+MADV_DONTNEED = 4
+
+
+def release_file_pages(path):
+    """Let go of the pages this process has mapped from a checkpoint file (Linux only).
+
+    torch.load(mmap=True) and safetensors map the whole file into memory. Pages once read
+    stay mapped and count towards the process's memory until the file is closed, which
+    would add a second copy of the model by the end. The file is only ever read, so
+    dropping the pages loses nothing: a page used again is read again from the file.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/maps") as handle:
+            mappings = handle.read().splitlines()
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for line in mappings:
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5] == target:
+            start, end = (int(address, 16) for address in fields[0].split("-"))
+            madvise(start, end - start, MADV_DONTNEED)
+
+
+class Checkpoint:
+    """The base model's tensors in a checkpoint, matched to the base model's state dict.
+
+    `open_file(path, choose)` opens one file of the base framework's formats: an object
+    with `.path`, `.shapes` and `.dtypes` (key -> shape, dtype name), `.note` and
+    `.tensor(key)`; `choose` finds the state dict in what the file holds. `base_state`
+    maps the base model's state-dict keys to its (weightless) tensors; keys naming one
+    tensor (tied weights) need only one of them in the checkpoint. `key` and `prefix` are
+    --ckpt-key and --strip-prefix. Every mismatch is reported here, before anything is
+    written.
+    """
+
+    def __init__(self, path, open_file, base_state, key=None, prefix=None):
+        if not os.path.exists(path):
+            raise CheckpointError(f"the checkpoint {path} does not exist")
+        if os.path.isdir(path):
+            raise CheckpointError(
+                f"{path} is a directory: pass the checkpoint file, or the *.index.json "
+                "of a sharded checkpoint"
+            )
+        self.path = path
+        self.last_file = None
+        self.files = {}  # checkpoint key -> opened file
+        choose = StateDictChoice(base_state, key)
+        if path.endswith(".json"):
+            index = read_index(path)
+            for shard in sorted(set(index.values())):
+                self.add_file(open_file, shard, path, choose)
+            for name, shard in index.items():
+                if name not in self.files or self.files[name].path != shard:
+                    raise CheckpointError(
+                        f"{path} lists `{name}` in {shard}, which does not hold it"
+                    )
+        else:
+            self.add_file(open_file, path, path, choose)
+        self.keys = self.match(base_state, prefix)
+
+    def add_file(self, open_file, path, index_path, choose):
+        if not os.path.isfile(path):
+            raise CheckpointError(
+                f"{index_path} lists the shard {path}, which is missing"
+            )
+        opened = open_file(path, choose)
+        if opened.note:
+            report(opened.note)
+        for key in opened.shapes:
+            self.files.setdefault(key, opened)
+
+    def renamed(self, base_state, prefix):
+        """Base key -> checkpoint key: as they are, or without a prefix (--strip-prefix,
+        or found: every key starts with it, and without it the keys fit)."""
+        if prefix is not None:
+            return {
+                key[len(prefix) :] if key.startswith(prefix) else key: key
+                for key in self.files
+            }
+        names = {key: key for key in self.files}
+        if all(key in base_state for key in self.files):
+            return names
+        for found in common_prefixes(list(self.files)):
+            stripped = {key[len(found) :]: key for key in self.files}
+            if all(key in base_state for key in stripped):
+                report(
+                    f"note: every key in {self.path} starts with `{found}` (a checkpoint "
+                    "saved from a wrapped model, such as DDP's `module.`); reading them "
+                    f"without it (--strip-prefix {found} says so explicitly)"
+                )
+                return stripped
+        return names
+
+    def match(self, base_state, prefix):
+        """Base key -> checkpoint key, after checking that the two hold the same tensors."""
+        names = self.renamed(base_state, prefix)
+        groups = {}  # tensors named by several keys (tied weights) form one group
+        for key, tensor in base_state.items():
+            shape = tuple(int(d) for d in tensor.shape)
+            groups.setdefault(id(tensor), (shape, dtype_name(tensor), []))
+            groups[id(tensor)][2].append(key)
+        unexpected = [name for name in names if name not in base_state]
+        missing, different, keys = [], [], {}
+        for shape, dtype, group in groups.values():
+            present = [name for name in group if name in names]
+            if not present:
+                missing.append(group[0])
+                continue
+            found = names[present[0]]
+            opened = self.files[found]
+            if tuple(opened.shapes[found]) != shape:
+                different.append(
+                    f"`{found}` is {shape_text(opened.shapes[found])} in the checkpoint "
+                    f"but {shape_text(shape)} in the base model"
+                )
+            elif not same_kind(opened.dtypes[found], dtype):
+                different.append(
+                    f"`{found}` is {opened.dtypes[found]} in the checkpoint but {dtype} "
+                    "in the base model"
+                )
+            keys.update((name, found) for name in group)
+        problems = []
+        if missing:
+            problems.append(f"it lacks {listing(missing)}")
+        if unexpected:
+            problems.append(f"the base model has no {listing(unexpected)}")
+        problems.extend(different[:3])
+        if problems:
+            hint = "Is it the checkpoint of another model or size?"
+            prefixes = common_prefixes(list(self.files))
+            if prefix is None and prefixes:
+                hint += f" (every key starts with `{prefixes[-1]}`: see --strip-prefix)"
+            raise CheckpointError(
+                f"{self.path} does not fit the base model: {'; '.join(problems)}. "
+                f"Nothing was written. {hint}"
+            )
+        return keys
+
+    def nbytes(self, key):
+        """The size of the tensor at a base state-dict key, as the checkpoint holds it."""
+        found = self.keys[key]
+        opened = self.files[found]
+        count = 1
+        for size in opened.shapes[found]:
+            count *= size
+        return count * ELEMENT_SIZES.get(opened.dtypes[found], 4)
+
+    def tensor(self, key):
+        """The tensor at a base state-dict key, in the base model's framework."""
+        opened = self.files[self.keys[key]]
+        try:
+            return opened.tensor(self.keys[key])
+        except CheckpointError:
+            raise
+        except Exception as error:
+            raise CheckpointError(unreadable(opened.path, "base", error)) from None
+
+    def read(self, key):
+        """Like tensor(), while streaming: pages of the tensors read before are let go."""
+        self.let_go()
+        self.last_file = self.files[self.keys[key]].path
+        return self.tensor(key)
+
+    def let_go(self):
+        """Drop the pages mapped from the file last read (see release_file_pages)."""
+        if self.last_file is not None:
+            release_file_pages(self.last_file)
+
+    def close(self):
+        self.let_go()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def checkpoint_format(path):
+    """'zip' (torch.save), 'safetensors', 'torch-legacy', 'pickle' (paddle.save), or None."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head[8:9] == b"{":  # an 8-byte header length, then the JSON header
+        return "safetensors"
+    if head.startswith(b"\x80\x02\x8a\x0a"):  # torch's magic number, pickled first
+        return "torch-legacy"
+    if head.startswith(b"\x80"):
+        return "pickle"
+    return None
+
+
+# safetensors' dtype names, as torch and paddle spell them.
+SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "U16": "uint16",
+    "BOOL": "bool",
+}
+
+
+class SafetensorsFile:
+    """A .safetensors file, read with safetensors' safe_open as torch or paddle tensors."""
+
+    def __init__(self, path, framework):
+        # Imported here, so that scripts need safetensors only for safetensors files.
+        try:
+            from safetensors import safe_open
+        except ImportError:
+            raise CheckpointError(
+                f"reading {path} needs the safetensors package: pip install safetensors"
+            ) from None
+        self.path = path
+        self.note = None
+        try:
+            self.handle = safe_open(path, framework=framework)
+            slices = {key: self.handle.get_slice(key) for key in self.handle.keys()}
+            self.shapes = {key: tuple(s.get_shape()) for key, s in slices.items()}
+            self.dtypes = {
+                key: SAFETENSORS_DTYPES.get(s.get_dtype(), s.get_dtype().lower())
+                for key, s in slices.items()
+            }
+        except Exception as error:
+            raise CheckpointError(unreadable(path, "safetensors", error)) from None
+
+    def tensor(self, key):
+        return self.handle.get_tensor(key)
+
+
+class TorchFile:
+    """A torch.save checkpoint, memory-mapped so that tensors are read when used."""
+
+    def __init__(self, path, kind, choose):
+        self.path = path
+        try:
+            # The zip format (torch >= 1.6) can be mapped; the legacy one is read whole.
+            saved = torch.load(
+                path, map_location="cpu", weights_only=True, mmap=kind == "zip"
+            )
+        except Exception as error:
+            raise CheckpointError(unreadable(path, "torch", error)) from None
+        if kind != "zip":
+            report(f"note: {path} is in torch's legacy format, so it is read whole")
+        self.state, self.note = choose(saved, path, torch.is_tensor)
+        self.shapes = {key: tuple(value.shape) for key, value in self.state.items()}
+        self.dtypes = {key: dtype_name(value) for key, value in self.state.items()}
+
+    def tensor(self, key):
+        return self.state[key]
+
+
+def open_checkpoint_file(path, choose):
+    kind = checkpoint_format(path)
+    if kind == "safetensors":
+        return SafetensorsFile(path, "pt")
+    if kind == "pickle":
+        raise CheckpointError(
+            f"{path} is a pickle but not a torch checkpoint (a paddle .pdparams?), and "
+            "the base model is a torch model"
+        )
+    return TorchFile(path, kind, choose)
+
+
+def open_checkpoint(path, base_model, key=None, prefix=None):
+    """The base checkpoint at `path` (a file or a sharded *.index.json), checked.
+
+    `key` picks the state dict in a wrapping dict, `prefix` is removed from its keys
+    (--ckpt-key, --strip-prefix); both are found when the evidence is clear.
+    """
+    state = base_model.state_dict(keep_vars=True)
+    return Checkpoint(path, open_checkpoint_file, state, key, prefix)
+
+
+def load_layer(layer, path, read):
+    """Give a meta-device layer its tensors from the checkpoint (for an initializer)."""
+    prefix = f"{path}." if path else ""
+    names = layer.state_dict(keep_vars=True)
+    layer.load_state_dict({name: read(prefix + name) for name in names}, assign=True)
+
+
+def materialize_layer(layer):
+    """Give a layer built under paddle.LazyGuard uninitialised storage for its tensors."""
+    for tensor in layer.state_dict().values():
+        if not tensor._is_initialized():
+            paddle.empty(tensor.shape, dtype=tensor.dtype)._share_buffer_to(tensor)
+
+
+class PendingArray:
+    """Stands in for the array of one key until the pickler reaches it."""
+
+    def __init__(self, key):
+        self.key = key
+
+
+# paddle.save's name table, stored beside the arrays.
+NAME_TABLE = "StructuredToParameterName@@"
+
+
+def reserve(handle, size):
+    """Allocate `size` bytes of disk for a file about to be written: the file system
+    then need not find room as the data comes (measured 1.5-3x faster writes on ext4).
+    The writer truncates the file to what it wrote."""
+    try:
+        os.posix_fallocate(handle.fileno(), 0, size)
+    except (AttributeError, OSError):  # not offered by this system or file system
+        pass
+
+
+PICKLE_PROTOCOL = 4
+
+
+def tensor_bytes(tensor):
+    """The bytes of a CPU tensor in C order, as a numpy uint8 array (shared if it can)."""
+    view = as_torch(tensor).contiguous()
+    return view.reshape(-1).view(torch.uint8).numpy()
+
+
+class ArrayBytes:
+    """The bytes of one array (a numpy uint8 array), pickled straight from its memory."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+def let_go_of_written(handle):
+    """Ask the kernel to write out what was written to the file so far and to drop it
+    from the page cache (posix_fadvise DONTNEED), as a streaming writer should: the
+    converted model is not read again here, and keeping gigabytes of it cached only
+    makes the kernel reclaim memory while the rest is written (measured 1.5x faster
+    conversions)."""
+    handle.flush()
+    try:
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):  # not offered by this system
+        pass
+
+
+class StreamingPickler(pickle._Pickler):
+    """Pickles a state dict as paddle.save does (numpy arrays, protocol 4), making each
+    array only when the pickler reaches it and writing its bytes straight from memory.
+
+    paddle.save keeps every array and a second copy of each array's bytes until the end;
+    here one tensor is in memory at a time. The pure-Python pickler is used because it
+    lets a byte string be written from a buffer without copying it first.
+    """
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def __init__(self, handle, tensors):
+        super().__init__(handle, protocol=PICKLE_PROTOCOL)
+        self.handle = handle
+        self.fast = True  # no memo: nothing is kept once written
+        self.tensors = tensors
+
+    def reducer_override(self, obj):
+        if not isinstance(obj, PendingArray):
+            return NotImplemented
+        entry, tensor = next(self.tensors)
+        if entry.key != obj.key:
+            raise RuntimeError(f"expected the tensor {obj.key}, got {entry.key}")
+        data = tensor_bytes(tensor)
+        # bfloat16 is stored as uint16, as paddle.save stores it.
+        dtype = numpy.dtype("uint16" if entry.dtype == "bfloat16" else entry.dtype)
+        rebuild, arguments, state = numpy.empty(0, dtype).__reduce_ex__(PICKLE_PROTOCOL)
+        version, _, dtype, _, _ = state
+        return (
+            rebuild,
+            arguments,
+            (version, entry.shape, dtype, False, ArrayBytes(data)),
+        )
+
+    def save_array_bytes(self, obj):
+        size = obj.data.nbytes
+        if size > 0xFFFFFFFF:
+            header = pickle.BINBYTES8 + struct.pack("<Q", size)
+        else:
+            header = pickle.BINBYTES + struct.pack("<I", size)
+        self._write_large_bytes(header, obj.data)
+        let_go_of_written(self.handle)
+
+    dispatch[ArrayBytes] = save_array_bytes
+
+
+def write_checkpoint(path, entries, tensors):
+    """Write a .pdparams checkpoint as paddle.save would write it, one tensor at a time:
+    `entries` (key, shape, dtype, name) name every tensor first, then `tensors` yields
+    (entry, tensor) in the same order."""
+    state = {entry.key: PendingArray(entry.key) for entry in entries}
+    state[NAME_TABLE] = {entry.key: entry.name for entry in entries}
+    with open(path, "wb") as handle:
+        reserve(handle, sum(entry.nbytes for entry in entries))
+        StreamingPickler(handle, iter(tensors)).dump(state)
+        handle.truncate()  # what was reserved beyond the pickle
+
+
+# Byte strings this long are never inside a pickle frame (frames hold items < 64 KiB).
+SKIPPED_BYTES = 1 << 20
+
+
+class BytesInFile:
+    """Where the bytes of an array lie in the file (they are not read yet)."""
+
+    def __init__(self, offset, size):
+        self.offset = offset
+        self.size = size
+
+
+class SkippingReader:
+    """The file as the unpickler sees it: long byte strings are skipped, not read."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.file_size = os.fstat(handle.fileno()).st_size
+
+    def readline(self):
+        return self.handle.readline()
+
+    def read(self, size):
+        if size < SKIPPED_BYTES:
+            return self.handle.read(size)
+        offset = self.handle.tell()
+        if offset + size > self.file_size:
+            raise EOFError(f"an array needs {size} bytes, but the file ends first")
+        self.handle.seek(size, os.SEEK_CUR)
+        return BytesInFile(offset, size)
+
+
+class ArrayInFile:
+    """Stands in for a pickled numpy array: its shape and dtype, and where its bytes are."""
+
+    def __init__(self, *reconstruct_args):
+        self.data = None
+
+    def __setstate__(self, state):
+        _, shape, dtype, fortran_order, data = state
+        self.shape = tuple(shape)
+        self.dtype = numpy.dtype(dtype)
+        self.order = "F" if fortran_order else "C"
+        self.data = data
+        size = int(numpy.prod(self.shape)) * self.dtype.itemsize
+        length = data.size if isinstance(data, BytesInFile) else len(data)
+        if length != size:
+            raise pickle.UnpicklingError(f"an array of {size} bytes holds {length}")
+
+    def read(self, path):
+        if isinstance(self.data, BytesInFile):
+            flat = numpy.empty(self.data.size, dtype=numpy.uint8)
+            with open(path, "rb") as handle:
+                handle.seek(self.data.offset)
+                if handle.readinto(flat) != self.data.size:
+                    raise EOFError(f"{path} ends inside an array")
+        else:
+            flat = numpy.frombuffer(self.data, dtype=numpy.uint8)
+        return flat.view(self.dtype).reshape(self.shape, order=self.order)
+
+
+class ArrayLocator(pickle._Unpickler):
+    """Unpickles a paddle.save state dict into ArrayInFile placeholders.
+
+    The pure-Python unpickler hands the skipped byte strings through unchanged. Only
+    the globals a state dict of arrays needs are allowed; anything else is left to
+    paddle.load.
+    """
+
+    def __init__(self, handle):
+        super().__init__(SkippingReader(handle), encoding="latin1")
+
+    def find_class(self, module, name):
+        if module.startswith("numpy") and module.endswith("multiarray"):
+            if name == "_reconstruct":
+                return ArrayInFile
+        if (module, name) in (("numpy", "dtype"), ("numpy", "ndarray")):
+            return getattr(numpy, name)
+        if (module, name) == ("collections", "OrderedDict"):
+            return dict
+        raise pickle.UnpicklingError(f"unexpected {module}.{name}")
+
+
+def saved_tensors(path):
+    """Key -> (shape, dtype) of a .pdparams checkpoint, read without its arrays."""
+    with open(path, "rb") as handle:
+        saved = ArrayLocator(handle).load()
+    arrays = tensors_of(saved, lambda value: isinstance(value, ArrayInFile))
+    return {
+        key: (
+            array.shape,
+            "bfloat16" if array.dtype.name == "uint16" else array.dtype.name,
+        )
+        for key, array in (arrays or {}).items()
+    }
+
+
+def format_of_suffix(path):
+    """The output format a file name's suffix names, or None."""
+    lowered = path.lower()
+    for name, (suffixes, _) in OUTPUT_FORMATS.items():
+        if lowered.endswith(suffixes):
+            return name
+    return None
+
+
+def same_file(first, second):
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def check_file(path, base_checkpoint):
+    """Refuse an output file that cannot be written, before any slow work."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise UsageProblem(f"the output directory of {path} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageProblem(f"the output directory of {path} is not writable")
+    if base_checkpoint and same_file(path, base_checkpoint):
+        raise UsageProblem(
+            f"the output {path} is the checkpoint being read; choose another -o path"
+        )
+
+
+def check_folder(path):
+    """Refuse an output folder that holds files or cannot be made, before any work."""
+    if os.path.isdir(path) and os.listdir(path):
+        raise UsageProblem(
+            f"the output folder {path} is not empty; give a new folder (the shards and "
+            "their index are written there; copy your config files next to them after)"
+        )
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageProblem(f"the output {path} is a file, not a folder")
+    check_file(path, None)
+
+
+# Hugging Face's default shard size (save_pretrained's max_shard_size, transformers 4).
+DEFAULT_SHARD_SIZE = 5 * 10**9
+
+SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def parse_size(text):
+    """Bytes in a size such as "5GB", "500MB", "2GiB" or "1000000"."""
+    cleaned = str(text).strip().upper().replace(" ", "")
+    number = cleaned.rstrip("KMGTIB")
+    unit = cleaned[len(number) :]
+    try:
+        value = float(number) * SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise UsageProblem(
+            f"--max-shard-size {text!r} is not a size; write e.g. 5GB, 500MB or 2GiB"
+        ) from None
+    if value < 1:
+        raise UsageProblem(f"--max-shard-size {text!r} must be at least one byte")
+    return int(value)
+
+
+class Output:
+    """What -o asks for: a path, a format, and for a sharded folder the shard size."""
+
+    def __init__(self, path, format, shard_size=None):
+        self.path = path
+        self.format = format
+        self.shard_size = shard_size
+
+    @property
+    def sharded(self):
+        return self.shard_size is not None
+
+
+def right_names(path, raw_framework):
+    """-o with the suffixes that fit the raw framework: "raw.pdparams or raw.safetensors"."""
+    stem = os.path.splitext(path.rstrip("/" + os.sep))[0]
+    suffixes = [
+        suffixes[0]
+        for suffixes, frameworks in OUTPUT_FORMATS.values()
+        if raw_framework in frameworks
+    ]
+    return " or ".join(stem + suffix for suffix in suffixes)
+
+
+def plan_output(path, format, max_shard_size, raw_framework, base_checkpoint):
+    """The Output that -o, --format and --max-shard-size ask for, checked before any work.
+
+    A folder (an existing one, one written with a trailing /, or any -o with
+    --max-shard-size) gets sharded safetensors; a file gets the format of its suffix,
+    which must fit the raw framework and agree with --format. Raises UsageProblem.
+    """
+    folder = (
+        max_shard_size is not None
+        or path.endswith(("/", os.sep))
+        or os.path.isdir(path)
+    )
+    suffix_format = format_of_suffix(path)
+    if folder:
+        if format not in (None, "safetensors"):
+            raise UsageProblem(
+                f"-o {path} names a folder, which gets sharded safetensors, but "
+                f"--format {format} was asked; name a file for --format {format}"
+            )
+        if suffix_format is not None:
+            raise UsageProblem(
+                f"-o {path} names a file, but --max-shard-size writes a folder of "
+                f"shards; give a folder, e.g. -o {os.path.splitext(path)[0]}/"
+            )
+        check_folder(path.rstrip("/" + os.sep) or path)
+        size = (
+            DEFAULT_SHARD_SIZE if max_shard_size is None else parse_size(max_shard_size)
+        )
+        return Output(path.rstrip("/" + os.sep) or path, "safetensors", size)
+    if suffix_format is None and format is None:
+        raise UsageProblem(
+            f"cannot tell which format to write to -o {path}: name it "
+            f"{right_names(path, raw_framework)}, or a folder ending in / for sharded "
+            "safetensors (or pass --format)"
+        )
+    if suffix_format is not None and format is not None and suffix_format != format:
+        raise UsageProblem(
+            f"-o {path} is a {suffix_format} file name, but --format {format} was asked; "
+            f"name it {os.path.splitext(path)[0]}{OUTPUT_FORMATS[format][0][0]}"
+        )
+    chosen = format or suffix_format
+    if raw_framework not in OUTPUT_FORMATS[chosen][1]:
+        raise UsageProblem(
+            f"-o {path} would be a {chosen} checkpoint, but the raw model is a "
+            f"{raw_framework} model; name it {right_names(path, raw_framework)}"
+        )
+    check_file(path, base_checkpoint)
+    return Output(path, chosen)
+
+
+class AtomicOutput:
+    """A temporary file or folder beside the output, renamed into place by commit();
+    removed if anything goes wrong first, so that no half-written output is ever left.
+    """
+
+    def __init__(self, path, folder):
+        self.path = path
+        self.folder = folder
+        directory = os.path.dirname(os.path.abspath(path))
+        prefix = f".{os.path.basename(path)}."
+        if folder:
+            self.temporary = tempfile.mkdtemp(
+                prefix=prefix, suffix=".partial", dir=directory
+            )
+        else:
+            handle, self.temporary = tempfile.mkstemp(
+                prefix=prefix, suffix=".partial", dir=directory
+            )
+            os.close(handle)
+
+    def __enter__(self):
+        return self
+
+    def commit(self):
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.temporary, (0o777 if self.folder else 0o666) & ~umask)
+        if self.folder and os.path.isdir(self.path):
+            os.rmdir(self.path)  # empty: check_folder made sure
+        os.replace(self.temporary, self.path)
+
+    def __exit__(self, *exc_info):
+        if os.path.isdir(self.temporary):
+            shutil.rmtree(self.temporary, ignore_errors=True)
+        elif os.path.exists(self.temporary):
+            os.remove(self.temporary)
+
+
+# dtype names as safetensors writes them.
+SAFETENSORS_NAMES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+}
+
+
+def safetensors_header(entries, metadata):
+    """The JSON header of a safetensors file holding `entries` in this order, padded
+    with spaces to a multiple of 8 bytes as safetensors pads it."""
+    header = {"__metadata__": metadata}
+    offset = 0
+    for entry in entries:
+        header[entry.key] = {
+            "dtype": SAFETENSORS_NAMES[entry.dtype],
+            "shape": list(entry.shape),
+            "data_offsets": [offset, offset + entry.nbytes],
+        }
+        offset += entry.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return text + b" " * (-len(text) % 8)
+
+
+def write_safetensors_file(path, entries, tensors, metadata):
+    """One safetensors file: the header, then each tensor's bytes as it comes."""
+    header = safetensors_header(entries, metadata)
+    with open(path, "wb") as handle:
+        reserve(handle, 8 + len(header) + sum(entry.nbytes for entry in entries))
+        handle.write(struct.pack("<Q", len(header)))
+        handle.write(header)
+        for entry in entries:
+            produced, tensor = next(tensors)
+            data = tensor_bytes(tensor)
+            if produced.key != entry.key or data.nbytes != entry.nbytes:
+                raise RuntimeError(f"{entry.key}: not the tensor its header announced")
+            handle.write(data)
+            del tensor, data
+            let_go_of_written(handle)
+
+
+def plan_shards(entries, shard_size):
+    """The entries split into shards of at most `shard_size` bytes, in order (a tensor
+    larger than that gets a shard of its own, as Hugging Face does)."""
+    shards, current, size = [], [], 0
+    for entry in entries:
+        if current and size + entry.nbytes > shard_size:
+            shards.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += entry.nbytes
+    if current or not shards:
+        shards.append(current)
+    return shards
+
+
+def shard_name(number, count):
+    return f"model-{number:05d}-of-{count:05d}.safetensors"
+
+
+SHARD_INDEX = "model.safetensors.index.json"
+
+
+def write_safetensors(path, entries, tensors, raw_framework, shard_size=None):
+    """A safetensors file at `path`, or with a shard size a folder of shards and
+    model.safetensors.index.json. The metadata's "format" is what the libraries that
+    read such files expect: "pt" (Hugging Face) for torch, "np" (PaddleFormers) for
+    paddle."""
+    metadata = {"format": "pt" if raw_framework == "torch" else "np"}
+    tensors = iter(tensors)
+    if shard_size is None:
+        write_safetensors_file(path, entries, tensors, metadata)
+        return
+    shards = plan_shards(entries, shard_size)
+    weight_map = {}
+    for number, shard in enumerate(shards, 1):
+        name = shard_name(number, len(shards))
+        write_safetensors_file(os.path.join(path, name), shard, tensors, metadata)
+        weight_map.update((entry.key, name) for entry in shard)
+    index = {
+        "metadata": {"total_size": sum(entry.nbytes for entry in entries)},
+        "weight_map": weight_map,
+    }
+    with open(os.path.join(path, SHARD_INDEX), "w", encoding="utf-8") as handle:
+        json.dump(index, handle, indent=2)
+        handle.write("\n")
+
+
+def read_safetensors_index(path):
+    """Key -> (shape, dtype) of a safetensors file or sharded folder, from the headers."""
+    if os.path.isdir(path):
+        with open(os.path.join(path, SHARD_INDEX), encoding="utf-8") as handle:
+            files = sorted(set(json.load(handle)["weight_map"].values()))
+        found = {}
+        for name in files:
+            found.update(read_safetensors_index(os.path.join(path, name)))
+        return found
+    names = {value: key for key, value in SAFETENSORS_NAMES.items()}
+    with open(path, "rb") as handle:
+        (length,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(length))
+    header.pop("__metadata__", None)
+    return {
+        key: (tuple(value["shape"]), names[value["dtype"]])
+        for key, value in header.items()
+    }
+
+
+def check_written(found, entries, path):
+    """Raise if the written index does not list exactly the raw model's tensors."""
+    expected = {entry.key: (entry.shape, entry.dtype) for entry in entries}
+    found = {key: (tuple(shape), dtype) for key, (shape, dtype) in found.items()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or [
+            key for key in expected if found[key] != expected[key]
+        ]
+        raise RuntimeError(
+            f"{path} was written but does not list the raw model's tensors as expected "
+            f"(first difference: `{wrong[0]}`); nothing was saved. This is a bug in "
+            "padiff-gen's script: please report it"
+        )
+
+
+def write_output(output, entries, tensors, raw_framework, write_native, read_native):
+    """Write `tensors` ((entry, tensor) in the order of `entries`) to the Output, through
+    a temporary file or folder renamed into place once its index has been read back and
+    found to list exactly `entries`. `write_native(path, entries, tensors)` and
+    `read_native(path)` write and index the raw framework's own format. With no output,
+    every tensor is still made (and so checked), and nothing is written."""
+    tensors = iter(tensors)
+    if output is None:
+        for item in tensors:
+            del item  # before the next tensor is made
+        return
+    with AtomicOutput(output.path, output.sharded) as target:
+        if output.format == "safetensors":
+            write_safetensors(
+                target.temporary, entries, tensors, raw_framework, output.shard_size
+            )
+            found = read_safetensors_index(target.temporary)
+        else:
+            write_native(target.temporary, entries, tensors)
+            found = read_native(target.temporary)
+        if next(tensors, None) is not None:  # (this also lets the stream finish)
+            raise RuntimeError(f"{output.path}: a tensor was made but not written")
+        check_written(found, entries, output.path)
+        target.commit()
+
+
+class OutputTensor:
+    """One tensor of the output: its key, shape and dtype, the id of the raw model's
+    tensor it comes from (keys naming one tensor share it), and its paddle name."""
+
+    def __init__(self, key, shape, dtype, tensor_id, name=""):
+        self.key = key
+        self.shape = tuple(int(size) for size in shape)
+        self.dtype = dtype
+        self.tensor_id = tensor_id
+        self.name = name
+
+    @property
+    def nbytes(self):
+        count = 1
+        for size in self.shape:
+            count *= size
+        return count * ELEMENT_SIZES[self.dtype]
+
+
+def output_tensors(raw_model, dtype=None):
+    """An OutputTensor for each entry of the raw model's state dict, in its order; with
+    `dtype`, every floating-point tensor is written in that dtype."""
+    entries = []
+    for key, tensor in raw_model.state_dict(keep_vars=True).items():
+        own = dtype_name(tensor)
+        wanted = dtype if dtype is not None and own in FLOATING else own
+        name = tensor.name if isinstance(getattr(tensor, "name", None), str) else ""
+        entries.append(OutputTensor(key, tensor.shape, wanted, id(tensor), name))
+    return entries
+
+
+def cast_tensor(tensor, dtype):
+    """`tensor` in another dtype (by name), rounded as torch rounds; itself if equal."""
+    view = as_torch(tensor)
+    return (
+        view if view.dtype == getattr(torch, dtype) else view.to(getattr(torch, dtype))
+    )
+
+
+def model_tensors(raw_model, entries):
+    """(entry, tensor) for each of `entries` from a raw model that holds its weights."""
+    state = raw_model.state_dict(keep_vars=True)
+    for entry in entries:
+        yield entry, cast_tensor(state[entry.key], entry.dtype)
+
+
+# A conversion makes the next tensor in a thread while the last is written.
+MAKE_AHEAD = COPY_THREADS > 1
+
+
+class InFlight:
+    """Bytes of the tensors made or read that are still alive, and their peak: what a
+    conversion holds beyond the imports and the weightless models."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def track(self, tensor):
+        """Count `tensor` until it is freed, or until the returned function is called."""
+        start, end = memory_span(tensor)
+        self.add(end - start)
+        return weakref.finalize(tensor, self.forget, end - start)
+
+    def add(self, size):
+        with self.lock:
+            self.bytes += size
+            self.peak = max(self.peak, self.bytes)
+
+    def forget(self, size):
+        with self.lock:
+            self.bytes -= size
+
+
+class TensorBuffers:
+    """Memory for a conversion's tensors, made one after the other: a tensor let go
+    gives its memory to the next one. Fresh memory for every tensor would cost a page
+    fault per 4 KiB (and the kernel zeroing it) each time; this costs them once. A
+    tensor still in use when the next is asked for is never overwritten: the next one
+    then gets fresh memory."""
+
+    def __init__(self):
+        self.spare = None  # a uint8 tensor no made tensor uses
+
+    def empty(self, shape, dtype):
+        """Like empty_tensor(shape, dtype)."""
+        kind = getattr(torch, dtype)
+        count = 1
+        for size in shape:
+            count *= size
+        nbytes = count * torch.empty((), dtype=kind).element_size()
+        buffer = self.spare
+        if buffer is None or buffer.numel() < nbytes:
+            buffer = torch.empty(nbytes, dtype=torch.uint8)
+        self.spare = None
+        made = buffer[:nbytes].view(kind).view(tuple(shape))
+        weakref.finalize(made, self.give_back, buffer)
+        return made
+
+    def give_back(self, buffer):
+        if self.spare is None or self.spare.numel() < buffer.numel():
+            self.spare = buffer
+
+    def drop(self):
+        """Free the spare memory (before something else needs memory of its own)."""
+        self.spare = None
+
+
+def layer_bytes(layer):
+    """Bytes of a layer's tensors (those with storage)."""
+    total = 0
+    for tensor in layer.state_dict(keep_vars=True).values():
+        start, end = memory_span(tensor)
+        total += end - start
+    return total
+
+
+def release_layer(layer):
+    """Let go of the storage of a layer's tensors: it is weightless again.
+
+    torch modules go back to the meta device; paddle tensors are cleared, as under
+    paddle.LazyGuard. Used for the layers a conversion fills one at a time.
+    """
+    if hasattr(layer, "to_empty"):  # torch
+        layer.to(device="meta")
+        return
+    for tensor in layer.state_dict().values():
+        if tensor._is_initialized():
+            tensor._clear_data()
+
+
+# The bit pattern mark_unwritten() leaves in every element: a NaN with a payload that no
+# cast produces, or an unlikely integer. One byte per element (bool, int8, uint8) only
+# tells an element never written when all of them still hold it.
+SENTINELS = {1: 0x5A, 2: 0x7FA5, 4: 0x7FA5A5A5, 8: 0x7FF5A5A5A5A5A5A5}
+
+INTEGER_VIEWS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def mark_unwritten(tensor):
+    """Fill `tensor` with the sentinel, so that is_unwritten() finds what stays unwritten."""
+    view = as_torch(tensor)
+    if view.element_size() in SENTINELS:
+        with torch.no_grad():
+            view.view(INTEGER_VIEWS[view.element_size()]).fill_(
+                SENTINELS[view.element_size()]
+            )
+
+
+def call_initializer(row, initializer, base_layer, raw_layer):
+    """Run one initializer; a refusal (WeightMismatchError) names the two layers."""
+    base_path, raw_path, _ = row
+    try:
+        initializer(base_layer, raw_layer)
+    except WeightMismatchError as error:
+        raise WeightMismatchError(
+            f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
+        ) from None
+
+
+def is_unwritten(tensor):
+    """True if some element of `tensor` still holds mark_unwritten's sentinel."""
+    view = as_torch(tensor)
+    size = view.element_size()
+    if size not in SENTINELS or view.numel() == 0:
+        return False
+    every = size == 1 and view.dtype != torch.bool
+    # In blocks, so that the comparison's temporary stays small however large the tensor.
+    for block in view.reshape(-1).view(INTEGER_VIEWS[size]).split(1 << 24):
+        left = block == SENTINELS[size]
+        if every and not bool(left.all()):
+            return False
+        if not every and bool(left.any()):
+            return True
+    return every
+
+
+def unwritten_error(row, paths):
+    """The error for an initializer that left raw tensors unwritten."""
+    base_path, raw_path, name = row
+    shown = ", ".join(f"`{path}`" for path in paths[:5])
+    return WeightMismatchError(
+        f"{name} (base `{base_path}` -> raw `{raw_path}`) did not write raw {shown}: a "
+        "special initializer must write every tensor of its raw layer (copy it, or fill "
+        "it with the value the layer needs). Nothing was copied."
+    )
+
+
+def init_layer_alone(row, initializer, base_layer, raw_layer, prefix):
+    """Run an initializer on a raw layer given fresh, unwritten storage for it alone.
+
+    Every tensor is filled with the sentinel first; one that still holds it afterwards
+    was not written. Returns the raw layer's tensors by state-dict name.
+    """
+    tensors = raw_layer.state_dict(keep_vars=True)
+    for tensor in tensors.values():
+        mark_unwritten(tensor)
+    call_initializer(row, initializer, base_layer, raw_layer)
+    unwritten = [prefix + name for name, t in tensors.items() if is_unwritten(t)]
+    if unwritten:
+        raise unwritten_error(row, unwritten)
+    return raw_layer.state_dict(keep_vars=True)
+
+
+class RawTensors:
+    """Makes each raw tensor of a conversion when it is asked for (see the module doc).
+
+    `initializers` maps SPECIAL_INITS names to functions; `load_layer(layer, path,
+    read)` fills a weightless base layer from the checkpoint, `materialize_layer(layer)`
+    gives a weightless raw layer storage (the base and raw frameworks' own).
+    """
+
+    def __init__(
+        self,
+        base_model,
+        raw_model,
+        checkpoint,
+        tensor_table,
+        special_inits,
+        initializers,
+        load_layer,
+        materialize_layer,
+        threads=MAKE_AHEAD,
+    ):
+        self.base_model = base_model
+        self.raw_model = raw_model
+        self.checkpoint = checkpoint
+        self.initializers = initializers
+        self.load_layer = load_layer
+        self.materialize_layer = materialize_layer
+        self.in_flight = InFlight()
+        self.buffers = TensorBuffers()
+        self.threads = threads
+        self.rows = {}  # raw tensor id -> TENSOR_TABLE row
+        for row in tensor_table:
+            self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
+        self.units = {}  # raw tensor id -> (SPECIAL_INITS row, name in its layer)
+        for row in special_inits:
+            layer = get_layer(raw_model, row[1])
+            for name, tensor in layer.state_dict(keep_vars=True).items():
+                self.units.setdefault(id(tensor), (row, name))
+
+    def __call__(self, entries):
+        """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
+        named by several keys (tied weights, aliases) is made once.
+
+        While the caller writes one tensor, the next TENSOR_TABLE row is made in a
+        thread (torch's copies and the file writes both let go of the GIL), unless that
+        would hold more bytes at once than making the largest tensor alone does.
+        """
+        uses = Counter(entry.tensor_id for entry in entries)
+        units_left = Counter(
+            self.units[e.tensor_id][0] for e in entries if e.tensor_id in self.units
+        )
+        budget = max((self.bytes_to_make(entry) for entry in entries), default=0)
+        ready, ahead = {}, None  # ahead: (index, future) of a row made in a thread
+        pool = ThreadPoolExecutor(1, "padiff-convert") if self.threads else None
+        try:
+            for index, entry in enumerate(entries):
+                tensor = ready.get(entry.tensor_id)
+                if tensor is None and ahead is not None and ahead[0] == index:
+                    tensor = ready[entry.tensor_id] = ahead[1].result()
+                    ahead = None
+                elif tensor is None:
+                    if entry.tensor_id in self.units:
+                        ready.update(
+                            self.make_layer(self.units[entry.tensor_id][0], entries)
+                        )
+                    else:
+                        ready[entry.tensor_id] = self.make_row(entry)
+                    tensor = ready[entry.tensor_id]
+                uses[entry.tensor_id] -= 1
+                if not uses[entry.tensor_id]:
+                    del ready[entry.tensor_id]
+                following = entries[index + 1] if index + 1 < len(entries) else None
+                if (
+                    pool is not None
+                    and following is not None
+                    and following.tensor_id in self.rows
+                    and following.tensor_id not in ready
+                    and entry.nbytes + self.bytes_to_make(following) <= budget
+                ):
+                    ahead = (index + 1, pool.submit(self.make_row, following))
+                yield entry, tensor
+                del tensor
+                if entry.tensor_id in self.units:
+                    row = self.units[entry.tensor_id][0]
+                    units_left[row] -= 1
+                    if not units_left[row]:
+                        layer = get_layer(self.raw_model, row[1])
+                        self.in_flight.forget(layer_bytes(layer))
+                        release_layer(layer)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def bytes_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made: what is read, and what is made."""
+        if entry.tensor_id in self.rows:
+            row = self.rows[entry.tensor_id]
+            read = sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
+            return read + entry.nbytes
+        row = self.units[entry.tensor_id][0]
+        prefix = f"{row[0]}." if row[0] else ""
+        read = sum(
+            self.checkpoint.nbytes(key)
+            for key in self.checkpoint.keys
+            if key.startswith(prefix)
+        )
+        made = 0
+        for tensor in (
+            get_layer(self.raw_model, row[1]).state_dict(keep_vars=True).values()
+        ):
+            count = 1
+            for size in tensor.shape:
+                count *= int(size)
+            made += count * ELEMENT_SIZES.get(dtype_name(tensor), 4)
+        return read + made
+
+    def make_row(self, entry):
+        """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
+        tensor = self.buffers.empty(entry.shape, entry.dtype)
+        self.in_flight.track(tensor)
+        reads = []
+
+        def read(path):
+            source = self.checkpoint.read(path)
+            reads.append(self.in_flight.track(source))
+            return source
+
+        fill_raw_tensor(tensor, self.rows[entry.tensor_id], read)
+        self.checkpoint.let_go()
+        for done in reads:  # read from a mapped file: its pages are dropped now
+            done()
+        return tensor
+
+    def make_layer(self, row, entries):
+        """The tensors of a raw layer copied by a special initializer, by the ids the
+        entries know them by, each in its entry's dtype."""
+        base_path, raw_path, name = row
+        base_layer = get_layer(self.base_model, base_path)
+        raw_layer = get_layer(self.raw_model, raw_path)
+        self.buffers.drop()
+        self.load_layer(base_layer, base_path, self.checkpoint.tensor)
+        self.materialize_layer(raw_layer)
+        read = layer_bytes(base_layer)
+        self.in_flight.add(read + layer_bytes(raw_layer))
+        prefix = f"{raw_path}." if raw_path else ""
+        try:
+            tensors = init_layer_alone(
+                row, self.initializers[name], base_layer, raw_layer, prefix
+            )
+        finally:
+            release_layer(base_layer)
+            self.checkpoint.let_go()
+            self.in_flight.forget(read)
+        dtypes = {entry.tensor_id: entry.dtype for entry in entries}
+        made = {}
+        for tensor_id, (unit, name) in self.units.items():
+            if unit == row and tensor_id in dtypes:
+                made[tensor_id] = cast_tensor(tensors[name], dtypes[tensor_id])
+        return made
+
+
+def unit_raw_paths(raw_path, special_init_tensors):
+    """The raw tensors of the layer at `raw_path`, from SPECIAL_INIT_TENSORS."""
+    prefix = f"{raw_path}." if raw_path else ""
+    return [
+        path
+        for side, path, _ in special_init_tensors
+        if side == "raw" and path.startswith(prefix)
+    ]
+
+
+def rehearse(row, initializers, base_model, raw_model, special_init_tensors):
+    """Run a built-in initializer writing nothing; raise what the real run would."""
+    base_path, raw_path, name = row
+    WRITES.clear()
+    WRITES.rehearsing = True
+    try:
+        call_initializer(
+            row,
+            initializers[name],
+            get_layer(base_model, base_path),
+            get_layer(raw_model, raw_path),
+        )
+    finally:
+        WRITES.rehearsing = False
+    unwritten = [
+        path
+        for path in unit_raw_paths(raw_path, special_init_tensors)
+        if not WRITES.covers(memory_span(get_tensor(raw_model, path)))
+    ]
+    WRITES.clear()
+    if unwritten:
+        raise unwritten_error(row, unwritten)
+
+
+def clone_tensor(tensor):
+    """A private copy of `tensor`, used to undo a failed special initializer."""
+    return as_torch(tensor).clone()
+
+
+def run_special_inits(
+    special_inits, initializers, rehearsed, special_init_tensors, base_model, raw_model
+):
+    """Run every initializer of SPECIAL_INITS on the two models, all or nothing.
+
+    `rehearsed` names the initializers that write only through the copy helpers (the
+    built-in ones). Raises the first refusal or failure with raw_model as it was.
+    """
+    checked = [row for row in special_inits if row[2] in rehearsed]
+    for row in checked:
+        rehearse(row, initializers, base_model, raw_model, special_init_tensors)
+    saved = []
+    try:
+        for row in special_inits:
+            if row[2] in rehearsed:
+                continue
+            base_path, raw_path, name = row
+            paths = unit_raw_paths(raw_path, special_init_tensors)
+            for path in paths:
+                tensor = get_tensor(raw_model, path)
+                saved.append((tensor, clone_tensor(tensor)))
+                mark_unwritten(tensor)
+            call_initializer(
+                row,
+                initializers[name],
+                get_layer(base_model, base_path),
+                get_layer(raw_model, raw_path),
+            )
+            unwritten = [p for p in paths if is_unwritten(get_tensor(raw_model, p))]
+            if unwritten:
+                raise unwritten_error(row, unwritten)
+    except BaseException:
+        for tensor, copy in saved:  # undo, so that raw_model stays as it was
+            copy_tensor(tensor, copy)
+        raise
+    del saved
+    for base_path, raw_path, name in checked:
+        initializers[name](
+            get_layer(base_model, base_path), get_layer(raw_model, raw_path)
+        )
+
+
+def torch_projection_weights(attention):
+    """The query, key and value weights of a torch attention layer, each [E, in]."""
+    if attention.in_proj_weight is None:
+        return attention.q_proj_weight, attention.k_proj_weight, attention.v_proj_weight
+    packed = as_torch(attention.in_proj_weight)
+    return packed.chunk(3)
+
+
+def torch_projection_biases(attention):
+    if attention.in_proj_bias is None:
+        return None, None, None
+    return as_torch(attention.in_proj_bias).chunk(3)
+
+
+def init_attention_torch_to_paddle(base_model, raw_model):
+    projections = (raw_model.q_proj, raw_model.k_proj, raw_model.v_proj)
+    weights = torch_projection_weights(base_model)
+    biases = torch_projection_biases(base_model)
+    for projection, weight, bias in zip(projections, weights, biases):
+        copy_tensor(projection.weight, weight, "transpose")
+        if bias is not None:
+            copy_tensor(projection.bias, bias)
+    copy_tensor(raw_model.out_proj.weight, base_model.out_proj.weight, "transpose")
+    if base_model.out_proj.bias is not None:
+        copy_tensor(raw_model.out_proj.bias, base_model.out_proj.bias)
+
+
+# The special initializers SPECIAL_INITS names. The built-in ones write only through
+# copy_tensor and fill_tensor, so they can be rehearsed (see run_special_inits).
+INITIALIZERS = {
+    "init_attention_torch_to_paddle": init_attention_torch_to_paddle,
+}
+REHEARSED = ("init_attention_torch_to_paddle",)
+
+
 def init_weights(base_model, raw_model):
     """Copy every weight of `base_model` into `raw_model`, in place.
 
@@ -980,53 +2559,36 @@ def init_weights(base_model, raw_model):
 
 
 def copy_weights(base_model, raw_model, read_base, parallel=True):
-    """Run the special initializers, then copy each tensor of the table into raw_model.
+    """Run the special initializers, then make each raw tensor of the table in place.
 
     `read_base(path)` gives the base tensor at a path: from base_model itself, or from a
     checkpoint one tensor at a time. With `parallel`, large copies overlap.
     """
     synchronize_devices()
-    backup = [
-        (path, clone_tensor(get_tensor(raw_model, path)))
-        for side, path, _ in SPECIAL_INIT_TENSORS
-        if side == "raw"
-    ]
-    try:
-        for base_path, raw_path, initializer in SPECIAL_INITS:
-            initializer(
-                get_layer(base_model, base_path), get_layer(raw_model, raw_path)
-            )
-    except Exception as error:
-        for path, saved in backup:  # undo, so that raw_model stays as it was
-            copy_tensor(get_tensor(raw_model, path), saved)
-        if isinstance(error, WeightMismatchError):  # say which layers refused
-            raise WeightMismatchError(
-                f"base `{base_path}` -> raw `{raw_path}`: {error}. Nothing was copied."
-            ) from None
-        raise
+    run_special_inits(
+        SPECIAL_INITS,
+        INITIALIZERS,
+        REHEARSED,
+        SPECIAL_INIT_TENSORS,
+        base_model,
+        raw_model,
+    )
     with ParallelCopies(parallel) as copies:
-        for base_path, raw_path, transform, _, _ in TENSOR_TABLE:
-            copies.copy(
-                get_tensor(raw_model, raw_path), read_base(base_path), transform
-            )
+        for row in TENSOR_TABLE:
+            dst = get_tensor(raw_model, row_raw_path(row))
+            fill_raw_tensor(dst, row, read_base, copies.copy)
     synchronize_devices()
 
 
-def convert_checkpoint(path, raw_model=None, show_progress=False):
-    """Copy the base weights saved at `path` into `raw_model`, one tensor at a time.
+def load_base_checkpoint(path, raw_model, ckpt_key=None, strip_prefix=None):
+    """Copy the base weights saved at `path` into `raw_model`, which holds its weights.
 
     The base model is built without weights: it only names and shapes the tensors, and
-    the checkpoint must hold exactly those, which is checked before the raw model is
-    built (when `raw_model` is None) or touched. Each tensor is read when it is copied,
-    so memory holds the raw model and about one tensor more. Returns the raw model.
-
-    Layers that special initializers read are filled from the checkpoint first.
+    the checkpoint must hold exactly those, which is checked before `raw_model` is
+    touched. Each tensor is read when it is copied. Returns `raw_model`.
     """
-    base_model = build_without_weights(BASE_SPEC)
-    progress = Progress(len(TENSOR_TABLE), "copying weights", show_progress)
-    with open_checkpoint(path, base_model, progress) as checkpoint:
-        if raw_model is None:
-            raw_model = build_model(RAW_SPEC)
+    base_model = build_base_without_weights(BASE_SPEC)
+    with open_checkpoint(path, base_model, ckpt_key, strip_prefix) as checkpoint:
         check_tensors(
             base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE
         )
@@ -1038,40 +2600,116 @@ def convert_checkpoint(path, raw_model=None, show_progress=False):
             has_data,
             ("raw",),
         )
-        for base_path, _, _ in SPECIAL_INITS:
+        for base_path, _, _ in SPECIAL_INITS:  # the layers the initializers read
             load_layer(get_layer(base_model, base_path), base_path, checkpoint.tensor)
         # One tensor at a time: overlapping copies would hold more of the checkpoint.
         copy_weights(base_model, raw_model, checkpoint.read, parallel=False)
     return raw_model
 
 
+def convert_checkpoint(
+    path, output, dtype=None, ckpt_key=None, strip_prefix=None, show_progress=False
+):
+    """Convert the base checkpoint at `path` into the raw model's, written to `output`.
+
+    `output` is what plan_output() makes of -o (None: make and check every tensor,
+    write nothing). Neither model is built with its weights: each raw tensor is made
+    from the checkpoint when it is written, so memory holds about one tensor beyond the
+    imports. The output is written to a temporary file or folder and renamed into place
+    once its index lists exactly the raw model's tensors. `dtype` ("bfloat16",
+    "float16", "float32") casts every floating-point tensor. Returns the number of
+    tensors, their bytes, and the peak bytes of tensors in flight.
+    """
+    base_model = build_base_without_weights(BASE_SPEC)
+    raw_model = build_raw_without_weights(RAW_SPEC)
+    check_tensors(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE)
+    entries = output_tensors(raw_model, dtype)
+    progress = Progress(len(entries), "converting weights", show_progress)
+    with open_checkpoint(path, base_model, ckpt_key, strip_prefix) as checkpoint:
+        tensors = RawTensors(
+            base_model,
+            raw_model,
+            checkpoint,
+            TENSOR_TABLE,
+            SPECIAL_INITS,
+            INITIALIZERS,
+            load_layer,
+            materialize_layer,
+        )
+        stream = progress.counting(tensors(entries))
+        write_output(output, entries, stream, "paddle", write_checkpoint, saved_tensors)
+    return {
+        "tensors": len(entries),
+        "bytes": sum(entry.nbytes for entry in entries),
+        "peak_in_flight": tensors.in_flight.peak,
+    }
+
+
 def main(argv=None):
     args = parse_args(
         argv,
         __doc__,
-        ".pdparams",
+        "paddle",
         ".pt/.pth/.bin, .safetensors, or a sharded checkpoint's *.index.json",
     )
-    if BASE_SPEC is None or RAW_SPEC is None:
-        raise SystemExit(
-            "error: this script was made from models in memory; call init_weights()"
-        )
     try:
+        if BASE_SPEC is None or RAW_SPEC is None:
+            raise UsageProblem(
+                "this script was made from models in memory; call init_weights()"
+            )
+        output = None
         if args.output:
-            check_output(args.output, args.base_ckpt)
+            output = plan_output(
+                args.output,
+                args.format,
+                args.max_shard_size,
+                "paddle",
+                args.base_ckpt,
+            )
         if args.base_ckpt:
-            raw_model = convert_checkpoint(args.base_ckpt, show_progress=args.progress)
+            done = convert_checkpoint(
+                args.base_ckpt,
+                output,
+                args.dtype,
+                args.ckpt_key,
+                args.strip_prefix,
+                args.progress,
+            )
+            summary = (
+                f"converted {done['tensors']} tensors ({done['bytes'] / 1e9:.2f} GB)"
+            )
         else:
+            if output is not None and not args.base_as_built:
+                raise UsageProblem(
+                    f"-o {args.output} would save the raw model filled from the base "
+                    "model as its constructor builds it (random weights, unless it loads "
+                    "its own), since no --base-ckpt was given. Pass --base-ckpt with the "
+                    "base checkpoint, or --base-as-built if the constructor loads the "
+                    "weights you want"
+                )
+            base_model = build_model(BASE_SPEC)
             raw_model = build_model(RAW_SPEC)
-            init_weights(build_model(BASE_SPEC), raw_model)
-        if args.output:
-            save_raw_state(raw_model, args.output)
-    except (WeightMismatchError, CheckpointError) as error:
+            init_weights(base_model, raw_model)
+            if output is not None:
+                entries = output_tensors(raw_model, args.dtype)
+                stream = model_tensors(raw_model, entries)
+                write_output(
+                    output,
+                    entries,
+                    stream,
+                    "paddle",
+                    write_checkpoint,
+                    saved_tensors,
+                )
+            summary = f"initialised the raw model: {len(TENSOR_TABLE) + len(SPECIAL_INITS)} copies"
+    except (WeightMismatchError, CheckpointError, UsageProblem) as error:
         raise SystemExit(f"error: {error}")
     if not args.quiet:
-        copied = len(TENSOR_TABLE) + len(SPECIAL_INITS)
-        saved = f"; saved {args.output}" if args.output else ""
-        report(f"initialised the raw model: {copied} copies{saved}")
+        if args.output:
+            summary += f"; wrote {args.output}"
+        elif args.base_ckpt:
+            summary += " and checked them; pass -o to write them"
+        report(summary)
 
 
 if __name__ == "__main__":

@@ -306,13 +306,21 @@ def script_and_plan(
     base: ModelLike,
     raw: ModelLike,
     output: Optional[Union[str, Path]] = None,
+    *,
+    directory: Optional[Union[str, Path]] = None,
     **options: Any,
 ) -> Script:
-    """:func:`emit_text`, with the plan (which tells what to say about the script)."""
+    """:func:`emit_text`, with the plan (which tells what to say about the script).
+
+    ``directory`` is the folder the script will be in, if not ``output``'s (the script
+    records where the models' modules are relative to it).
+    """
     plan = make_plan(base, raw, output, **options)
     file_name = Path(output).name if output is not None else "init_weights.py"
+    if directory is None and output is not None:
+        directory = Path(output).parent
     with progress.stage(f"rendering {len(plan.copies)} tensor copies"):
-        text, _ = render_script(plan, file_name=file_name)
+        text, _ = render_script(plan, file_name=file_name, directory=directory)
     return Script(text, plan)
 
 

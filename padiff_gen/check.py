@@ -384,7 +384,7 @@ def check_file(path: Path, config: Optional[Config], shown: str) -> Outcome:
         use_root(root)
         committed = path.read_text(encoding="utf-8")
         try:
-            regenerated = derive_target(target)
+            regenerated = derive_target(target, root)
         except MappingError as error:
             if changes:
                 reason = Reason(

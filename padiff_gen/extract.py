@@ -289,23 +289,34 @@ class _Rewrite(cst.CSTTransformer):
 class SourceCollector:
     """Collects definitions and imports for one generated script, with unique names."""
 
-    def __init__(self, reserved: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        reserved: Iterable[str] = (),
+        substitutes: Optional[dict[tuple[str, str], tuple[str, str]]] = None,
+    ) -> None:
         self._taken: set[str] = set(reserved)
         self._definition_names: dict[tuple[str, str], str] = {}
         self._import_names: dict[tuple[str, Optional[str]], str] = {}
         self._definitions: list[str] = []
+        # (module, name) -> (module, name) copied instead wherever code imports the
+        # first: e.g. the paddle copy kernel for the torch one in paddle -> paddle scripts.
+        self._substitutes = dict(substitutes or {})
 
     # -------------------------------------------------------------- public
     def add(self, obj: Any, name: Optional[str] = None) -> str:
-        """Copy ``obj`` (and what it needs) into the script; return its name there."""
+        """Copy ``obj`` (and what it needs) into the script; return its name there.
+
+        With ``name``, the object gets exactly that name; an object already copied under
+        another name gets an alias (``name = other``).
+        """
         module_name, top_name = locate(obj)
         script_name = self._definition(
             module_name, top_name, name or top_name, exact=bool(name)
         )
         if name and script_name != name:
-            raise InlineError(
-                f"{_describe(obj)} is already in the script as {script_name!r}."
-            )
+            self._claim(name, exact=True)
+            self._definitions.append(f"{name} = {script_name}")
+            return name
         return script_name
 
     def claim(self, preferred: str) -> str:
@@ -417,6 +428,9 @@ class SourceCollector:
             real_module, real_name = locate(obj)
         else:
             real_module, real_name = module, name
+        real_module, real_name = self._substitutes.get(
+            (real_module, real_name), (real_module, real_name)
+        )
         return self._definition(real_module, real_name, dependency.local_name)
 
     def _registration_decorators(

@@ -66,7 +66,9 @@ def checkpoint_rows(model: Any, tensors: list[TensorRef]) -> tuple[CheckpointRow
         return ()
     rows = []
     for converter in converters:
-        operations = _operations(converter) if hasattr(converter, "operations") else None
+        operations = (
+            _operations(converter) if hasattr(converter, "operations") else None
+        )
         if operations is None or len(converter.target_patterns) != 1:
             continue
         stack, concatenate = operations

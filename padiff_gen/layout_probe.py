@@ -171,14 +171,9 @@ def _with_weights(proxy: ProxyModel, role: str) -> Optional[Any]:
 
 
 def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
-    """Copy base into raw as the pairs say, in-process (what a script would do)."""
-    from .runtime import common
+    """Copy base into raw as the pairs say, in-process, with the script's own runtime."""
+    from .runtime import common, rows
 
-    frameworks = (framework_of_layer(base), framework_of_layer(raw))
-    if frameworks == ("paddle", "paddle"):
-        from .runtime import copy_paddle as kernels
-    else:
-        from .runtime import copy_torch as kernels
     for pair in pairs:
         if pair.initializer is not None:
             pair.initializer.func(
@@ -186,18 +181,16 @@ def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
                 common.get_layer(raw, pair.raw.path),
             )
     read = lambda path: common.get_tensor(base, path)  # noqa: E731
-    with kernels.ParallelCopies(False) as copies:
-        for pair in pairs:
-            for row in pair.copies:
-                raw_tensor = common.get_tensor(raw, row.raw.path)
-                kernels.copy_row(
-                    copies,
-                    raw_tensor,
-                    row.base_path,
-                    row.transform,
-                    row.base_shape,
-                    read,
-                )
+    for pair in pairs:  # (paddle tensors take part through DLPack, as in scripts)
+        for row_copy in pair.copies:
+            row = (
+                row_copy.base_path,
+                row_copy.raw.path,
+                row_copy.transform,
+                row_copy.base_shape,
+                None,
+            )
+            rows.fill_raw_tensor(common.get_tensor(raw, row_copy.raw.path), row, read)
 
 
 def _remark(pairing: Pairing, text: str) -> Pairing:

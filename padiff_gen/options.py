@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-from typing import TYPE_CHECKING, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from .errors import UsageError
 from .term import COLOR_CHOICES
@@ -174,14 +175,20 @@ def parse_emit(argv: Sequence[str], what: str) -> argparse.Namespace:
     return args
 
 
-def derive(argv: Sequence[str]) -> str:
-    """The text that ``padiff-gen emit ARGV`` would write, computed in memory."""
-    return derive_script(argv).text
+def derive(argv: Sequence[str], root: Optional[Path] = None) -> str:
+    """The text that ``padiff-gen emit ARGV`` would write, computed in memory; a relative
+    -o is relative to ``root`` (by default the working directory)."""
+    return derive_script(argv, root).text
 
 
-def derive_script(argv: Sequence[str]) -> "Script":
+def derive_script(argv: Sequence[str], root: Optional[Path] = None) -> "Script":
     """:func:`derive`, with the plan."""
     from .api import script_and_plan
 
     args = parse_emit(argv, "padiff-gen emit " + " ".join(argv))
-    return script_and_plan(args.base, args.raw, args.output, **emit_options(args))
+    directory = None
+    if root is not None and args.output is not None:
+        directory = (Path(root) / args.output).parent
+    return script_and_plan(
+        args.base, args.raw, args.output, directory=directory, **emit_options(args)
+    )

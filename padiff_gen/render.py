@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import keyword
+import os
+import sys
+import sysconfig
 import textwrap
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +20,7 @@ from .compare_settings import script_lines
 from .version import __version__
 from .errors import InlineError
 from .extract import SourceCollector
+from .load import ModelSpec
 from .plan import Plan, TensorCopy, UnitPair
 from .runtime.layouts import SIMPLE_TRANSFORMS
 
@@ -29,8 +33,11 @@ TEMPLATE_NAMES = (
     "TENSOR_TABLE",
     "SPECIAL_INITS",
     "SPECIAL_INIT_TENSORS",
+    "INITIALIZERS",
+    "REHEARSED",
     "init_weights",
     "copy_weights",
+    "load_base_checkpoint",
     "convert_checkpoint",
     "main",
 )
@@ -74,47 +81,109 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
-def composite_rows(plan: Plan) -> bool:
-    """Does the plan have rows beyond copy / transpose / reshape (fused, stacked...)?"""
-    return any(c.transform not in SIMPLE_TRANSFORMS for c in plan.copies)
-
-
 def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
     """The runtime functions the template calls, by the names it calls them."""
-    from .runtime import common
+    from .runtime import checks, common, convert, output, rows, script, special
 
     base, raw = plan.frameworks
-    kernels = "copy_paddle" if (base, raw) == ("paddle", "paddle") else "copy_torch"
-    kernels = importlib.import_module(f"padiff_gen.runtime.{kernels}")
+    kernels = importlib.import_module(f"padiff_gen.runtime.{_kernel_module(plan)}")
     io = {
         fw: importlib.import_module(f"padiff_gen.runtime.io_{fw}") for fw in (base, raw)
     }
     helpers = {
         "WeightMismatchError": common.WeightMismatchError,
         "CheckpointError": common.CheckpointError,
-        "check_tensors": common.check_tensors,
-        "check_data": common.check_data,
+        "UsageProblem": common.UsageProblem,
+        "check_tensors": checks.check_tensors,
+        "check_data": checks.check_data,
         "get_tensor": common.get_tensor,
+        "get_layer": common.get_layer,
+        "row_raw_path": rows.row_raw_path,
+        "fill_raw_tensor": rows.fill_raw_tensor,
         "has_data": kernels.has_data,
         "ParallelCopies": kernels.ParallelCopies,
         "synchronize_devices": kernels.synchronize_devices,
         "build_model": common.build_model,
-        "parse_args": common.parse_args,
-        "check_output": common.check_output,
+        "parse_args": script.parse_args,
         "Progress": common.Progress,
         "report": common.report,
-        "build_without_weights": io[base].build_without_weights,
+        "build_base_without_weights": io[base].build_without_weights,
+        "build_raw_without_weights": io[raw].build_without_weights,
         "open_checkpoint": io[base].open_checkpoint,
-        "save_raw_state": io[raw].save_state,
+        "load_layer": io[base].load_layer,
+        "materialize_layer": io[raw].materialize_layer,
+        "write_checkpoint": io[raw].write_checkpoint,
+        "saved_tensors": io[raw].saved_tensors,
+        "plan_output": output.plan_output,
+        "write_output": output.write_output,
+        "output_tensors": convert.output_tensors,
+        "model_tensors": convert.model_tensors,
+        "RawTensors": convert.RawTensors,
     }
-    if composite_rows(plan):
-        helpers["copy_row"] = kernels.copy_row
     if plan.special_pairs:
-        helpers["get_layer"] = common.get_layer
-        helpers["clone_tensor"] = kernels.clone_tensor
-        helpers["copy_tensor"] = kernels.copy_tensor
-        helpers["load_layer"] = io[base].load_layer
+        helpers["run_special_inits"] = special.run_special_inits
     return helpers
+
+
+def _kernel_module(plan: Plan) -> str:
+    """copy_torch whenever torch is on either side; copy_paddle needs no torch."""
+    return "copy_paddle" if plan.frameworks == ("paddle", "paddle") else "copy_torch"
+
+
+def _substitutes(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
+    """What runtime code imports from copy_torch comes from copy_paddle when that is the
+    script's kernel (both define the same functions and constants under the same names).
+    """
+    if _kernel_module(plan) == "copy_torch":
+        return {}
+    from .runtime import copy_paddle
+
+    torch_kernel = "padiff_gen.runtime.copy_torch"
+    paddle_kernel = "padiff_gen.runtime.copy_paddle"
+    own = [
+        name
+        for name, value in vars(copy_paddle).items()
+        if getattr(value, "__module__", None) == paddle_kernel
+        or (name.isupper() and not name.startswith("_"))
+    ]
+    return {(torch_kernel, name): (paddle_kernel, name) for name in own}
+
+
+def _spec_literal(spec: Optional[ModelSpec], directory: Path) -> str:
+    """BASE_SPEC / RAW_SPEC: the recorded spec, with the folder its module was imported
+    from relative to the script (None for an installed package)."""
+    if spec is None:
+        return "None"
+    recorded = spec.as_dict()
+    recorded["folder"] = _import_folder(spec.target, directory)
+    return repr(recorded)
+
+
+def _import_folder(target: str, directory: Path) -> Optional[str]:
+    """The folder holding the top-level module of `target`, relative to `directory`;
+    None when it comes from an installed package (site-packages or the like)."""
+    top = target.split(".")[0]
+    module = sys.modules.get(top)
+    location = getattr(module, "__file__", None)
+    if location is None:
+        paths = list(getattr(module, "__path__", []) or [])
+        if not paths:
+            return None
+        folder = Path(paths[0]).resolve().parent
+    elif Path(location).name == "__init__.py":
+        folder = Path(location).resolve().parent.parent
+    else:
+        folder = Path(location).resolve().parent
+    installed = {Path(p).resolve() for p in site_folders()}
+    if any(folder == p or p in folder.parents for p in installed):
+        return None
+    return Path(os.path.relpath(folder, directory.resolve())).as_posix()
+
+
+def site_folders() -> list[str]:
+    """Where installed packages live (site-packages, the standard library)."""
+    names = ("purelib", "platlib", "stdlib", "platstdlib")
+    return [sysconfig.get_paths()[name] for name in names]
 
 
 # Trailing comments on table rows whose layers were not paired by position.
@@ -159,25 +228,35 @@ def render_script(
     plan: Plan,
     *,
     file_name: str = "init_weights.py",
+    directory: Optional[Path] = None,
     inline_initializers: bool = True,
     formatted: bool = True,
 ) -> tuple[str, dict[str, Callable]]:
-    """The script's text, and the objects to inject when initializers are not inlined."""
-    collector = SourceCollector(reserved=TEMPLATE_NAMES)
+    """The script's text, and the objects to inject when initializers are not inlined.
+
+    `directory` is where the script will live (default: the working directory): the
+    folders the models were imported from are recorded relative to it. Built-in
+    initializers are always inlined; others only with `inline_initializers`.
+    """
+    collector = SourceCollector(reserved=TEMPLATE_NAMES, substitutes=_substitutes(plan))
     for name, helper in _runtime_helpers(plan).items():
         collector.add(helper, name)
     injected: dict[str, Callable] = {}
     initializer_names: dict[int, str] = {}
+    rehearsed: list[str] = []
     for pair in plan.special_pairs:
         func = pair.initializer.func
         if id(func) in initializer_names:
             continue
-        if inline_initializers:
+        if inline_initializers or pair.initializer.origin == "built-in":
             initializer_names[id(func)] = _inline_initializer(collector, pair)
+            if pair.initializer.origin == "built-in":
+                rehearsed.append(initializer_names[id(func)])
         else:
             name = collector.claim(_identifier(getattr(func, "__name__", "")))
             initializer_names[id(func)] = name
             injected[name] = func
+    directory = Path.cwd() if directory is None else Path(directory)
     context = {
         "version": __version__,
         "command": plan.command,
@@ -186,7 +265,6 @@ def render_script(
         "base_description": plan.base.description,
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
-        "composite_rows": composite_rows(plan),
         "setting_lines": script_lines(plan.notes),
         "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
         "file_name": file_name,
@@ -194,10 +272,13 @@ def render_script(
         "base_formats": CHECKPOINT_FORMATS[plan.base.framework],
         "raw_suffix": CHECKPOINT_SUFFIX[plan.raw.framework],
         "module_name": Path(file_name).stem,
-        "import_groups": collector.imports,
+        "import_groups": _import_groups(collector),
+        "quiet_imports": "paddle" in collector.imported_modules,
         "definitions": join_definitions(collector.definitions),
-        "base_spec": repr(plan.base.spec.as_dict()) if plan.base.spec else "None",
-        "raw_spec": repr(plan.raw.spec.as_dict()) if plan.raw.spec else "None",
+        "initializer_names": list(dict.fromkeys(initializer_names.values())),
+        "rehearsed_names": rehearsed,
+        "base_spec": _spec_literal(plan.base.spec, directory),
+        "raw_spec": _spec_literal(plan.raw.spec, directory),
         "regenerate": json.dumps(plan.command or "padiff_gen.emit(...)"),
     }
     tables = _table_rows(plan, initializer_names)
@@ -220,6 +301,17 @@ def render_script(
     return text, injected
 
 
+def _import_groups(collector: SourceCollector) -> list[list[str]]:
+    """The script's import lines; with paddle, `import warnings` to quiet its import."""
+    groups = collector.imports
+    if "paddle" in collector.imported_modules and "import warnings" not in groups[0]:
+        groups[0] = sorted(
+            groups[0] + ["import warnings"],
+            key=lambda line: (line.startswith("from "), line),
+        )
+    return groups
+
+
 def _placeholder(table: str) -> str:
     return f"# padiff-gen: the rows of {table}"
 
@@ -235,8 +327,11 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
             for c in p.copies
         ],
         "special_rows": [
-            f"({literal(p.base.path)}, {literal(p.raw.path)}, "
-            f"{initializer_names[id(p.initializer.func)]})," + _row_comment(p)
+            literal(
+                (p.base.path, p.raw.path, initializer_names[id(p.initializer.func)])
+            )
+            + ","
+            + _row_comment(p)
             for p in plan.special_pairs
         ],
         "special_tensor_rows": [
@@ -255,7 +350,7 @@ def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
     remarks = (
         [MATCH_COMMENTS[pair.matched_by]] if pair.matched_by in MATCH_COMMENTS else []
     )
-    if pair.layout and copy is not None and len(copy.base) > 1:
+    if pair.layout and copy is not None and copy.transform not in SIMPLE_TRANSFORMS:
         remarks.append(pair.layout)
     if copy is not None and copy.note:
         remarks.append(copy.note)

@@ -178,17 +178,18 @@ def registrations_for(
         replay(lambda e: True)
 
 
-def derive_target(target: Target) -> str:
-    """The script ``padiff-gen emit`` writes for a target (paths relative to its root)."""
-    return derive_target_script(target).text
+def derive_target(target: Target, root: Optional[Path] = None) -> str:
+    """The script ``padiff-gen emit`` writes for a target (paths relative to ``root``,
+    by default the working directory)."""
+    return derive_target_script(target, root).text
 
 
-def derive_target_script(target: Target) -> "Script":
+def derive_target_script(target: Target, root: Optional[Path] = None) -> "Script":
     """:func:`derive_target`, with the plan."""
     from .options import derive_script
 
     with registrations_for(target.init_modules), target_sources(target):
-        return derive_script(target.argv())
+        return derive_script(target.argv(), root)
 
 
 def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
@@ -206,7 +207,7 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
     scripts = []
     for number, target in enumerate(targets, start=1):
         with progress.prefix(f"[{number}/{len(targets)}] {target.output}:"):
-            scripts.append(derive_target_script(target))
+            scripts.append(derive_target_script(target, config.root))
     for target, script in zip(targets, scripts):
         path = config.root / target.output
         if _holds(path, script.text):

@@ -570,7 +570,11 @@ def test_script_refuses_models_that_no_longer_match(tmp_path):
     )
     (tmp_path / "models.py").write_text(changed)
     result = run_script(
-        tmp_path / "init_weights.py", "-o", "raw.pdparams", cwd=tmp_path
+        tmp_path / "init_weights.py",
+        "-o",
+        "raw.pdparams",
+        "--base-as-built",
+        cwd=tmp_path,
     )
     assert_one_line_error(
         result,
@@ -641,7 +645,7 @@ def test_a_special_initializer_failing_midway_is_rolled_back(tmp_path, worker):
     assert "simulated failure after writing q and k" in result["message"]
     assert result["raw_changed"] == []
     # From the command line too: nothing is saved.
-    run = run_script(script, "-o", str(tmp_path / "raw.pdparams"))
+    run = run_script(script, "-o", str(tmp_path / "raw.pdparams"), "--base-as-built")
     assert run.returncode != 0
     assert not (tmp_path / "raw.pdparams").exists()
 
@@ -712,7 +716,7 @@ PADDLE_SCRIPT = ROOT / "generated_examples" / "cnn_paddle_to_torch.py"
 def test_bad_checkpoint_is_one_line_and_saves_nothing(
     script, checkpoint, says, checkpoints, tmp_path
 ):
-    output = tmp_path / "raw.out"
+    output = tmp_path / ("raw.pdparams" if script == TORCH_SCRIPT else "raw.pt")
     path = checkpoints / checkpoint
     result = run_script(script, "--base-ckpt", str(path), "-o", str(output))
     assert_one_line_error(result, str(path), says)

@@ -71,7 +71,7 @@ def load_table(script: Path) -> tuple:
     exec(compile(script.read_text(), str(script), "exec"), namespace)
     rows = list(namespace["TENSOR_TABLE"])
     for base_path, raw_path, initializer in namespace["SPECIAL_INITS"]:
-        assert initializer.__name__.startswith("init_embedding_"), initializer
+        assert initializer.startswith("init_embedding_"), initializer
         rows.append((f"{base_path}.weight", f"{raw_path}.weight", "copy", None, None))
     return tuple(rows)
 
@@ -498,14 +498,12 @@ def test_output_problems_are_found_before_any_work(
     )
     assert missing_dir.returncode == 1
     assert "error: the output directory of" in missing_dir.stderr
-    onto_input = run_script(
-        torch_to_paddle, "--base-ckpt", checkpoint, "-o", checkpoint
-    )
+    same = FORMATS["safetensors"](base_state, tmp_path)
+    before = same.read_bytes()
+    onto_input = run_script(torch_to_paddle, "--base-ckpt", same, "-o", same)
     assert onto_input.returncode == 1
     assert "is the checkpoint being read" in onto_input.stderr
-    assert torch.equal(
-        torch.load(checkpoint)["lm_head.weight"], base_state["lm_head.weight"]
-    )
+    assert same.read_bytes() == before
 
 
 # ------------------------------------------------------------------ progress
@@ -517,8 +515,8 @@ def test_progress_shows_on_a_terminal_only(torch_to_paddle, base_state, tmp_path
 
     piped = run_script(torch_to_paddle, "--base-ckpt", checkpoint, "-o", output)
     assert piped.returncode == 0
-    assert "\r" not in piped.stderr and "copying weights" not in piped.stderr
-    assert "initialised the raw model" in piped.stderr
+    assert "\r" not in piped.stderr and "converting weights" not in piped.stderr
+    assert "converted 21 tensors" in piped.stderr
 
     quiet = run_script(
         torch_to_paddle, "--base-ckpt", checkpoint, "-o", output, "--quiet"
@@ -527,8 +525,8 @@ def test_progress_shows_on_a_terminal_only(torch_to_paddle, base_state, tmp_path
     assert quiet.stderr.strip() == ""
 
     terminal = run_on_terminal(torch_to_paddle, "--base-ckpt", checkpoint, "-o", output)
-    assert "\rcopying weights: 100%" in terminal
-    assert "initialised the raw model" in terminal
+    assert "\rconverting weights: 100%" in terminal
+    assert "converted 21 tensors" in terminal
 
 
 def run_on_terminal(script: Path, *args) -> str:
@@ -566,7 +564,7 @@ def run_on_terminal(script: Path, *args) -> str:
 
 
 def test_script_functions_work_from_python(torch_to_paddle, base_state, tmp_path):
-    """convert_checkpoint fills a raw model the caller built (here in bfloat16), and
+    """load_base_checkpoint fills a raw model the caller built (here in bfloat16), and
     init_weights refuses a base model built on the meta device instead of copying
     nothing."""
     checkpoint = FORMATS["safetensors"](base_state, tmp_path)
@@ -578,7 +576,7 @@ script = runpy.run_path({str(torch_to_paddle)!r})
 import paddle, torch
 spec = dict(script["RAW_SPEC"], kwargs=dict(script["RAW_SPEC"]["kwargs"], dtype="bfloat16"))
 raw = script["build_model"](spec)
-assert script["convert_checkpoint"]({str(checkpoint)!r}, raw) is raw
+assert script["load_base_checkpoint"]({str(checkpoint)!r}, raw) is raw
 paddle.save(raw.state_dict(), {str(output)!r})
 with torch.device("meta"):
     base = script["build_model"](script["BASE_SPEC"])
@@ -631,3 +629,126 @@ def test_tied_weights_need_only_one_of_their_names(dropped, work, tmp_path):
     raw_state = torch.load(output)
     for key, value in state.items():
         assert torch.equal(raw_state[key], value), key
+
+
+# ------------------------------------------------------------------ wrapped checkpoints
+
+
+def other_weights(state: dict) -> dict:
+    return {key: value + 1 for key, value in state.items()}
+
+
+WRAPPINGS = {
+    # name: (what torch.save writes, extra script options, the note, which state wins)
+    "training-checkpoint": (
+        lambda s: {"model": s, "epoch": 3, "optimizer": {"lr": 0.1}},
+        [],
+        "holds a dict (`model`, `epoch`, `optimizer`); using the state dict under "
+        "`model`",
+        "base",
+    ),
+    "lightning": (
+        lambda s: {"state_dict": s, "global_step": 7},
+        [],
+        "`state_dict`",
+        "base",
+    ),
+    "ddp": (
+        lambda s: {f"module.{k}": v for k, v in s.items()},
+        [],
+        "every key in",
+        "base",
+    ),
+    "wrapped-and-ddp": (
+        lambda s: {"module": {f"module.{k}": v for k, v in s.items()}, "epoch": 1},
+        [],
+        "starts with `module.`",
+        "base",
+    ),
+    "picked-key": (
+        lambda s: {"model": s, "ema": other_weights(s)},
+        ["--ckpt-key", "ema"],
+        "",
+        "other",
+    ),
+    "explicit-prefix": (
+        lambda s: {f"model.{k}": v for k, v in s.items()},
+        ["--strip-prefix", "model."],
+        "",
+        "base",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRAPPINGS))
+def test_wrapped_and_prefixed_checkpoints_are_read_and_said(
+    name, torch_to_paddle, base_state, tmp_path
+):
+    wrap, options, note, winner = WRAPPINGS[name]
+    checkpoint = tmp_path / "saved.pt"
+    torch.save(wrap(base_state), checkpoint)
+    output = tmp_path / "raw.pdparams"
+
+    result = run_script(
+        torch_to_paddle, "--base-ckpt", checkpoint, "-o", output, *options
+    )
+
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert (note in "\n".join(notes)) if note else notes == [], result.stderr
+    expected = base_state if winner == "base" else other_weights(base_state)
+    assert_converted(
+        load_table(torch_to_paddle), expected, paddle.load(str(output)), keep
+    )
+
+
+def test_a_wrapped_paddle_checkpoint_is_read_too(paddle_to_torch, tmp_path):
+    model = PaddleLlama(**SMALL)
+    randomize(model, seed=5)
+    checkpoint = tmp_path / "saved.pdparams"
+    paddle.save({"model": model.state_dict(), "step": 10}, str(checkpoint))
+    output = tmp_path / "raw.pt"
+
+    result = run_script(paddle_to_torch, "--base-ckpt", checkpoint, "-o", output)
+
+    assert result.returncode == 0, result.stderr
+    assert "using the state dict under `model`" in result.stderr
+    base = {k: torch.from_dlpack(v.detach()) for k, v in model.state_dict().items()}
+    assert_converted(load_table(paddle_to_torch), base, torch.load(output), keep)
+
+
+@pytest.mark.parametrize(
+    "saved, says",
+    [
+        (
+            lambda s: {"model": s, "ema": other_weights(s)},
+            "`model` (21 tensors), `ema` (21 tensors), and more than one fits the base "
+            "model; pick one with --ckpt-key KEY",
+        ),
+        (
+            lambda s: {"encoder": {"w": torch.zeros(2)}, "epoch": 1},
+            "`encoder` (1 tensors), and none fits the base model",
+        ),
+        (lambda s: {"model": s}, "has no entry `weights` (--ckpt-key)"),
+    ],
+    ids=["two-fit", "none-fits", "no-such-key"],
+)
+def test_wrappings_that_evidence_cannot_settle_are_refused(
+    saved, says, torch_to_paddle, base_state, tmp_path
+):
+    checkpoint = tmp_path / "saved.pt"
+    torch.save(saved(base_state), checkpoint)
+    options = (
+        ["--ckpt-key", "weights"] if "no such" in says or "--ckpt-key)" in says else []
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+
+    result = run_script(
+        torch_to_paddle, "--base-ckpt", checkpoint, "-o", out / "raw.pdparams", *options
+    )
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and says in errors[0], result.stderr
+    assert list(out.iterdir()) == []

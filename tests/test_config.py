@@ -419,7 +419,7 @@ def test_a_target_sees_only_its_own_init_modules(tmp_path):
     assert result.returncode == 0, result.stderr
     custom = (tmp_path / "init_custom.py").read_text()
     twins = (tmp_path / "init_twins.py").read_text()
-    assert '("proj", "proj", init_packed_projection),' in custom
+    assert '("proj", "proj", "init_packed_projection"),' in custom
     assert "SPECIAL_INITS = ()" in twins
     assert '("proj.qkv", "proj.qkv", "copy", (24, 8), (24, 8)),' in twins
     elsewhere = tmp_path / "elsewhere"  # no configuration here

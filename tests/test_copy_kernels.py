@@ -14,7 +14,7 @@ import paddle
 import pytest
 import torch
 
-from padiff_gen.runtime import common, copy_paddle, copy_torch
+from padiff_gen.runtime import checks, common, copy_paddle, copy_torch
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 # (rows, columns): torch transposes matrices of 60 x 60 or more in blocks, smaller ones
@@ -173,11 +173,11 @@ def test_check_data_names_the_tensors_of_a_model_built_without_weights():
         ("bias", "bias", "copy", (4,), (4,)),
     )
     with pytest.raises(common.WeightMismatchError) as error:
-        common.check_data(base, raw, table, (), copy_torch.has_data)
+        checks.check_data(base, raw, table, (), copy_torch.has_data)
     message = str(error.value)
     assert "base `weight`, base `bias` have no data" in message
     assert "raw" not in message.split("have no data")[0]
-    common.check_data(torch.nn.Linear(3, 4), raw, table, (), copy_torch.has_data)
+    checks.check_data(torch.nn.Linear(3, 4), raw, table, (), copy_torch.has_data)
 
 
 def test_synchronize_devices_is_harmless_without_a_gpu():
@@ -217,3 +217,67 @@ def test_parallel_copies_can_be_turned_off():
     with copy_torch.ParallelCopies(parallel=False) as copies:
         copies.copy(torch.zeros(2000, 1000), torch.ones(1000, 2000), "transpose")
         assert copies.pool is None
+
+
+# ------------------------------------------------------------------ conversion helpers
+
+KERNELS = {"torch": copy_torch, "paddle": copy_paddle}
+
+
+@pytest.mark.parametrize("dtype", DTYPES + ("int64", "int32", "bool", "uint8"))
+@pytest.mark.parametrize("framework", ["torch", "paddle"])
+def test_sentinels_tell_an_unwritten_element(framework, dtype):
+    """mark_unwritten + is_unwritten: a tensor is unwritten while any element (for
+    one-byte numbers: every element) still holds the sentinel."""
+    kernel = KERNELS[framework]
+    tensor = kernel.empty_tensor((3, 5), dtype)
+    kernel.mark_unwritten(tensor)
+    assert kernel.is_unwritten(tensor)
+    view = copy_torch.as_torch(tensor)
+    view[:2] = 0 if dtype != "bool" else False
+    assert kernel.is_unwritten(tensor) == (dtype != "uint8")
+    view[2] = 1 if dtype != "bool" else True
+    assert not kernel.is_unwritten(tensor)
+
+
+@pytest.mark.parametrize("framework", ["torch", "paddle"])
+def test_a_cast_of_any_value_never_looks_unwritten(framework):
+    """Every float32 value cast to bfloat16/float16 (NaN, inf, extremes included) is
+    told apart from the sentinel: a NaN from a cast carries no payload like it."""
+    values = np.array(
+        [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 3.4e38, 1e-45, 65504.0, 7e4],
+        dtype=np.float32,
+    )
+    for dtype in ("bfloat16", "float16", "float32", "float64"):
+        target = KERNELS[framework].empty_tensor((len(values),), dtype)
+        KERNELS[framework].mark_unwritten(target)
+        copy_torch.copy_tensor(target, torch.from_numpy(values))
+        assert not KERNELS[framework].is_unwritten(target), dtype
+
+
+@pytest.mark.parametrize("dtype", ("bfloat16", "float16", "float32"))
+@pytest.mark.parametrize("framework", ["torch", "paddle"])
+def test_cast_and_bytes_are_the_frameworks_own(framework, dtype):
+    values = source_values((17, 9))
+    source = make_tensor(framework, values)
+    cast = KERNELS[framework].cast_tensor(source, dtype)
+    expected = expected_copy(framework, values, "copy", dtype)
+    assert torch.equal(bits(cast), bits(expected))
+    data = KERNELS[framework].tensor_bytes(cast)
+    assert data.dtype == np.uint8 and data.nbytes == 17 * 9 * bits(cast).element_size()
+    assert data.tobytes() == bits(expected).numpy().tobytes()
+
+
+def test_a_rehearsal_checks_but_writes_nothing():
+    target = torch.zeros(4, 3)
+    common.WRITES.rehearsing = True
+    try:
+        copy_torch.copy_tensor(target, torch.ones(3, 4), "transpose")
+        copy_torch.fill_tensor(target, 5.0)
+        with pytest.raises(ValueError, match="shape"):  # the shapes are still checked
+            copy_torch.copy_tensor(target, torch.ones(3, 4))
+    finally:
+        common.WRITES.rehearsing = False
+    assert torch.equal(target, torch.zeros(4, 3))
+    assert common.WRITES.covers(copy_torch.memory_span(target))
+    common.WRITES.clear()

@@ -48,7 +48,10 @@ def test_output_is_deterministic_black_clean_and_free_of_paths_and_dates(in_root
 
 
 def test_header_records_version_and_a_command_that_regenerates_the_file(tmp_path):
-    output = tmp_path / "init_cnn.py"
+    # Both files at the same depth: the script records where the models' modules are,
+    # relative to itself.
+    (tmp_path / "first").mkdir()
+    output = tmp_path / "first" / "init_cnn.py"
     result = run_cli("emit", *CNN, "--map", "features.1=features.1", "-o", str(output))
     assert result.returncode == 0, result.stderr
     text = output.read_text()
@@ -91,7 +94,7 @@ def test_manual_map_without_auto_layer_map(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     text = output.read_text()
-    assert '("features.1", "features.1", init_batchnorm_torch_to_paddle),' in text
+    assert '("features.1", "features.1", "init_batchnorm_torch_to_paddle"),' in text
     assert_outputs_match(check_script(output, CNN_INPUTS))
 
 
@@ -149,7 +152,7 @@ def test_script_runs_as_a_program_converting_a_checkpoint(tmp_path):
         text=True,
     )
     assert converted.returncode == 0, converted.stderr
-    assert "saved raw.pdparams" in converted.stderr
+    assert "wrote raw.pdparams" in converted.stderr
     compared = run_python(f"""
         import json, paddle, torch
         from examples.cnn import PaddleCNN, TorchCNN

@@ -140,7 +140,7 @@ def test_relative_imports_become_absolute_and_registration_is_dropped(make_modul
 
 
 def test_code_imported_from_padiff_gen_is_inlined_not_imported():
-    from padiff_gen.runtime.common import check_tensors
+    from padiff_gen.runtime.checks import check_tensors
 
     collector = SourceCollector()
     collector.add(check_tensors)

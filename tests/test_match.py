@@ -39,7 +39,9 @@ def rows_marked(text: str) -> dict[str, bool]:
     """Each TENSOR_TABLE / SPECIAL_INITS row's base path -> marked "matched by name"."""
     marked = {}
     for line in text.splitlines():
-        found = re.match(r'\s+\("([\w.]+)", "[\w.]+", ("copy"|"transpose"|init_)', line)
+        found = re.match(
+            r'\s+\("([\w.]+)", "[\w.]+", ("copy"|"transpose"|"init_)', line
+        )
         if found:
             marked[found.group(1)] = line.endswith(NAME_COMMENT)
     return marked
@@ -172,8 +174,9 @@ def test_manual_map_pairs_reordered_layer_map_entries(capsys, tmp_path):
         capsys, tmp_path, "--base", TORCH, "--raw", PADDLE, "--map", "norm=norm"
     )
     assert code == 0, err
-    assert '("norm", "norm", init_batchnorm_torch_to_paddle),  # matched by --map' in (
-        script.read_text()
+    assert (
+        '("norm", "norm", "init_batchnorm_torch_to_paddle"),  # matched by --map'
+        in (script.read_text())
     )
     assert_outputs_match(check_script(script, IMAGES))
 

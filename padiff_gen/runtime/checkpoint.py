@@ -1,8 +1,10 @@
 """Reading a base checkpoint one tensor at a time: one file, or shards listed by an index.
 
 The framework modules (io_torch, io_paddle) open the individual files; this module finds
-the files, matches their keys and shapes to the base model before anything is copied, and
-hands out one tensor at a time. Formats are told apart by content, not by file name.
+the files, finds the state dict in them (also when it is wrapped, `{"model": ..., "epoch":
+3}`, or its keys carry a prefix such as DDP's `module.`), matches its keys, shapes and
+dtypes to the base model before anything is written, and hands out one tensor at a time.
+Formats are told apart by content, not by file name.
 """
 
 import ctypes
@@ -10,10 +12,40 @@ import json
 import os
 import sys
 
-from .common import CheckpointError
+from .common import CheckpointError, dtype_name, report
 
 # madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
 MADV_DONTNEED = 4
+# safetensors' dtype names, as torch and paddle spell them.
+SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "U16": "uint16",
+    "BOOL": "bool",
+}
+FLOATING = ("float64", "float32", "float16", "bfloat16")
+ELEMENT_SIZES = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "uint16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "complex64": 8,
+    "complex128": 16,
+}
 
 
 def checkpoint_format(path):
@@ -70,6 +102,104 @@ def listing(names, limit=5):
     return shown + (f" (and {len(names) - limit} more)" if len(names) > limit else "")
 
 
+def tensors_of(value, is_tensor):
+    """`value` if it is a non-empty dict of tensors (paddle's own `...@@` entries left
+    out), else None."""
+    if not isinstance(value, dict):
+        return None
+    tensors = {k: v for k, v in value.items() if not str(k).endswith("@@")}
+    if tensors and all(is_tensor(v) for v in tensors.values()):
+        return tensors
+    return None
+
+
+class StateDictChoice:
+    """Finds the state dict in a loaded checkpoint object (see find_state_dict)."""
+
+    def __init__(self, base_keys, key=None):
+        self.base_keys = set(base_keys)
+        self.key = key
+
+    def fit(self, state):
+        """How many keys of `state` name base tensors, with or without a common prefix."""
+        keys = list(state)
+        best = sum(key in self.base_keys for key in keys)
+        for prefix in common_prefixes(keys):
+            stripped = sum(key[len(prefix) :] in self.base_keys for key in keys)
+            best = max(best, stripped)
+        return best
+
+    def __call__(self, obj, path, is_tensor):
+        """(the state dict, a note saying where it was found or None); CheckpointError
+        when there is none, or no evidence tells which of several to take."""
+        if self.key is not None:
+            if not isinstance(obj, dict) or self.key not in obj:
+                held = (
+                    listing(list(obj)) if isinstance(obj, dict) else type(obj).__name__
+                )
+                raise CheckpointError(
+                    f"{path} has no entry `{self.key}` (--ckpt-key); it holds {held}"
+                )
+            state = tensors_of(obj[self.key], is_tensor)
+            if state is None:
+                raise CheckpointError(
+                    f"`{self.key}` of {path} holds a {type(obj[self.key]).__name__}, not "
+                    "a state dict of tensors; pick another entry with --ckpt-key"
+                )
+            return state, None
+        state = tensors_of(obj, is_tensor)
+        if state is not None:
+            return state, None
+        if not isinstance(obj, dict):
+            raise CheckpointError(
+                f"{path} holds a {type(obj).__name__}, not a state dict"
+            )
+        candidates = {}
+        for key, value in obj.items():
+            found = tensors_of(value, is_tensor)
+            if found is not None:
+                candidates[key] = found
+        if not candidates:
+            others = [k for k, v in obj.items() if not is_tensor(v)]
+            raise CheckpointError(
+                f"{path} is not a plain state dict: `{others[0]}` is a "
+                f"{type(obj[others[0]]).__name__}, not a tensor, and none of its entries "
+                "is a state dict. Save the model's state_dict() alone."
+            )
+        fits = {key: self.fit(state) for key, state in candidates.items()}
+        best = max(fits.values())
+        chosen = [key for key, fit in fits.items() if fit == best]
+        if best == 0 or len(chosen) > 1:
+            shown = ", ".join(
+                f"`{key}` ({len(state)} tensors)" for key, state in candidates.items()
+            )
+            why = "none fits" if best == 0 else "more than one fits"
+            raise CheckpointError(
+                f"{path} wraps its state dicts in a dict ({listing(list(obj))}): "
+                f"{shown}, and {why} the base model; pick one with --ckpt-key KEY"
+            )
+        key = chosen[0]
+        note = (
+            f"note: {path} holds a dict ({listing(list(obj))}); using the state dict "
+            f"under `{key}` ({len(candidates[key])} tensors; --ckpt-key picks another)"
+        )
+        return candidates[key], note
+
+
+def common_prefixes(keys):
+    """The dotted prefixes all `keys` share, shortest first: ["module.", "module.model."]."""
+    if not keys:
+        return []
+    parts = [key.split(".")[:-1] for key in keys]
+    prefixes = []
+    for depth in range(min(len(p) for p in parts)):
+        first = parts[0][depth]
+        if any(p[depth] != first for p in parts):
+            break
+        prefixes.append(".".join(parts[0][: depth + 1]) + ".")
+    return prefixes
+
+
 class SafetensorsFile:
     """A .safetensors file, read with safetensors' safe_open as torch or paddle tensors."""
 
@@ -82,11 +212,14 @@ class SafetensorsFile:
                 f"reading {path} needs the safetensors package: pip install safetensors"
             ) from None
         self.path = path
+        self.note = None
         try:
             self.handle = safe_open(path, framework=framework)
-            self.shapes = {
-                key: tuple(self.handle.get_slice(key).get_shape())
-                for key in self.handle.keys()
+            slices = {key: self.handle.get_slice(key) for key in self.handle.keys()}
+            self.shapes = {key: tuple(s.get_shape()) for key, s in slices.items()}
+            self.dtypes = {
+                key: SAFETENSORS_DTYPES.get(s.get_dtype(), s.get_dtype().lower())
+                for key, s in slices.items()
             }
         except Exception as error:
             raise CheckpointError(unreadable(path, "safetensors", error)) from None
@@ -98,14 +231,16 @@ class SafetensorsFile:
 class Checkpoint:
     """The base model's tensors in a checkpoint, matched to the base model's state dict.
 
-    `open_file(path)` opens one file of the base framework's formats: an object with
-    `.path`, `.shapes` (key -> shape) and `.tensor(key)`. `base_state` maps the base
-    model's state-dict keys to its (weightless) tensors; keys naming one tensor (tied
-    weights) need only one of them in the checkpoint. Every mismatch is reported here,
-    before anything is copied.
+    `open_file(path, choose)` opens one file of the base framework's formats: an object
+    with `.path`, `.shapes` and `.dtypes` (key -> shape, dtype name), `.note` and
+    `.tensor(key)`; `choose` finds the state dict in what the file holds. `base_state`
+    maps the base model's state-dict keys to its (weightless) tensors; keys naming one
+    tensor (tied weights) need only one of them in the checkpoint. `key` and `prefix` are
+    --ckpt-key and --strip-prefix. Every mismatch is reported here, before anything is
+    written.
     """
 
-    def __init__(self, path, open_file, base_state, progress):
+    def __init__(self, path, open_file, base_state, key=None, prefix=None):
         if not os.path.exists(path):
             raise CheckpointError(f"the checkpoint {path} does not exist")
         if os.path.isdir(path):
@@ -114,63 +249,108 @@ class Checkpoint:
                 "of a sharded checkpoint"
             )
         self.path = path
-        self.progress = progress
         self.last_file = None
-        self.files = {}  # key -> opened file
+        self.files = {}  # checkpoint key -> opened file
+        choose = StateDictChoice(base_state, key)
         if path.endswith(".json"):
             index = read_index(path)
             for shard in sorted(set(index.values())):
-                self.add_file(open_file, shard, path)
-            for key, shard in index.items():
-                if key not in self.files or self.files[key].path != shard:
+                self.add_file(open_file, shard, path, choose)
+            for name, shard in index.items():
+                if name not in self.files or self.files[name].path != shard:
                     raise CheckpointError(
-                        f"{path} lists `{key}` in {shard}, which does not hold it"
+                        f"{path} lists `{name}` in {shard}, which does not hold it"
                     )
         else:
-            self.add_file(open_file, path, path)
-        self.keys = self.match(base_state)
+            self.add_file(open_file, path, path, choose)
+        self.keys = self.match(base_state, prefix)
 
-    def add_file(self, open_file, path, index_path):
+    def add_file(self, open_file, path, index_path, choose):
         if not os.path.isfile(path):
             raise CheckpointError(
                 f"{index_path} lists the shard {path}, which is missing"
             )
-        opened = open_file(path)
+        opened = open_file(path, choose)
+        if opened.note:
+            report(opened.note)
         for key in opened.shapes:
             self.files.setdefault(key, opened)
 
-    def match(self, base_state):
+    def renamed(self, base_state, prefix):
+        """Base key -> checkpoint key: as they are, or without a prefix (--strip-prefix,
+        or found: every key starts with it, and without it the keys fit)."""
+        if prefix is not None:
+            return {
+                key[len(prefix) :] if key.startswith(prefix) else key: key
+                for key in self.files
+            }
+        names = {key: key for key in self.files}
+        if all(key in base_state for key in self.files):
+            return names
+        for found in common_prefixes(list(self.files)):
+            stripped = {key[len(found) :]: key for key in self.files}
+            if all(key in base_state for key in stripped):
+                report(
+                    f"note: every key in {self.path} starts with `{found}` (a checkpoint "
+                    "saved from a wrapped model, such as DDP's `module.`); reading them "
+                    f"without it (--strip-prefix {found} says so explicitly)"
+                )
+                return stripped
+        return names
+
+    def match(self, base_state, prefix):
         """Base key -> checkpoint key, after checking that the two hold the same tensors."""
+        names = self.renamed(base_state, prefix)
         groups = {}  # tensors named by several keys (tied weights) form one group
         for key, tensor in base_state.items():
-            groups.setdefault(id(tensor), (tuple(int(d) for d in tensor.shape), []))
-            groups[id(tensor)][1].append(key)
-        unexpected = [key for key in self.files if key not in base_state]
-        missing, resized, keys = [], [], {}
-        for shape, names in groups.values():
-            present = [name for name in names if name in self.files]
+            shape = tuple(int(d) for d in tensor.shape)
+            groups.setdefault(id(tensor), (shape, dtype_name(tensor), []))
+            groups[id(tensor)][2].append(key)
+        unexpected = [name for name in names if name not in base_state]
+        missing, different, keys = [], [], {}
+        for shape, dtype, group in groups.values():
+            present = [name for name in group if name in names]
             if not present:
-                missing.append(names[0])
+                missing.append(group[0])
                 continue
-            found = self.files[present[0]].shapes[present[0]]
-            if tuple(found) != shape:
-                resized.append(
-                    f"`{present[0]}` is {shape_text(found)} in the checkpoint but "
-                    f"{shape_text(shape)} in the base model"
+            found = names[present[0]]
+            opened = self.files[found]
+            if tuple(opened.shapes[found]) != shape:
+                different.append(
+                    f"`{found}` is {shape_text(opened.shapes[found])} in the checkpoint "
+                    f"but {shape_text(shape)} in the base model"
                 )
-            keys.update((name, present[0]) for name in names)
+            elif not same_kind(opened.dtypes[found], dtype):
+                different.append(
+                    f"`{found}` is {opened.dtypes[found]} in the checkpoint but {dtype} "
+                    "in the base model"
+                )
+            keys.update((name, found) for name in group)
         problems = []
         if missing:
             problems.append(f"it lacks {listing(missing)}")
         if unexpected:
             problems.append(f"the base model has no {listing(unexpected)}")
-        problems.extend(resized[:3])
+        problems.extend(different[:3])
         if problems:
+            hint = "Is it the checkpoint of another model or size?"
+            prefixes = common_prefixes(list(self.files))
+            if prefix is None and prefixes:
+                hint += f" (every key starts with `{prefixes[-1]}`: see --strip-prefix)"
             raise CheckpointError(
                 f"{self.path} does not fit the base model: {'; '.join(problems)}. "
-                "Nothing was written. Is it the checkpoint of another model or size?"
+                f"Nothing was written. {hint}"
             )
         return keys
+
+    def nbytes(self, key):
+        """The size of the tensor at a base state-dict key, as the checkpoint holds it."""
+        found = self.keys[key]
+        opened = self.files[found]
+        count = 1
+        for size in opened.shapes[found]:
+            count *= size
+        return count * ELEMENT_SIZES.get(opened.dtypes[found], 4)
 
     def tensor(self, key):
         """The tensor at a base state-dict key, in the base model's framework."""
@@ -184,23 +364,34 @@ class Checkpoint:
 
     def read(self, key):
         """Like tensor(), while streaming: pages of the tensors read before are let go."""
+        self.let_go()
+        self.last_file = self.files[self.keys[key]].path
+        return self.tensor(key)
+
+    def let_go(self):
+        """Drop the pages mapped from the file last read (see release_file_pages)."""
         if self.last_file is not None:
             release_file_pages(self.last_file)
-        self.last_file = self.files[self.keys[key]].path
-        tensor = self.tensor(key)
-        self.progress.advance()
-        return tensor
 
     def close(self):
-        if self.last_file is not None:
-            release_file_pages(self.last_file)
-        self.progress.close()
+        self.let_go()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def same_kind(saved, expected):
+    """Whether a checkpoint dtype can stand for a model dtype: floating for floating (a
+    cast rounds it; paddle.save stores bfloat16 as uint16), bool for bool, an integer
+    type for an integer type."""
+    if expected in FLOATING:
+        return saved in FLOATING or saved == "uint16"
+    if expected == "bool" or saved == "bool":
+        return saved == expected
+    return saved not in FLOATING
 
 
 def release_file_pages(path):

@@ -1,12 +1,18 @@
 """Copy kernels for paddle -> paddle scripts, which need no torch.
 
 paddle.assign writes into the raw tensor's own memory on its own device; a transpose or a
-dtype change makes one temporary the size of that tensor first.
+dtype change makes one temporary the size of that tensor first. Every function here has
+the same name and meaning as its counterpart in copy_torch.
 """
 
+import numpy
 import paddle
 
-from .layouts import SIMPLE_TRANSFORMS, layout_blocks
+from .common import WRITES
+from .layouts import layout_blocks
+
+# paddle's copies run in the calling thread (see copy_torch.MAKE_AHEAD).
+MAKE_AHEAD = False
 
 
 def has_data(tensor):
@@ -15,7 +21,11 @@ def has_data(tensor):
 
 
 def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
+    """Copy `src` into `dst` in place, keeping dst's dtype and device.
+
+    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
+    shape). During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    """
     if not dst._is_initialized():
         raise ValueError("cannot copy into a tensor without storage (paddle.LazyGuard)")
     source = src.detach()
@@ -23,6 +33,13 @@ def copy_tensor(dst, src, transform="copy"):
         source = source.t()
     elif transform == "reshape":
         source = source.reshape(dst.shape)
+    if tuple(source.shape) != tuple(dst.shape):
+        raise ValueError(
+            f"cannot copy a tensor of shape {list(source.shape)} into one of shape "
+            f"{list(dst.shape)}"
+        )
+    if WRITES.note(memory_span(dst)):
+        return
     if source.dtype != dst.dtype:
         source = source.astype(dst.dtype)
     paddle.assign(source, output=dst)
@@ -49,23 +66,15 @@ def view_of(tensor, views):
     return tensor
 
 
-def copy_row(copies, dst, base, transform, base_shape, read_base):
-    """Fill `dst` as one row of the tensor table says, reading base tensors by path.
-
-    `base` is one path or, for a composite row, a tuple of paths (with a tuple of
-    shapes); the transform is then a pipeline (see layouts), written block by block
-    into dst's own memory.
-    """
-    if transform in SIMPLE_TRANSFORMS:
-        copies.copy(dst, read_base(base), transform)
-        return
+def copy_blocks(dst, base, transform, base_shape, read_base, copy=None):
+    """Fill `dst` as a composite table row says: from the base tensors at the paths
+    `base` (shapes `base_shape`), read with `read_base(path)`, through the pipeline
+    `transform` (see layouts), block by block, written into dst's own memory (paddle
+    slices are copies, so each block is assigned in place; `copy` is not needed)."""
     if not dst._is_initialized():
         raise ValueError("cannot copy into a tensor without storage (paddle.LazyGuard)")
-    paths, shapes = (
-        (base, base_shape) if isinstance(base, tuple) else ((base,), (base_shape,))
-    )
-    sources = [read_base(path).detach() for path in paths]
-    for region, index, views in layout_blocks(transform, shapes):
+    sources = [read_base(path).detach() for path in base]
+    for region, index, views in layout_blocks(transform, base_shape):
         where = [slice(None)] * dst.ndim
         for axis, start, length in region:  # nested narrowings add up
             offset = where[axis].start or 0
@@ -103,5 +112,69 @@ def clone_tensor(tensor):
 
 
 def fill_tensor(dst, value):
-    """Set every element of `dst` to `value` in place."""
-    paddle.assign(paddle.full(dst.shape, value, dtype=dst.dtype), output=dst)
+    """Set every element of `dst` to `value` in place (nothing during a rehearsal)."""
+    if not WRITES.note(memory_span(dst)):
+        paddle.assign(paddle.full(dst.shape, value, dtype=dst.dtype), output=dst)
+
+
+def memory_span(tensor):
+    """(first byte, end) of the memory a tensor's elements lie in."""
+    start = tensor.data_ptr()
+    if tensor.size == 0:
+        return (start, start)
+    strides = tensor.strides if tensor.strides else [1] * len(tensor.shape)
+    last = sum((size - 1) * stride for size, stride in zip(tensor.shape, strides))
+    return (start, start + (last + 1) * tensor.element_size())
+
+
+def empty_tensor(shape, dtype):
+    """An uninitialised CPU tensor, e.g. empty_tensor((2, 3), "bfloat16")."""
+    return paddle.empty(list(shape), dtype=dtype).cpu()
+
+
+class TensorBuffers:
+    """The interface of copy_torch.TensorBuffers; paddle tensors are made afresh."""
+
+    def empty(self, shape, dtype):
+        return empty_tensor(shape, dtype)
+
+    def drop(self):
+        pass
+
+
+def cast_tensor(tensor, dtype):
+    """`tensor` in another dtype (by name), rounded as paddle rounds; itself if equal."""
+    return tensor if str(tensor.dtype).endswith("." + dtype) else tensor.astype(dtype)
+
+
+def tensor_bytes(tensor):
+    """The bytes of a CPU tensor in C order, as a numpy uint8 array."""
+    flat = tensor.detach().contiguous().reshape([-1]).view(paddle.uint8)
+    return numpy.from_dlpack(flat)
+
+
+# See copy_torch.SENTINELS.
+SENTINELS = {1: 0x5A, 2: 0x7FA5, 4: 0x7FA5A5A5, 8: 0x7FF5A5A5A5A5A5A5}
+INTEGER_VIEWS = {1: "uint8", 2: "int16", 4: "int32", 8: "int64"}
+
+
+def mark_unwritten(tensor):
+    """Fill `tensor` with the sentinel, so that is_unwritten() finds what stays unwritten."""
+    size = tensor.element_size()
+    if size in SENTINELS and tensor.size > 0:
+        view = tensor.view(INTEGER_VIEWS[size])
+        paddle.assign(
+            paddle.full(view.shape, SENTINELS[size], dtype=INTEGER_VIEWS[size]),
+            output=view,
+        )
+
+
+def is_unwritten(tensor):
+    """True if some element of `tensor` still holds mark_unwritten's sentinel."""
+    size = tensor.element_size()
+    if size not in SENTINELS or tensor.size == 0:
+        return False
+    left = tensor.view(INTEGER_VIEWS[size]) == SENTINELS[size]
+    if size == 1 and tensor.dtype != paddle.bool:
+        return bool(left.all())
+    return bool(left.any())

@@ -13,18 +13,21 @@ numpy strips shared by two threads either way (docs/performance.md).
 import ctypes
 import os
 import sys
+import weakref
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from .common import WeightMismatchError
-from .layouts import SIMPLE_TRANSFORMS, layout_blocks
+from .common import WRITES, WeightMismatchError
+from .layouts import layout_blocks
 
 # Large CPU copies running at once (memcpy and torch's copies release the GIL).
 COPY_THREADS = min(2, os.cpu_count() or 1)
 # Smaller copies are made at once: handing them to a thread costs more than it saves.
 BACKGROUND_MIN_BYTES = 1 << 20
+# A conversion makes the next tensor in a thread while the last is written.
+MAKE_AHEAD = COPY_THREADS > 1
 
 
 def as_torch(tensor):
@@ -42,8 +45,26 @@ def has_data(tensor):
 
 
 def copy_tensor(dst, src, transform="copy"):
-    """Copy `src` into `dst` in place, keeping dst's dtype and device."""
-    prepare_copy(dst, src, transform)()
+    """Copy `src` into `dst` in place, keeping dst's dtype and device.
+
+    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
+    shape). The cast, if the dtypes differ, rounds as the framework's own cast does.
+    During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    """
+    copy = prepare_copy(dst, src, transform)
+    target, source = as_torch(dst), as_torch(src)
+    if transform == "transpose":
+        source = source.t()
+    fits = source.numel() == target.numel()
+    if transform != "reshape":  # checked here, so that a rehearsal finds it too
+        fits = tuple(source.shape) == tuple(target.shape)
+    if not fits:
+        raise ValueError(
+            f"cannot copy a tensor of shape {list(source.shape)} into one of shape "
+            f"{list(target.shape)}"
+        )
+    if not WRITES.note(memory_span(dst)):
+        copy()
 
 
 def writable_view(dst):
@@ -101,23 +122,16 @@ def view_of(tensor, views):
     return tensor
 
 
-def copy_row(copies, dst, base, transform, base_shape, read_base):
-    """Fill `dst` as one row of the tensor table says, reading base tensors by path.
-
-    `base` is one path or, for a composite row, a tuple of paths (with a tuple of
-    shapes); the transform is then a pipeline (see layouts), copied block by block.
+def copy_blocks(dst, base, transform, base_shape, read_base, copy):
+    """Fill `dst` as a composite table row says: from the base tensors at the paths
+    `base` (shapes `base_shape`), read with `read_base(path)`, through the pipeline
+    `transform` (see layouts), block by block with `copy(dst_block, src_view)`, in place.
     """
-    if transform in SIMPLE_TRANSFORMS:
-        copies.copy(dst, read_base(base), transform)
-        return
-    paths, shapes = (
-        (base, base_shape) if isinstance(base, tuple) else ((base,), (base_shape,))
-    )
-    sources = [as_torch(read_base(path)) for path in paths]
+    sources = [as_torch(read_base(path)) for path in base]
     target = writable_view(dst)
-    for region, index, views in layout_blocks(transform, shapes):
+    for region, index, views in layout_blocks(transform, base_shape):
         block = view_of(target, [("narrow", *narrowing) for narrowing in region])
-        copies.copy(block, view_of(sources[index], views))
+        copy(block, view_of(sources[index], views))
 
 
 class ParallelCopies:
@@ -191,9 +205,107 @@ def clone_tensor(tensor):
 
 
 def fill_tensor(dst, value):
-    """Set every element of `dst` to `value` in place."""
-    with torch.no_grad():
-        as_torch(dst).fill_(value)
+    """Set every element of `dst` to `value` in place (nothing during a rehearsal)."""
+    target = as_torch(dst)
+    if not WRITES.note(memory_span(target)):
+        with torch.no_grad():
+            target.fill_(value)
+
+
+def memory_span(tensor):
+    """(first byte, end) of the memory a tensor's elements lie in."""
+    view = as_torch(tensor)
+    if view.numel() == 0:
+        return (view.data_ptr(), view.data_ptr())
+    last = sum((size - 1) * stride for size, stride in zip(view.shape, view.stride()))
+    return (view.data_ptr(), view.data_ptr() + (last + 1) * view.element_size())
+
+
+def empty_tensor(shape, dtype):
+    """An uninitialised CPU tensor, e.g. empty_tensor((2, 3), "bfloat16")."""
+    return torch.empty(tuple(shape), dtype=getattr(torch, dtype))
+
+
+class TensorBuffers:
+    """Memory for a conversion's tensors, made one after the other: a tensor let go
+    gives its memory to the next one. Fresh memory for every tensor would cost a page
+    fault per 4 KiB (and the kernel zeroing it) each time; this costs them once. A
+    tensor still in use when the next is asked for is never overwritten: the next one
+    then gets fresh memory."""
+
+    def __init__(self):
+        self.spare = None  # a uint8 tensor no made tensor uses
+
+    def empty(self, shape, dtype):
+        """Like empty_tensor(shape, dtype)."""
+        kind = getattr(torch, dtype)
+        count = 1
+        for size in shape:
+            count *= size
+        nbytes = count * torch.empty((), dtype=kind).element_size()
+        buffer = self.spare
+        if buffer is None or buffer.numel() < nbytes:
+            buffer = torch.empty(nbytes, dtype=torch.uint8)
+        self.spare = None
+        made = buffer[:nbytes].view(kind).view(tuple(shape))
+        weakref.finalize(made, self.give_back, buffer)
+        return made
+
+    def give_back(self, buffer):
+        if self.spare is None or self.spare.numel() < buffer.numel():
+            self.spare = buffer
+
+    def drop(self):
+        """Free the spare memory (before something else needs memory of its own)."""
+        self.spare = None
+
+
+def cast_tensor(tensor, dtype):
+    """`tensor` in another dtype (by name), rounded as torch rounds; itself if equal."""
+    view = as_torch(tensor)
+    return (
+        view if view.dtype == getattr(torch, dtype) else view.to(getattr(torch, dtype))
+    )
+
+
+def tensor_bytes(tensor):
+    """The bytes of a CPU tensor in C order, as a numpy uint8 array (shared if it can)."""
+    view = as_torch(tensor).contiguous()
+    return view.reshape(-1).view(torch.uint8).numpy()
+
+
+# The bit pattern mark_unwritten() leaves in every element: a NaN with a payload that no
+# cast produces, or an unlikely integer. One byte per element (bool, int8, uint8) only
+# tells an element never written when all of them still hold it.
+SENTINELS = {1: 0x5A, 2: 0x7FA5, 4: 0x7FA5A5A5, 8: 0x7FF5A5A5A5A5A5A5}
+INTEGER_VIEWS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def mark_unwritten(tensor):
+    """Fill `tensor` with the sentinel, so that is_unwritten() finds what stays unwritten."""
+    view = as_torch(tensor)
+    if view.element_size() in SENTINELS:
+        with torch.no_grad():
+            view.view(INTEGER_VIEWS[view.element_size()]).fill_(
+                SENTINELS[view.element_size()]
+            )
+
+
+def is_unwritten(tensor):
+    """True if some element of `tensor` still holds mark_unwritten's sentinel."""
+    view = as_torch(tensor)
+    size = view.element_size()
+    if size not in SENTINELS or view.numel() == 0:
+        return False
+    every = size == 1 and view.dtype != torch.bool
+    # In blocks, so that the comparison's temporary stays small however large the tensor.
+    for block in view.reshape(-1).view(INTEGER_VIEWS[size]).split(1 << 24):
+        left = block == SENTINELS[size]
+        if every and not bool(left.all()):
+            return False
+        if not every and bool(left.any()):
+            return True
+    return every
 
 
 def copy_or_neutral(dst, src, neutral, name):

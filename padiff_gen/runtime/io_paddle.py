@@ -1,4 +1,4 @@
-"""Reading and writing paddle checkpoints, and building a paddle base model without weights.
+"""Reading and writing paddle checkpoints, and building paddle models without weights.
 
 paddle.save writes a state dict as a pickle of numpy arrays (bfloat16 as uint16), plus a
 table of parameter names. paddle.load reads it whole, and paddle.save holds two extra
@@ -8,12 +8,27 @@ at a time instead.
 
 import os
 import pickle
+import struct
 
 import numpy
 import paddle
 
-from .checkpoint import Checkpoint, SafetensorsFile, checkpoint_format, unreadable
-from .common import CheckpointError, atomic_save, build_model, report
+from .checkpoint import (
+    Checkpoint,
+    SafetensorsFile,
+    checkpoint_format,
+    tensors_of,
+    unreadable,
+)
+from .common import (
+    CheckpointError,
+    UsageProblem,
+    build_model,
+    cannot_build_lazily,
+    report,
+)
+from .copy_torch import tensor_bytes
+from .output import let_go_of_written, reserve
 
 # paddle.save's name table, stored beside the arrays.
 NAME_TABLE = "StructuredToParameterName@@"
@@ -23,16 +38,18 @@ SKIPPED_BYTES = 1 << 20
 
 
 def build_without_weights(spec):
-    """The base model under paddle.LazyGuard: its tensors have shapes but no memory."""
+    """The model under paddle.LazyGuard: its tensors have shapes but no memory.
+
+    Some layers (paddle.nn.LSTM) cannot be built that way: the model is built normally,
+    with a note.
+    """
     try:
         with paddle.LazyGuard():
             return build_model(spec)
+    except UsageProblem:
+        raise
     except Exception as error:  # e.g. paddle.nn.LSTM cannot be built lazily
-        report(
-            f"note: the base model cannot be built without weights ({type(error).__name__}:"
-            f" {str(error).strip().splitlines()[0] if str(error).strip() else ''}); "
-            "building it normally, which needs memory for its weights"
-        )
+        report(cannot_build_lazily(spec, error))
         return build_model(spec)
 
 
@@ -116,42 +133,26 @@ class ArrayLocator(pickle._Unpickler):
 
 
 class PdparamsFile:
-    """A paddle.save state dict (.pdparams), whose arrays are read when they are used."""
+    """A paddle.save checkpoint (.pdparams), whose arrays are read when they are used."""
 
-    def __init__(self, path):
+    def __init__(self, path, choose):
         self.path = path
         try:
             with open(path, "rb") as handle:
-                state = ArrayLocator(handle).load()
-            arrays = self.arrays_of(state, ArrayInFile)
+                saved = ArrayLocator(handle).load()
+            kind = ArrayInFile
         except Exception:
             # Laid out otherwise (e.g. saved with protocol 2, which splits big arrays):
             # paddle.load reads it whole.
-            arrays = None
-        if arrays is None:
             try:
-                state = paddle.load(path, return_numpy=True)
+                saved = paddle.load(path, return_numpy=True)
             except Exception as error:
                 raise CheckpointError(unreadable(path, "paddle", error)) from None
-            arrays = self.arrays_of(state, numpy.ndarray)
-            if arrays is None:
-                raise CheckpointError(
-                    f"{path} holds a {type(state).__name__} that is not a state dict of "
-                    "tensors; save the model's state_dict() alone"
-                )
+            kind = numpy.ndarray
             report(f"note: {path} cannot be read array by array, so it is read whole")
-        self.arrays = arrays
-        self.shapes = {key: tuple(array.shape) for key, array in arrays.items()}
-
-    @staticmethod
-    def arrays_of(state, kind):
-        """The state dict's arrays (paddle's own entries, named ...@@, left out)."""
-        if not isinstance(state, dict):
-            return None
-        arrays = {k: v for k, v in state.items() if not str(k).endswith("@@")}
-        if not all(isinstance(array, kind) for array in arrays.values()):
-            return None
-        return arrays
+        self.arrays, self.note = choose(saved, path, lambda v: isinstance(v, kind))
+        self.shapes = {key: tuple(array.shape) for key, array in self.arrays.items()}
+        self.dtypes = {key: array.dtype.name for key, array in self.arrays.items()}
 
     def tensor(self, key):
         array = self.arrays[key]
@@ -161,7 +162,7 @@ class PdparamsFile:
         return paddle.to_tensor(array, place=paddle.CPUPlace())
 
 
-def open_checkpoint_file(path):
+def open_checkpoint_file(path, choose):
     kind = checkpoint_format(path)
     if kind == "safetensors":
         return SafetensorsFile(path, "paddle")
@@ -170,12 +171,17 @@ def open_checkpoint_file(path):
             f"{path} is a torch checkpoint (written by torch.save), but the base model "
             "is a paddle model"
         )
-    return PdparamsFile(path)
+    return PdparamsFile(path, choose)
 
 
-def open_checkpoint(path, base_model, progress):
-    """The base checkpoint at `path` (a file or a sharded *.index.json), checked."""
-    return Checkpoint(path, open_checkpoint_file, base_model.state_dict(), progress)
+def open_checkpoint(path, base_model, key=None, prefix=None):
+    """The base checkpoint at `path` (a file or a sharded *.index.json), checked.
+
+    `key` picks the state dict in a wrapping dict, `prefix` is removed from its keys
+    (--ckpt-key, --strip-prefix); both are found when the evidence is clear.
+    """
+    state = base_model.state_dict()
+    return Checkpoint(path, open_checkpoint_file, state, key, prefix)
 
 
 def load_layer(layer, path, read):
@@ -195,32 +201,94 @@ def load_layer(layer, path, read):
     layer.set_state_dict(state)
 
 
-class ArrayPickler(pickle.Pickler):
-    """Pickles paddle tensors as numpy arrays, the way paddle.save does, one at a time."""
+def materialize_layer(layer):
+    """Give a layer built under paddle.LazyGuard uninitialised storage for its tensors."""
+    for tensor in layer.state_dict().values():
+        if not tensor._is_initialized():
+            paddle.empty(tensor.shape, dtype=tensor.dtype)._share_buffer_to(tensor)
+
+
+class ArrayBytes:
+    """The bytes of one array (a numpy uint8 array), pickled straight from its memory."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+class PendingArray:
+    """Stands in for the array of one key until the pickler reaches it."""
+
+    def __init__(self, key):
+        self.key = key
+
+
+class StreamingPickler(pickle._Pickler):
+    """Pickles a state dict as paddle.save does (numpy arrays, protocol 4), making each
+    array only when the pickler reaches it and writing its bytes straight from memory.
+
+    paddle.save keeps every array and a second copy of each array's bytes until the end;
+    here one tensor is in memory at a time. The pure-Python pickler is used because it
+    lets a byte string be written from a buffer without copying it first.
+    """
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def __init__(self, handle, tensors):
+        super().__init__(handle, protocol=PICKLE_PROTOCOL)
+        self.handle = handle
+        self.fast = True  # no memo: nothing is kept once written
+        self.tensors = tensors
 
     def reducer_override(self, obj):
-        if isinstance(obj, paddle.Tensor):
-            return as_numpy(obj).__reduce_ex__(PICKLE_PROTOCOL)
-        return NotImplemented
+        if not isinstance(obj, PendingArray):
+            return NotImplemented
+        entry, tensor = next(self.tensors)
+        if entry.key != obj.key:
+            raise RuntimeError(f"expected the tensor {obj.key}, got {entry.key}")
+        data = tensor_bytes(tensor)
+        # bfloat16 is stored as uint16, as paddle.save stores it.
+        dtype = numpy.dtype("uint16" if entry.dtype == "bfloat16" else entry.dtype)
+        rebuild, arguments, state = numpy.empty(0, dtype).__reduce_ex__(PICKLE_PROTOCOL)
+        version, _, dtype, _, _ = state
+        return (
+            rebuild,
+            arguments,
+            (version, entry.shape, dtype, False, ArrayBytes(data)),
+        )
+
+    def save_array_bytes(self, obj):
+        size = obj.data.nbytes
+        if size > 0xFFFFFFFF:
+            header = pickle.BINBYTES8 + struct.pack("<Q", size)
+        else:
+            header = pickle.BINBYTES + struct.pack("<I", size)
+        self._write_large_bytes(header, obj.data)
+        let_go_of_written(self.handle)
+
+    dispatch[ArrayBytes] = save_array_bytes
 
 
-def as_numpy(tensor):
-    if tensor.place.is_cpu_place() and tensor.dtype != paddle.bfloat16:
-        return numpy.from_dlpack(tensor.detach())  # shares the tensor's memory
-    return numpy.array(tensor.cpu())  # bfloat16 becomes uint16, as in paddle.save
-
-
-def write_state(state, path):
+def write_checkpoint(path, entries, tensors):
+    """Write a .pdparams checkpoint as paddle.save would write it, one tensor at a time:
+    `entries` (key, shape, dtype, name) name every tensor first, then `tensors` yields
+    (entry, tensor) in the same order."""
+    state = {entry.key: PendingArray(entry.key) for entry in entries}
+    state[NAME_TABLE] = {entry.key: entry.name for entry in entries}
     with open(path, "wb") as handle:
-        pickler = ArrayPickler(handle, protocol=PICKLE_PROTOCOL)
-        # Without a memo each array's bytes are freed once written; paddle.save keeps
-        # them all until the end.
-        pickler.fast = True
-        pickler.dump(state)
+        reserve(handle, sum(entry.nbytes for entry in entries))
+        StreamingPickler(handle, iter(tensors)).dump(state)
+        handle.truncate()  # what was reserved beyond the pickle
 
 
-def save_state(model, path):
-    """Save like paddle.save(model.state_dict(), path), one tensor in memory at a time."""
-    state = dict(model.state_dict())
-    state[NAME_TABLE] = {key: tensor.name for key, tensor in state.items()}
-    atomic_save(write_state, state, path)
+def saved_tensors(path):
+    """Key -> (shape, dtype) of a .pdparams checkpoint, read without its arrays."""
+    with open(path, "rb") as handle:
+        saved = ArrayLocator(handle).load()
+    arrays = tensors_of(saved, lambda value: isinstance(value, ArrayInFile))
+    return {
+        key: (
+            array.shape,
+            "bfloat16" if array.dtype.name == "uint16" else array.dtype.name,
+        )
+        for key, array in (arrays or {}).items()
+    }

@@ -204,7 +204,9 @@ def apply_step(values, name, arguments):
         axis = arguments["axis"]
         every = arguments.get("every") or len(values)
         runs = [values[i : i + every] for i in range(0, len(values), every)]
-        return [joined(axis, [unsqueezed(value, axis) for value in run]) for run in runs]
+        return [
+            joined(axis, [unsqueezed(value, axis) for value in run]) for run in runs
+        ]
     raise ValueError(f"unknown operation {name!r}")
 
 

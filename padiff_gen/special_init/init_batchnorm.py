@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.copy_torch import copy_or_neutral, copy_tensor
+from ..runtime.copy_torch import copy_or_neutral, copy_tensor, fill_tensor
 from .special_init_pool import global_special_init_pool as init_pool
 
 # (torch class, paddle class) pairs; paddle's older BatchNorm class works for any rank.
@@ -55,8 +55,9 @@ def init_batchnorm_torch_to_paddle(base_model, raw_model):
 def init_batchnorm_paddle_to_torch(base_model, raw_model):
     """BatchNorm: weight, bias and running statistics (_mean/_variance -> running_mean/var).
 
-    torch's num_batches_tracked keeps its value: paddle has no counterpart, and it only
-    counts training steps (for momentum=None), so no output depends on it.
+    torch's num_batches_tracked is set to 0, as in a freshly built layer: paddle has no
+    counterpart, and it only counts training steps (for momentum=None), so no output
+    depends on it.
     """
     copy_or_neutral(raw_model.weight, base_model.weight, 1.0, "weight")
     copy_or_neutral(raw_model.bias, base_model.bias, 0.0, "bias")
@@ -65,6 +66,7 @@ def init_batchnorm_paddle_to_torch(base_model, raw_model):
     if raw_model.running_mean is not None:
         copy_tensor(raw_model.running_mean, base_model._mean)
         copy_tensor(raw_model.running_var, base_model._variance)
+        fill_tensor(raw_model.num_batches_tracked, 0)
 
 
 # ---------------------------------------------------------------- emit-time checks

@@ -1,0 +1,235 @@
+"""Making the raw model's tensors from a base checkpoint without holding the raw model.
+
+Both models are built without weights (torch's meta device, paddle's LazyGuard): they
+name, shape and type every tensor and hold none. Each raw tensor is then made when the
+writer asks for it: a TENSOR_TABLE row fills a fresh tensor from the checkpoint (read,
+transposed, cast), and a layer copied by a special initializer is given storage alone,
+filled from its base layer (read from the checkpoint for the occasion), handed out
+tensor by tensor and let go. So memory holds one tensor in flight (one layer for special
+initializers), never the model.
+"""
+
+import threading
+import weakref
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from .checkpoint import ELEMENT_SIZES, FLOATING
+from .common import dtype_name, get_layer, get_tensor, release_layer
+from .copy_torch import MAKE_AHEAD, TensorBuffers, cast_tensor, memory_span
+from .output import OutputTensor
+from .rows import fill_raw_tensor, row_base_paths, row_raw_path
+from .special import init_layer_alone
+
+
+def output_tensors(raw_model, dtype=None):
+    """An OutputTensor for each entry of the raw model's state dict, in its order; with
+    `dtype`, every floating-point tensor is written in that dtype."""
+    entries = []
+    for key, tensor in raw_model.state_dict(keep_vars=True).items():
+        own = dtype_name(tensor)
+        wanted = dtype if dtype is not None and own in FLOATING else own
+        name = tensor.name if isinstance(getattr(tensor, "name", None), str) else ""
+        entries.append(OutputTensor(key, tensor.shape, wanted, id(tensor), name))
+    return entries
+
+
+class InFlight:
+    """Bytes of the tensors made or read that are still alive, and their peak: what a
+    conversion holds beyond the imports and the weightless models."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def track(self, tensor):
+        """Count `tensor` until it is freed, or until the returned function is called."""
+        start, end = memory_span(tensor)
+        self.add(end - start)
+        return weakref.finalize(tensor, self.forget, end - start)
+
+    def add(self, size):
+        with self.lock:
+            self.bytes += size
+            self.peak = max(self.peak, self.bytes)
+
+    def forget(self, size):
+        with self.lock:
+            self.bytes -= size
+
+
+class RawTensors:
+    """Makes each raw tensor of a conversion when it is asked for (see the module doc).
+
+    `initializers` maps SPECIAL_INITS names to functions; `load_layer(layer, path,
+    read)` fills a weightless base layer from the checkpoint, `materialize_layer(layer)`
+    gives a weightless raw layer storage (the base and raw frameworks' own).
+    """
+
+    def __init__(
+        self,
+        base_model,
+        raw_model,
+        checkpoint,
+        tensor_table,
+        special_inits,
+        initializers,
+        load_layer,
+        materialize_layer,
+        threads=MAKE_AHEAD,
+    ):
+        self.base_model = base_model
+        self.raw_model = raw_model
+        self.checkpoint = checkpoint
+        self.initializers = initializers
+        self.load_layer = load_layer
+        self.materialize_layer = materialize_layer
+        self.in_flight = InFlight()
+        self.buffers = TensorBuffers()
+        self.threads = threads
+        self.rows = {}  # raw tensor id -> TENSOR_TABLE row
+        for row in tensor_table:
+            self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
+        self.units = {}  # raw tensor id -> (SPECIAL_INITS row, name in its layer)
+        for row in special_inits:
+            layer = get_layer(raw_model, row[1])
+            for name, tensor in layer.state_dict(keep_vars=True).items():
+                self.units.setdefault(id(tensor), (row, name))
+
+    def __call__(self, entries):
+        """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
+        named by several keys (tied weights, aliases) is made once.
+
+        While the caller writes one tensor, the next TENSOR_TABLE row is made in a
+        thread (torch's copies and the file writes both let go of the GIL), unless that
+        would hold more bytes at once than making the largest tensor alone does.
+        """
+        uses = Counter(entry.tensor_id for entry in entries)
+        units_left = Counter(
+            self.units[e.tensor_id][0] for e in entries if e.tensor_id in self.units
+        )
+        budget = max((self.bytes_to_make(entry) for entry in entries), default=0)
+        ready, ahead = {}, None  # ahead: (index, future) of a row made in a thread
+        pool = ThreadPoolExecutor(1, "padiff-convert") if self.threads else None
+        try:
+            for index, entry in enumerate(entries):
+                tensor = ready.get(entry.tensor_id)
+                if tensor is None and ahead is not None and ahead[0] == index:
+                    tensor = ready[entry.tensor_id] = ahead[1].result()
+                    ahead = None
+                elif tensor is None:
+                    if entry.tensor_id in self.units:
+                        ready.update(
+                            self.make_layer(self.units[entry.tensor_id][0], entries)
+                        )
+                    else:
+                        ready[entry.tensor_id] = self.make_row(entry)
+                    tensor = ready[entry.tensor_id]
+                uses[entry.tensor_id] -= 1
+                if not uses[entry.tensor_id]:
+                    del ready[entry.tensor_id]
+                following = entries[index + 1] if index + 1 < len(entries) else None
+                if (
+                    pool is not None
+                    and following is not None
+                    and following.tensor_id in self.rows
+                    and following.tensor_id not in ready
+                    and entry.nbytes + self.bytes_to_make(following) <= budget
+                ):
+                    ahead = (index + 1, pool.submit(self.make_row, following))
+                yield entry, tensor
+                del tensor
+                if entry.tensor_id in self.units:
+                    row = self.units[entry.tensor_id][0]
+                    units_left[row] -= 1
+                    if not units_left[row]:
+                        layer = get_layer(self.raw_model, row[1])
+                        self.in_flight.forget(layer_bytes(layer))
+                        release_layer(layer)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def bytes_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made: what is read, and what is made."""
+        if entry.tensor_id in self.rows:
+            row = self.rows[entry.tensor_id]
+            read = sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
+            return read + entry.nbytes
+        row = self.units[entry.tensor_id][0]
+        prefix = f"{row[0]}." if row[0] else ""
+        read = sum(
+            self.checkpoint.nbytes(key)
+            for key in self.checkpoint.keys
+            if key.startswith(prefix)
+        )
+        made = 0
+        for tensor in (
+            get_layer(self.raw_model, row[1]).state_dict(keep_vars=True).values()
+        ):
+            count = 1
+            for size in tensor.shape:
+                count *= int(size)
+            made += count * ELEMENT_SIZES.get(dtype_name(tensor), 4)
+        return read + made
+
+    def make_row(self, entry):
+        """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
+        tensor = self.buffers.empty(entry.shape, entry.dtype)
+        self.in_flight.track(tensor)
+        reads = []
+
+        def read(path):
+            source = self.checkpoint.read(path)
+            reads.append(self.in_flight.track(source))
+            return source
+
+        fill_raw_tensor(tensor, self.rows[entry.tensor_id], read)
+        self.checkpoint.let_go()
+        for done in reads:  # read from a mapped file: its pages are dropped now
+            done()
+        return tensor
+
+    def make_layer(self, row, entries):
+        """The tensors of a raw layer copied by a special initializer, by the ids the
+        entries know them by, each in its entry's dtype."""
+        base_path, raw_path, name = row
+        base_layer = get_layer(self.base_model, base_path)
+        raw_layer = get_layer(self.raw_model, raw_path)
+        self.buffers.drop()
+        self.load_layer(base_layer, base_path, self.checkpoint.tensor)
+        self.materialize_layer(raw_layer)
+        read = layer_bytes(base_layer)
+        self.in_flight.add(read + layer_bytes(raw_layer))
+        prefix = f"{raw_path}." if raw_path else ""
+        try:
+            tensors = init_layer_alone(
+                row, self.initializers[name], base_layer, raw_layer, prefix
+            )
+        finally:
+            release_layer(base_layer)
+            self.checkpoint.let_go()
+            self.in_flight.forget(read)
+        dtypes = {entry.tensor_id: entry.dtype for entry in entries}
+        made = {}
+        for tensor_id, (unit, name) in self.units.items():
+            if unit == row and tensor_id in dtypes:
+                made[tensor_id] = cast_tensor(tensors[name], dtypes[tensor_id])
+        return made
+
+
+def layer_bytes(layer):
+    """Bytes of a layer's tensors (those with storage)."""
+    total = 0
+    for tensor in layer.state_dict(keep_vars=True).values():
+        start, end = memory_span(tensor)
+        total += end - start
+    return total
+
+
+def model_tensors(raw_model, entries):
+    """(entry, tensor) for each of `entries` from a raw model that holds its weights."""
+    state = raw_model.state_dict(keep_vars=True)
+    for entry in entries:
+        yield entry, cast_tensor(state[entry.key], entry.dtype)
