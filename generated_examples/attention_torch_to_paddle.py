@@ -92,6 +92,7 @@ SPECIAL_INIT_TENSORS = (
     ("raw", "out_proj.weight", (16, 16)),
     ("raw", "out_proj.bias", (16,)),
 )
+CHECKPOINT_TABLE = ()
 # fmt: on
 
 
@@ -1058,13 +1059,13 @@ def read_index(path):
     return {key: os.path.join(directory, file) for key, file in weight_map.items()}
 
 
+def shape_text(shape):
+    return "[" + ", ".join(str(size) for size in shape) + "]"
+
+
 def dtype_name(tensor):
     """A tensor's dtype as both frameworks spell it: "float32", "bfloat16", "int64"..."""
     return str(tensor.dtype).rpartition(".")[2]
-
-
-def shape_text(shape):
-    return "[" + ", ".join(str(size) for size in shape) + "]"
 
 
 FLOATING = ("float64", "float32", "float16", "bfloat16")
@@ -1134,11 +1135,23 @@ class Checkpoint:
     `.tensor(key)`; `choose` finds the state dict in what the file holds. `base_state`
     maps the base model's state-dict keys to its (weightless) tensors; keys naming one
     tensor (tied weights) need only one of them in the checkpoint. `key` and `prefix` are
-    --ckpt-key and --strip-prefix. Every mismatch is reported here, before anything is
-    written.
+    --ckpt-key and --strip-prefix. `assembled` are the rows of the script's
+    CHECKPOINT_TABLE: base tensors a checkpoint may hold in another form (a Hugging Face
+    checkpoint stores stacked MoE experts per expert), which `assemble(row, read)` builds
+    from the checkpoint keys the row names. Every mismatch is reported here, before
+    anything is written.
     """
 
-    def __init__(self, path, open_file, base_state, key=None, prefix=None):
+    def __init__(
+        self,
+        path,
+        open_file,
+        base_state,
+        key=None,
+        prefix=None,
+        assembled=(),
+        assemble=None,
+    ):
         if not os.path.exists(path):
             raise CheckpointError(f"the checkpoint {path} does not exist")
         if os.path.isdir(path):
@@ -1161,7 +1174,9 @@ class Checkpoint:
                     )
         else:
             self.add_file(open_file, path, path, choose)
-        self.keys = self.match(base_state, prefix)
+        self.assemble = assemble
+        self.assembled = {}  # base key -> CHECKPOINT_TABLE row, where the keys are so
+        self.keys = self.match(base_state, prefix, assembled)
 
     def add_file(self, open_file, path, index_path, choose):
         if not os.path.isfile(path):
@@ -1196,18 +1211,40 @@ class Checkpoint:
                 return stripped
         return names
 
-    def match(self, base_state, prefix):
+    def match(self, base_state, prefix, assembled=()):
         """Base key -> checkpoint key, after checking that the two hold the same tensors."""
         names = self.renamed(base_state, prefix)
+        self.names = names
+        consumed, different = set(), []
+        for row in assembled:  # the base tensor is missing, its parts are there
+            parts, target, _, part_shapes, _ = row
+            if target in names or not all(part in names for part in parts):
+                continue
+            self.assembled[target] = row
+            consumed.update(parts)
+            for part, shape in zip(parts, part_shapes):
+                found = self.files[names[part]].shapes[names[part]]
+                if tuple(found) != tuple(shape):
+                    different.append(
+                        f"`{names[part]}` is {shape_text(found)} in the checkpoint but "
+                        f"{shape_text(shape)} as a part of `{target}`"
+                    )
         groups = {}  # tensors named by several keys (tied weights) form one group
         for key, tensor in base_state.items():
             shape = tuple(int(d) for d in tensor.shape)
             groups.setdefault(id(tensor), (shape, dtype_name(tensor), []))
             groups[id(tensor)][2].append(key)
-        unexpected = [name for name in names if name not in base_state]
-        missing, different, keys = [], [], {}
+        unexpected = [
+            name for name in names if name not in base_state and name not in consumed
+        ]
+        missing, keys = [], {}
         for shape, dtype, group in groups.values():
             present = [name for name in group if name in names]
+            if not present and any(name in self.assembled for name in group):
+                keys.update((name, None) for name in group)
+                row = next(self.assembled[n] for n in group if n in self.assembled)
+                self.assembled.update((name, row) for name in group)
+                continue
             if not present:
                 missing.append(group[0])
                 continue
@@ -1243,7 +1280,14 @@ class Checkpoint:
 
     def nbytes(self, key):
         """The size of the tensor at a base state-dict key, as the checkpoint holds it."""
-        found = self.keys[key]
+        if key in self.assembled:
+            return sum(
+                self.nbytes_of(self.names[part]) for part in self.assembled[key][0]
+            )
+        return self.nbytes_of(self.keys[key])
+
+    def nbytes_of(self, found):
+        """The size of the tensor at a checkpoint key."""
         opened = self.files[found]
         count = 1
         for size in opened.shapes[found]:
@@ -1252,9 +1296,17 @@ class Checkpoint:
 
     def tensor(self, key):
         """The tensor at a base state-dict key, in the base model's framework."""
-        opened = self.files[self.keys[key]]
+        if key in self.assembled:
+            return self.assemble(self.assembled[key], self.tensor_at)
+        return self.tensor_at(self.keys[key])
+
+    def tensor_at(self, found):
+        """The tensor at a checkpoint key (as the checkpoint names it, --strip-prefix
+        aside)."""
+        found = self.names.get(found, found)
+        opened = self.files[found]
         try:
-            return opened.tensor(self.keys[key])
+            return opened.tensor(found)
         except CheckpointError:
             raise
         except Exception as error:
@@ -1263,7 +1315,8 @@ class Checkpoint:
     def read(self, key):
         """Like tensor(), while streaming: pages of the tensors read before are let go."""
         self.let_go()
-        self.last_file = self.files[self.keys[key]].path
+        if key not in self.assembled:
+            self.last_file = self.files[self.keys[key]].path
         return self.tensor(key)
 
     def let_go(self):
@@ -1374,14 +1427,26 @@ def open_checkpoint_file(path, choose):
     return TorchFile(path, kind, choose)
 
 
-def open_checkpoint(path, base_model, key=None, prefix=None):
+def assemble_tensor(row, read):
+    """The base tensor of a CHECKPOINT_TABLE row, built from the checkpoint tensors it
+    names (read with `read(key)`): a stacked tensor from its experts' parts, say."""
+    first = read(row[0][0])
+    target = torch.empty(tuple(row[4]), dtype=first.dtype)
+    fill_raw_tensor(target, row, read)
+    return target
+
+
+def open_checkpoint(path, base_model, key=None, prefix=None, assembled=()):
     """The base checkpoint at `path` (a file or a sharded *.index.json), checked.
 
     `key` picks the state dict in a wrapping dict, `prefix` is removed from its keys
     (--ckpt-key, --strip-prefix); both are found when the evidence is clear.
+    `assembled` are CHECKPOINT_TABLE rows: base tensors the checkpoint may hold in parts.
     """
     state = base_model.state_dict(keep_vars=True)
-    return Checkpoint(path, open_checkpoint_file, state, key, prefix)
+    return Checkpoint(
+        path, open_checkpoint_file, state, key, prefix, assembled, assemble_tensor
+    )
 
 
 def load_layer(layer, path, read):
@@ -2467,7 +2532,9 @@ def load_base_checkpoint(path, raw_model, ckpt_key=None, strip_prefix=None):
     touched. Each tensor is read when it is copied. Returns `raw_model`.
     """
     base_model = build_base_without_weights(BASE_SPEC)
-    with open_checkpoint(path, base_model, ckpt_key, strip_prefix) as checkpoint:
+    with open_checkpoint(
+        path, base_model, ckpt_key, strip_prefix, CHECKPOINT_TABLE
+    ) as checkpoint:
         check_tensors(
             base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE
         )
@@ -2504,7 +2571,9 @@ def convert_checkpoint(
     check_tensors(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE)
     entries = output_tensors(raw_model, dtype)
     progress = Progress(len(entries), "converting weights", show_progress)
-    with open_checkpoint(path, base_model, ckpt_key, strip_prefix) as checkpoint:
+    with open_checkpoint(
+        path, base_model, ckpt_key, strip_prefix, CHECKPOINT_TABLE
+    ) as checkpoint:
         tensors = RawTensors(
             base_model,
             raw_model,

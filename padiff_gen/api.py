@@ -6,6 +6,7 @@ write.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import shlex
@@ -16,6 +17,7 @@ from . import progress
 from .analyze import analyze
 from .compare_settings import settings_note, with_settings
 from .errors import UsageError
+from .hf_checkpoints import checkpoint_rows
 from .inputs import InputSpec
 from .layout_probe import conditional, decide_by_probe
 from .log import get_logger
@@ -279,7 +281,10 @@ def make_plan(
     command = regenerate_command(
         base_proxy, raw_proxy, map_opts, init_modules, output, options.get("inputs", ())
     )
-    return plan_from(pairing, command)
+    plan = plan_from(pairing, command)
+    tensors = [t for unit in pairing.base_units for t in unit.tensors]
+    rows = checkpoint_rows(base_proxy.model, tensors)
+    return dataclasses.replace(plan, checkpoint_rows=rows) if rows else plan
 
 
 class Script(NamedTuple):

@@ -180,6 +180,9 @@ class Plan:
     pairs: tuple[UnitPair, ...]
     command: Optional[str] = None
     notes: tuple = ()  # as Pairing.notes
+    # padiff_gen.hf_checkpoints.CheckpointRow's: base tensors that the base model's
+    # library saves in another form (stacked experts, per expert on the Hub).
+    checkpoint_rows: tuple = ()
 
     @property
     def copies(self) -> tuple[TensorCopy, ...]:

@@ -33,6 +33,7 @@ TEMPLATE_NAMES = (
     "TENSOR_TABLE",
     "SPECIAL_INITS",
     "SPECIAL_INIT_TENSORS",
+    "CHECKPOINT_TABLE",
     "INITIALIZERS",
     "REHEARSED",
     "init_weights",
@@ -333,6 +334,11 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
             + ","
             + _row_comment(p)
             for p in plan.special_pairs
+        ],
+        "checkpoint_rows": [
+            literal((r.keys, r.tensor.path, r.transform, r.shapes, r.tensor.shape))
+            + ","
+            for r in plan.checkpoint_rows
         ],
         "special_tensor_rows": [
             literal((role, t.path, t.shape)) + ","

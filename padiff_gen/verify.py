@@ -598,12 +598,12 @@ def verify(
 
 def load_checkpoint(model: Any, path: Union[str, Path]) -> None:
     """Fill the base model from a checkpoint, read as generated scripts read it."""
-    from .runtime.common import CheckpointError, Progress
+    from .runtime.common import CheckpointError
 
     framework = _framework(model)
     io = importlib.import_module(f"padiff_gen.runtime.io_{framework}")
     try:
-        with io.open_checkpoint(str(path), model, Progress(0, "", False)) as checkpoint:
+        with io.open_checkpoint(str(path), model) as checkpoint:
             io.load_layer(model, "", checkpoint.tensor)
     except CheckpointError as error:
         raise UsageError(

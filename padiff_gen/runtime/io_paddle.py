@@ -174,11 +174,13 @@ def open_checkpoint_file(path, choose):
     return PdparamsFile(path, choose)
 
 
-def open_checkpoint(path, base_model, key=None, prefix=None):
+def open_checkpoint(path, base_model, key=None, prefix=None, assembled=()):
     """The base checkpoint at `path` (a file or a sharded *.index.json), checked.
 
     `key` picks the state dict in a wrapping dict, `prefix` is removed from its keys
     (--ckpt-key, --strip-prefix); both are found when the evidence is clear.
+    (`assembled`, CHECKPOINT_TABLE, is empty for paddle models: their checkpoints hold
+    their tensors under their own names.)
     """
     state = base_model.state_dict()
     return Checkpoint(path, open_checkpoint_file, state, key, prefix)

@@ -19,6 +19,7 @@ from .common import (
 )
 from .copy_torch import tensor_bytes
 from .output import let_go_of_written
+from .rows import fill_raw_tensor
 
 # In-place random fills, which have nothing to fill on the meta device.
 RANDOM_FILLS = (
@@ -103,14 +104,26 @@ def open_checkpoint_file(path, choose):
     return TorchFile(path, kind, choose)
 
 
-def open_checkpoint(path, base_model, key=None, prefix=None):
+def open_checkpoint(path, base_model, key=None, prefix=None, assembled=()):
     """The base checkpoint at `path` (a file or a sharded *.index.json), checked.
 
     `key` picks the state dict in a wrapping dict, `prefix` is removed from its keys
     (--ckpt-key, --strip-prefix); both are found when the evidence is clear.
+    `assembled` are CHECKPOINT_TABLE rows: base tensors the checkpoint may hold in parts.
     """
     state = base_model.state_dict(keep_vars=True)
-    return Checkpoint(path, open_checkpoint_file, state, key, prefix)
+    return Checkpoint(
+        path, open_checkpoint_file, state, key, prefix, assembled, assemble_tensor
+    )
+
+
+def assemble_tensor(row, read):
+    """The base tensor of a CHECKPOINT_TABLE row, built from the checkpoint tensors it
+    names (read with `read(key)`): a stacked tensor from its experts' parts, say."""
+    first = read(row[0][0])
+    target = torch.empty(tuple(row[4]), dtype=first.dtype)
+    fill_raw_tensor(target, row, read)
+    return target
 
 
 def load_layer(layer, path, read):
