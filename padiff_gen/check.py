@@ -425,4 +425,6 @@ def _adhoc_target(argv: list[str]) -> Target:
         layer_map=args.layer_map or "auto",
         match=args.match or "auto",
         init_modules=tuple(args.init_module or ()),
+        layouts=tuple(args.layout or ()),
+        inputs=tuple(args.input or ()),
     )

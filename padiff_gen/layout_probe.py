@@ -170,16 +170,29 @@ def _with_weights(proxy: ProxyModel, role: str) -> Optional[Any]:
     return model
 
 
+class InitializerFailed(Exception):
+    """A special initializer raised while both models ran: a bug in that initializer."""
+
+    def __init__(self, pair: UnitPair, error: Exception) -> None:
+        self.pair, self.error = pair, error
+        super().__init__(str(error))
+
+
 def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
-    """Copy base into raw as the pairs say, in-process, with the script's own runtime."""
+    """Copy base into raw as the pairs say, in-process, with the script's own runtime.
+
+    Raises InitializerFailed when a special initializer raises."""
     from .runtime import common, rows
 
     for pair in pairs:
         if pair.initializer is not None:
-            pair.initializer.func(
-                common.get_layer(base, pair.base.path),
-                common.get_layer(raw, pair.raw.path),
-            )
+            try:
+                pair.initializer.func(
+                    common.get_layer(base, pair.base.path),
+                    common.get_layer(raw, pair.raw.path),
+                )
+            except Exception as error:
+                raise InitializerFailed(pair, error) from error
     read = lambda path: common.get_tensor(base, path)  # noqa: E731
     for pair in pairs:  # (paddle tensors take part through DLPack, as in scripts)
         for row_copy in pair.copies:
@@ -296,9 +309,12 @@ def decide_by_probe(
     tried = [list(inputs)] if inputs else guess_inputs(base_model)
     results: list = []
     for specs in tried:  # the first input both models run on
-        results = _try_combinations(
-            pairing, kinds, choices, watched, specs, base_model, raw_model
-        )
+        try:
+            results = _try_combinations(
+                pairing, kinds, choices, watched, specs, base_model, raw_model
+            )
+        except InitializerFailed as failed:
+            return _initializer_failed(pairing, failed)
         if any(math.isfinite(r[0]) for r in results):
             break
     else:
@@ -339,6 +355,27 @@ def decide_by_probe(
     return dataclasses.replace(pairing, pairs=tuple(found))
 
 
+def _initializer_failed(pairing: Pairing, failed: InitializerFailed) -> Pairing:
+    """The pairing with the error of an initializer that raised while the models ran."""
+    pair = failed.pair
+    entry = pair.initializer
+    error = MappingError(
+        f"The special initializer `{entry.name}` ({entry.origin}) for base "
+        f"`{pair.base.path}` ({pair.base.class_name}) / raw `{pair.raw.path}` "
+        f"({pair.raw.class_name}) raised {type(failed.error).__name__}: "
+        f"{str(failed.error).strip()} when padiff-gen ran both models to decide the "
+        "layouts shapes cannot tell.",
+        "Fix the initializer (--debug shows the traceback); the generated script "
+        "would fail the same way.",
+        Side(pair.base.path, pair.base.class_name, pair.base.shapes),
+        Side(pair.raw.path, pair.raw.class_name, pair.raw.shapes),
+    )
+    pairs = tuple(
+        dataclasses.replace(p, error=error) if p is pair else p for p in pairing.pairs
+    )
+    return dataclasses.replace(pairing, pairs=pairs)
+
+
 def _try_combinations(
     pairing: Pairing,
     kinds: dict,
@@ -365,6 +402,8 @@ def _try_combinations(
         try:
             apply_pairs(pairs, base_model, raw_model)
             got = run(raw_model, arrays, [r for _, r in watched])
+        except InitializerFailed:
+            raise
         except Exception:  # a layout that does not even copy
             got = {}
         # What both models computed: a library layer that fails on this machine (a

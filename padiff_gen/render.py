@@ -96,6 +96,7 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
         "CheckpointError": common.CheckpointError,
         "UsageProblem": common.UsageProblem,
         "check_tensors": checks.check_tensors,
+        "check_frameworks": checks.check_frameworks,
         "check_data": checks.check_data,
         "get_tensor": common.get_tensor,
         "get_layer": common.get_layer,

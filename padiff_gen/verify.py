@@ -37,6 +37,7 @@ from .compare_settings import Anchor, Comparison, LayerMatch, compare_models
 from .errors import MappingError, UsageError, format_shape
 from .frameworks import class_name
 from .inputs import InputSpec, make_inputs
+from .runtime.layouts import SIMPLE_TRANSFORMS
 from .weights import flatten_outputs, randomize_weights
 from .load import ModelSpec
 from .runtime.common import WeightMismatchError
@@ -496,7 +497,9 @@ def _script_spec(script: Any, name: str) -> Optional[ModelSpec]:
 def _script_pairs(script: Any) -> list[tuple[str, str]]:
     """(base layer, raw layer) pairs that the script's tables copy, in table order."""
     pairs = [(base, raw) for base, raw, _ in getattr(script, "SPECIAL_INITS", ())]
-    for base_tensor, raw_tensor, *_ in getattr(script, "TENSOR_TABLE", ()):
+    for base_tensor, raw_tensor, transform, *_ in getattr(script, "TENSOR_TABLE", ()):
+        if isinstance(base_tensor, tuple) or transform not in SIMPLE_TRANSFORMS:
+            continue  # a fused, split or stacked tensor: its layers do not pair alone
         pair = (base_tensor.rpartition(".")[0], raw_tensor.rpartition(".")[0])
         if pair not in pairs:
             pairs.append(pair)
@@ -547,7 +550,10 @@ def verify(
     """
     specs = [s if isinstance(s, InputSpec) else InputSpec.parse(s) for s in inputs]
     maps = list(maps)
-    _check_options(specs, atol, rtol, script, maps, layer_map, match, init_modules)
+    layouts = list(layouts)
+    _check_options(
+        specs, atol, rtol, script, maps, layer_map, match, init_modules, layouts
+    )
     loaded = load_script(script) if script is not None else None
     if loaded is not None:  # the script records the specs it was made for
         base = base if base is not None else _script_spec(loaded, "BASE_SPEC")
@@ -638,6 +644,7 @@ def _check_options(
     layer_map: str,
     match: str,
     init_modules: Sequence[str],
+    layouts: Sequence[MapLike] = (),
 ) -> None:
     if not specs:
         raise UsageError(
@@ -649,11 +656,11 @@ def _check_options(
             "Use e.g. --atol 1e-5 --rtol 1e-5.",
         )
     if script is not None and (
-        maps or layer_map != "auto" or match != "auto" or init_modules
+        maps or layer_map != "auto" or match != "auto" or init_modules or layouts
     ):
         raise UsageError(
-            f"--map, --layer-map, --match and --init-module have no effect with --script {script}: "
-            "the script's tables decide what is copied.",
+            f"--map, --layer-map, --match, --init-module and --layout have no effect with "
+            f"--script {script}: the script's tables decide what is copied.",
             "Drop them, or drop --script to verify the plan they make.",
         )
 

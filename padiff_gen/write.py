@@ -30,6 +30,16 @@ def check_output_path(path: Path, force: bool, create_folder: bool = False) -> N
         raise OutputError(
             f"The output path {str(path)!r} is a directory.", "Name a .py file."
         )
+    if path.suffix != ".py":
+        # emit writes a Python script; a weights suffix means the script's own -o
+        # (python init_weights.py --base-ckpt ... -o raw.pdparams) was meant.
+        raise OutputError(
+            f"The output path {str(path)!r} does not end in .py, but emit writes a "
+            "Python script.",
+            f"Name it e.g. {path.with_suffix('.py').name}. To write converted weights, "
+            "run the generated script: python init_weights.py --base-ckpt BASE -o "
+            f"{path.name}.",
+        )
     if create_folder:
         while not directory.exists() and directory != directory.parent:
             directory = directory.parent

@@ -4,6 +4,30 @@ from .common import WeightMismatchError, get_tensor
 from .rows import row_base_paths, row_raw_path, row_tensors
 
 
+def framework_of(model):
+    """'torch' or 'paddle', by the package the model's classes come from."""
+    for cls in type(model).__mro__:
+        package = cls.__module__.split(".")[0]
+        if package in ("torch", "paddle"):
+            return package
+    return type(model).__name__
+
+
+def check_frameworks(base_model, raw_model, frameworks):
+    """Refuse models of other frameworks than the script copies between (swapped
+    arguments, say) before anything else: their tensors would all look missing."""
+    found = (framework_of(base_model), framework_of(raw_model))
+    if found == tuple(frameworks):
+        return
+    swapped = found == tuple(frameworks)[::-1] and found[0] != found[1]
+    raise WeightMismatchError(
+        f"init_weights(base_model, raw_model) copies a {frameworks[0]} model into a "
+        f"{frameworks[1]} model, but was given a {found[0]} and a {found[1]} model"
+        + (": the two arguments look swapped" if swapped else "")
+        + ". Nothing was copied."
+    )
+
+
 def find_tensor_problem(model, path, expected_shape):
     """Why the tensor at `path` does not fit the table, or None when it does."""
     try:
