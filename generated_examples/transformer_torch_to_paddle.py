@@ -1742,15 +1742,28 @@ class ArrayInFile:
             raise pickle.UnpicklingError(f"an array of {size} bytes holds {length}")
 
     def read(self, path):
-        if isinstance(self.data, BytesInFile):
-            flat = numpy.empty(self.data.size, dtype=numpy.uint8)
-            with open(path, "rb") as handle:
-                handle.seek(self.data.offset)
-                if handle.readinto(flat) != self.data.size:
-                    raise EOFError(f"{path} ends inside an array")
-        else:
-            flat = numpy.frombuffer(self.data, dtype=numpy.uint8)
-        return flat.view(self.dtype).reshape(self.shape, order=self.order)
+        """The array as a CPU paddle tensor (bfloat16 for paddle's uint16 arrays); its
+        bytes are read from the file straight into the tensor's memory."""
+        if not isinstance(self.data, BytesInFile) or self.order != "C":
+            flat = self.bytes(path) if isinstance(self.data, BytesInFile) else self.data
+            array = numpy.frombuffer(flat, dtype=numpy.uint8).view(self.dtype)
+            # paddle stores bfloat16 as uint16, and to_tensor turns it back.
+            array = array.reshape(self.shape, order=self.order)
+            return paddle.to_tensor(array, place=paddle.CPUPlace())
+        dtype = "bfloat16" if self.dtype == numpy.uint16 else self.dtype.name
+        tensor = paddle.empty(list(self.shape), dtype=dtype).cpu()
+        if self.data.size:
+            self.bytes(path, numpy.from_dlpack(tensor.reshape([-1]).view(paddle.uint8)))
+        return tensor
+
+    def bytes(self, path, into=None):
+        """The array's bytes, read from the file (into the uint8 array `into`)."""
+        flat = numpy.empty(self.data.size, dtype=numpy.uint8) if into is None else into
+        with open(path, "rb") as handle:
+            handle.seek(self.data.offset)
+            if handle.readinto(flat) != self.data.size:
+                raise EOFError(f"{path} ends inside an array")
+        return flat
 
 
 class ArrayLocator(pickle._Unpickler):

@@ -157,51 +157,39 @@ def init_then_refuse(base_layer, raw_layer):
     raise common.WeightMismatchError("no")
 
 
-def linears():
+def run_as_built_in(initializer) -> tuple:
+    """Run `initializer` on two Linear layers as a rehearsed (built-in) one: (the
+    error it raised, whether the raw layer is unchanged)."""
     base, raw = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
     tensors = tuple(
         ("raw", f"layer.{name}", tuple(t.shape)) for name, t in raw.named_parameters()
     )
-    return (
-        torch.nn.ModuleDict({"layer": base}),
-        torch.nn.ModuleDict({"layer": raw}),
-        tensors,
-    )
+    before = {k: v.clone() for k, v in raw.state_dict().items()}
+    name = initializer.__name__
+    with pytest.raises(common.WeightMismatchError) as raised:
+        special.run_special_inits(
+            (("layer", "layer", name),),
+            {name: initializer},
+            (name,),
+            tensors,
+            torch.nn.ModuleDict({"layer": base}),
+            torch.nn.ModuleDict({"layer": raw}),
+        )
+    assert not common.WRITES.rehearsing
+    unchanged = all(torch.equal(before[k], v) for k, v in raw.state_dict().items())
+    return str(raised.value), unchanged
 
 
 def test_a_rehearsal_finds_a_forgotten_tensor_before_writing():
-    base, raw, tensors = linears()
-    before = {k: v.clone() for k, v in raw.state_dict().items()}
-    with pytest.raises(
-        common.WeightMismatchError, match="did not write raw `layer.bias`"
-    ):
-        special.run_special_inits(
-            (("layer", "layer", "init_weight_only"),),
-            {"init_weight_only": init_weight_only},
-            ("init_weight_only",),
-            tensors,
-            base,
-            raw,
-        )
-    assert all(torch.equal(before[k], v) for k, v in raw.state_dict().items())
-    assert not common.WRITES.rehearsing
+    message, unchanged = run_as_built_in(init_weight_only)
+    assert "did not write raw `layer.bias`" in message
+    assert unchanged
 
 
 def test_a_rehearsed_refusal_writes_nothing():
-    base, raw, tensors = linears()
-    before = raw["layer"].weight.detach().clone()
-    with pytest.raises(
-        common.WeightMismatchError, match="base `layer` -> raw `layer`: no"
-    ):
-        special.run_special_inits(
-            (("layer", "layer", "init_then_refuse"),),
-            {"init_then_refuse": init_then_refuse},
-            ("init_then_refuse",),
-            tensors,
-            base,
-            raw,
-        )
-    assert torch.equal(raw["layer"].weight, before)
+    message, unchanged = run_as_built_in(init_then_refuse)
+    assert message.startswith("base `layer` -> raw `layer`: no")
+    assert unchanged
 
 
 @pytest.mark.parametrize(
