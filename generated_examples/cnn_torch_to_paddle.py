@@ -211,6 +211,30 @@ def check_tensors(
         )
 
 
+def framework_of(model):
+    """'torch' or 'paddle', by the package the model's classes come from."""
+    for cls in type(model).__mro__:
+        package = cls.__module__.split(".")[0]
+        if package in ("torch", "paddle"):
+            return package
+    return type(model).__name__
+
+
+def check_frameworks(base_model, raw_model, frameworks):
+    """Refuse models of other frameworks than the script copies between (swapped
+    arguments, say) before anything else: their tensors would all look missing."""
+    found = (framework_of(base_model), framework_of(raw_model))
+    if found == tuple(frameworks):
+        return
+    swapped = found == tuple(frameworks)[::-1] and found[0] != found[1]
+    raise WeightMismatchError(
+        f"init_weights(base_model, raw_model) copies a {frameworks[0]} model into a "
+        f"{frameworks[1]} model, but was given a {found[0]} and a {found[1]} model"
+        + (": the two arguments look swapped" if swapped else "")
+        + ". Nothing was copied."
+    )
+
+
 def row_raw_path(row):
     """The dotted path of the raw tensor a row produces."""
     return row[1]
@@ -2540,6 +2564,7 @@ def init_weights(base_model, raw_model):
     All tensors are checked against the tables first: on a mismatch WeightMismatchError
     names them and `raw_model` is left unchanged. `raw_model` keeps its dtypes and devices.
     """
+    check_frameworks(base_model, raw_model, ("torch", "paddle"))
     check_tensors(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, REGENERATE)
     check_data(base_model, raw_model, TENSOR_TABLE, SPECIAL_INIT_TENSORS, has_data)
     copy_weights(base_model, raw_model, lambda path: get_tensor(base_model, path))
