@@ -281,6 +281,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("padiff-gen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `padiff-gen check | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except Exception as error:  # not a mistake we know how to explain
         if args.debug:
             traceback.print_exc()

@@ -187,14 +187,12 @@ def _matrix(
     return TensorDecision(transform)
 
 
-def _layout_words(unit: Unit, layout: str) -> str:
+def _layout_words(role: str, unit: Unit, layout: str) -> str:
+    """ "the base Linear keeps it [out, in]" ("" without a known layout)."""
     if not layout:
         return ""
-    return (
-        f"[out, in] in {unit.class_name}"
-        if layout == OUT_IN
-        else (f"[in, out] in {unit.class_name}")
-    )
+    order = "[out, in]" if layout == OUT_IN else "[in, out]"
+    return f"the {role} {unit.class_name} keeps it {order}"
 
 
 def pair_unit_tensors(
@@ -294,8 +292,8 @@ def _decision_error(
     layouts = [
         words
         for words in (
-            _layout_words(base, _known_layout(base, b)),
-            _layout_words(raw, _known_layout(raw, r)),
+            _layout_words("base", base, _known_layout(base, b)),
+            _layout_words("raw", raw, _known_layout(raw, r)),
         )
         if words
     ]
@@ -303,8 +301,8 @@ def _decision_error(
     if decision.transform == TRANSPOSE and len(layouts) == 2:
         expected = b.shape[::-1]
         layout = (
-            f" The weight is {layouts[0]} and {layouts[1]}, so the raw one should be "
-            f"{format_shape(expected)}."
+            f" Of this weight, {layouts[0]} and {layouts[1]}, so the raw one should "
+            f"be {format_shape(expected)}."
         )
     return _error(
         f"Shape mismatch: {where}.{layout}",
