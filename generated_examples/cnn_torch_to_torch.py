@@ -1571,8 +1571,10 @@ def write_checkpoint(path, entries, tensors):
         written.add(entry.tensor_id)
         data = tensor_bytes(tensor)
         record = f"data/{storages[entry.tensor_id].key}"
-        writer.write_record(record, data.ctypes.data, data.nbytes)
-        del tensor, data  # before the next tensor is made
+        # As a storage (shared, not copied): torch 2.13 deprecates a raw data pointer.
+        storage = torch.from_numpy(data).untyped_storage()
+        writer.write_record(record, storage, data.nbytes)
+        del tensor, data, storage  # before the next tensor is made
         let_go_of_written(written_file)
     writer.write_end_of_file()
     written_file.close()

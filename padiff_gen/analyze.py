@@ -9,6 +9,8 @@ from .errors import MappingError, Side, UsageError
 from .frameworks import class_name, framework_of_layer
 from .choices import with_candidates
 from .fusion import (
+    Candidate,
+    Layout,
     Regrouped,
     layer_group_counts,
     merge_partner,
@@ -112,26 +114,38 @@ def _auto_paths(model: Any, classes: set[str], excluded: set[str]) -> list[str]:
 
 def resolve_layer_map(
     base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
-) -> tuple[list[tuple[str, str]], frozenset[str], frozenset[str]]:
-    """(explicit pairs, all base layer-map paths, all raw layer-map paths)."""
+) -> tuple[list[tuple[str, str]], frozenset[str], frozenset[str], dict[str, str]]:
+    """(explicit layer-map pairs, all base layer-map paths, all raw layer-map paths,
+    pairing hints).
+
+    A ``--map`` pair of layers no initializer is registered for on either side (two
+    Linear layers named differently, ``gate`` and ``router``) is no layer-map entry: it
+    says which layers pair, and their tensors are copied by table rows as usual.
+    """
     layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
     explicit = _explicit_pairs(base, raw, options)
     _check_map_paths(explicit, layers)
+    fws = (base.framework, raw.framework)
+    registered = {
+        "base": pool.classes(fws[0], "base", fws[1]),
+        "raw": pool.classes(fws[1], "raw", fws[0]),
+    }
+
+    def plain(role: str, path: str) -> bool:
+        layer = layers[role][path]
+        framework = fws[0] if role == "base" else fws[1]
+        return not set(class_names(layer, framework)) & registered[role]
+
+    hints = {b: r for b, r in explicit if plain("base", b) and plain("raw", r)}
+    explicit = [(b, r) for b, r in explicit if b not in hints]
     base_special = {b for b, _ in explicit}
     raw_special = {r for _, r in explicit}
     if options.layer_map == "auto":
-        fws = (base.framework, raw.framework)
         base_special.update(
-            _auto_paths(
-                base.model, pool.classes(fws[0], "base", fws[1]), set(base_special)
-            )
+            _auto_paths(base.model, registered["base"], set(base_special))
         )
-        raw_special.update(
-            _auto_paths(
-                raw.model, pool.classes(fws[1], "raw", fws[0]), set(raw_special)
-            )
-        )
-    return explicit, frozenset(base_special), frozenset(raw_special)
+        raw_special.update(_auto_paths(raw.model, registered["raw"], set(raw_special)))
+    return explicit, frozenset(base_special), frozenset(raw_special), hints
 
 
 # ---------------------------------------------------------------- pairing
@@ -355,13 +369,15 @@ def analyze(
                 f"Call auto_layer_map({role!r}) on it, or swap the models.",
             )
     frameworks = (base.framework, raw.framework)
-    explicit, base_special, raw_special = resolve_layer_map(base, raw, options, pool)
+    explicit, base_special, raw_special, hints = resolve_layer_map(
+        base, raw, options, pool
+    )
     regrouped = regroup(
         collect_units(base.model, base_special), collect_units(raw.model, raw_special)
     )
     base_units, raw_units = list(regrouped.base_units), list(regrouped.raw_units)
     layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
-    explicit_map = dict(explicit)
+    explicit_map = {**dict(explicit), **hints}
     cross = frameworks[0] != frameworks[1]
     probe = _layout_probe(layers, frameworks)
     group_counts = _group_counts(layers)
@@ -374,10 +390,27 @@ def analyze(
         if base_unit.members or raw_unit.members:
             return _pair_merged(base_unit, raw_unit, regrouped, group_counts, options)
         hint = _initializer_hint(base_unit, raw_unit, pool, frameworks)
-        copies, error = pair_unit_tensors(
+        alternatives, error = pair_unit_tensors(
             base_unit, raw_unit, cross, probe, hint, options.layouts
         )
-        return UnitPair(base_unit, raw_unit, copies, error=error)
+        if error is not None or len(alternatives) == 1:
+            copies = alternatives[0] if alternatives else ()
+            return UnitPair(base_unit, raw_unit, copies, error=error)
+        candidates = [
+            Candidate(
+                Layout(
+                    (),
+                    names=tuple(f"{c.base[0].name}:{c.raw.name}" for c in copies),
+                    text="the base tensors into the raw ones as "
+                    + ", ".join(f"{c.base[0].name} -> {c.raw.name}" for c in copies),
+                ),
+                copies,
+            )
+            for copies in alternatives
+        ]
+        return with_candidates(
+            UnitPair(base_unit, raw_unit), candidates, "tensors", options.layouts
+        )
 
     def registered(base_unit: Unit, raw_unit: Unit) -> bool:
         return _find_initializer(pool, frameworks, base_unit, raw_unit) is not None

@@ -19,7 +19,7 @@ from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .hf_checkpoints import checkpoint_rows
 from .inputs import InputSpec
-from .layout_probe import conditional, decide_by_probe
+from .layout_probe import conditional, decide_by_probe, outputs_check
 from .log import get_logger
 from .load import ModelSpec, build_model, input_source, parse_spec
 from .match import DEFAULT_MATCH, MATCH_MODES
@@ -186,6 +186,7 @@ def pair_models(
     inputs: Sequence[str] = (),
     init_modules: Sequence[str] = (),
     lazy: bool = True,
+    check_outputs: bool = False,
 ) -> tuple[Pairing, ProxyModel, ProxyModel, MapOptions]:
     """Load and analyze two models; mismatches are in the pairing, not raised.
 
@@ -215,6 +216,11 @@ def pair_models(
         note = unchecked_note(pairing)
         if note:
             log.warning(note)
+        if check_outputs:
+            with progress.stage("running both models to check the copy"):
+                note = outputs_check(pairing, base_proxy, raw_proxy, probe_inputs)
+            if note:
+                log.warning(note)
     return pairing, base_proxy, raw_proxy, options
 
 

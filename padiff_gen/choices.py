@@ -95,21 +95,26 @@ def question(pair: UnitPair, what: str, remark: str = "") -> MappingError:
     )
     if len(choices) > SHOWN_CHOICES:
         shown += f"; and {len(choices) - SHOWN_CHOICES} more"
-    kind = (
-        "are one fused layer against separate ones"
-        if what == "fused"
-        else "are stacked experts against a list of per-expert layers"
-    )
-    return MappingError(
+    kinds = {
+        "fused": "are one fused layer against separate ones: their shapes add up, but "
+        "do not say how the parts lie in the fused tensor",
+        "stacked": "are stacked experts against a list of per-expert layers: their "
+        "shapes add up, but do not say how the parts lie in the stacked tensors",
+        "tensors": "hold tensors of the same shapes under names that do not match: "
+        "neither shapes nor names say which base tensor goes into which raw one",
+    }
+    error = MappingError(
         f"base `{pair.base.path}` ({pair.base.class_name}) and raw `{pair.raw.path}` "
-        f"({pair.raw.class_name}) {kind}: their shapes add up, but do not say how the "
-        f"parts lie in the {what} tensor ({len(choices)} layouts fit).{remark}",
+        f"({pair.raw.class_name}) {kinds[what]} ({len(choices)} layouts fit).{remark}",
         f"Choose one: {shown}. padiff-gen finds it by running both models when they "
-        "are small enough and take token ids, or the inputs you give with --input "
-        "(e.g. --input 1,8:int64:VOCAB_SIZE).",
+        "are small enough and it can guess their input, or on the inputs you give "
+        "with --input (e.g. --input 1,8:int64:VOCAB_SIZE for token ids, --input "
+        "2,5,HIDDEN for hidden states).",
         _side(pair.base),
         _side(pair.raw),
     )
+    error.what = what  # what kind of question (fused, stacked, tensors)
+    return error
 
 
 def _side(unit: Unit) -> Side:

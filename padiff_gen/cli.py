@@ -172,7 +172,12 @@ def run_emit(args: argparse.Namespace) -> int:
             "-o init_weights.py.",
         )
     text = emit(
-        args.base, args.raw, args.output, force=args.force, **emit_options(args)
+        args.base,
+        args.raw,
+        args.output,
+        force=args.force,
+        check_outputs=True,  # run both models after copying, where they are small
+        **emit_options(args),
     )
     if args.output is None:
         sys.stdout.write(text)

@@ -55,6 +55,7 @@ class Layout:
     order: tuple[int, ...]  # indices into the split side's parts, in fused order
     groups: int = 1
     names: tuple[str, ...] = ()  # the parts' names, in fused order
+    text: str = ""  # how to say it, when not "a, b one after the other"
 
     @property
     def choice(self) -> str:
@@ -64,6 +65,8 @@ class Layout:
         return parts if self.groups == 1 else f"{parts}/{self.groups}"
 
     def describe(self) -> str:
+        if self.text:
+            return self.text
         parts = ", ".join(self.names)
         if self.groups == 1:
             return f"{parts} one after the other"
@@ -385,10 +388,12 @@ def stacked_candidates(stacked: Stacked, stacked_is_base: bool) -> MergedPair:
                 parts[0].inp,
                 OUT_IN,
             )
-            for layout in _slice_layouts(group.weight, whole):
-                options.append(
-                    (Layout(order, 1, tuple(names[i] for i in order)), layout, order)
-                )
+            slice_layouts = _slice_layouts(group.weight, whole)
+            for layout in slice_layouts:
+                ordered = tuple(names[i] for i in order)
+                if len(slice_layouts) > 1:  # a square slice: say which way round
+                    ordered = tuple(f"{name}:{layout}" for name in ordered)
+                options.append((Layout(order, 1, ordered), layout, order))
         if not options:
             return MergedPair(
                 problem=f"`{group.weight.path}` fits none of its experts' layers",
@@ -403,7 +408,11 @@ def stacked_candidates(stacked: Stacked, stacked_is_base: bool) -> MergedPair:
                 _stacked_rows(stacked, group, order, slice_layout, stacked_is_base)
             )
         names = tuple(n for layout, _, _ in combination for n in layout.names)
-        described = Layout(tuple(range(len(names))), 1, names)
+        text = "; ".join(
+            f"`{group.weight.name}` holds " + ", ".join(layout.names)
+            for group, (layout, _, _) in zip(groups, combination)
+        )
+        described = Layout(tuple(range(len(names))), 1, names, text)
         candidates.append(Candidate(described, tuple(copies)))
     return MergedPair(tuple(candidates), what="stacked")
 

@@ -219,7 +219,7 @@ def _remark(pairing: Pairing, text: str) -> Pairing:
 
 
 def _what(pair: UnitPair) -> str:
-    return "stacked" if "stacked" in pair.question.message else "fused"
+    return getattr(pair.question, "what", "fused")
 
 
 # A conditional correspondence (a conv computing a Linear) whose outputs differ by more
@@ -338,6 +338,15 @@ def decide_by_probe(
             f"with each of the {len(results)} combinations of layouts did not single "
             f"one out: {why}.)",
         )
+    distinct = {_rows_of(r[2], kinds) for r in agreeing}
+    if kinds and len(distinct) > 1:
+        return _remark(
+            pairing,
+            f"(Running both models on input {' '.join(s.describe() for s in specs)}, "
+            f"{len(distinct)} different layouts made their outputs agree: that input "
+            "does not tell them apart (a sequence of one token, say); give an --input "
+            "that exercises these layers.)",
+        )
     best = min(agreeing or results, key=lambda r: r[0])
     found = [
         (
@@ -417,6 +426,16 @@ def _try_combinations(
     return results
 
 
+def _rows_of(pairs: Sequence[UnitPair], kinds: dict) -> tuple:
+    """What the questioned pairs copy under one combination of layouts."""
+    return tuple(
+        (c.raw.path, c.base_path, c.transform)
+        for indices in kinds.values()
+        for index in indices
+        for c in pairs[index].copies
+    )
+
+
 def _choices(
     pairing: Pairing, kinds: dict, combination: tuple
 ) -> list[tuple[UnitPair, int]]:
@@ -425,3 +444,42 @@ def _choices(
         for index in indices:
             chosen[index] = choice
     return [(pair, chosen.get(i, 0)) for i, pair in enumerate(pairing.pairs)]
+
+
+def outputs_check(
+    pairing: Pairing, base: ProxyModel, raw: ProxyModel, inputs: Sequence[InputSpec]
+) -> str:
+    """A note when running both models after copying, as the plan says, gives outputs
+    that differ by more than a wrong copy would leave out (REFUTED of their scale): a
+    layout no shape shows (two fused tensors with their parts in another order) or a
+    computation outside the weights. "" when they agree, or when the models are too
+    large to run here or take no input padiff-gen can guess."""
+    if pairing.first_error is not None or _elements(pairing) > PROBE_MAX_ELEMENTS:
+        return ""
+    base_model = _with_weights(base, "base")
+    raw_model = _with_weights(raw, "raw")
+    if base_model is None or raw_model is None:
+        return ""
+    randomize_weights(base_model, SEED)
+    for specs in [list(inputs)] if inputs else guess_inputs(base_model):
+        try:
+            results = _try_combinations(
+                pairing, {}, [], [], specs, base_model, raw_model
+            )
+        except InitializerFailed:
+            return ""  # the script says so when it runs
+        if results and math.isfinite(results[0][0]):
+            difference = results[0][0]
+            break
+    else:
+        return ""
+    if difference <= REFUTED:
+        return ""
+    return (
+        f"warning: padiff-gen ran both models on input "
+        f"{' '.join(s.describe() for s in specs)} after copying as the script does, and "
+        f"their outputs differ by {difference:.2g} of their scale. Something the shapes "
+        "do not show differs: a setting (see the notes), a computation in forward "
+        "code, or the order of the parts inside a fused tensor. Run `padiff-gen verify` "
+        "to find the layer before relying on the script."
+    )

@@ -36,11 +36,22 @@ class ModelSpec:
         return f"{self.framework}:{self.target}"
 
     def as_dict(self) -> dict:
+        """The spec as scripts record it (kwargs sorted, as the recorded command has
+        them, so that the same models always give the same text)."""
         return {
             "framework": self.framework,
             "target": self.target,
-            "kwargs": dict(self.kwargs),
+            "kwargs": _sorted(dict(self.kwargs)),
         }
+
+
+def _sorted(value):
+    """A JSON-like value with every dict's keys in sorted order."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 # Other names people write for the frameworks: the projects' own names, and the short

@@ -17,6 +17,7 @@ What none of these decides is refused, naming the tensor and how to decide it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable, Optional, Sequence
 
@@ -49,20 +50,74 @@ def _tensor_list(unit: Unit) -> str:
     return ", ".join(f"{t.name} {format_shape(t.shape)}" for t in unit.tensors)
 
 
+# Alternative pairings of same-shaped tensors tried at most (see tensor_pairings).
+MAX_PAIRINGS = 24
+
+
+def _normal(name: str) -> str:
+    """Tensor names compare without case and outer underscores (paddle's `_weight`)."""
+    return name.strip("_").lower()
+
+
+def tensor_pairings(
+    base: Unit, raw: Unit
+) -> Optional[list[list[tuple[TensorRef, TensorRef]]]]:
+    """The ways the tensors of two units may pair: by name where both hold a name (up
+    to case and outer underscores), the rest in definition order; None when their
+    numbers differ.
+
+    Where what is left holds several tensors of one shape under names that do not
+    match (``weight``, ``bias`` against ``beta``, ``gamma``), definition order is a
+    guess: then every way of pairing them is an alternative (definition order first),
+    for evidence to decide."""
+    if len(base.tensors) != len(raw.tensors):
+        return None
+    raw_by_name: dict[str, list[TensorRef]] = {}
+    for tensor in raw.tensors:
+        raw_by_name.setdefault(_normal(tensor.name), []).append(tensor)
+    base_names = [_normal(t.name) for t in base.tensors]
+    fixed, base_left = {}, []
+    for tensor, name in zip(base.tensors, base_names):
+        partners = raw_by_name.get(name, [])
+        if len(partners) == 1 and base_names.count(name) == 1:
+            fixed[tensor.path] = partners[0]
+        else:
+            base_left.append(tensor)
+    taken = {id(t) for t in fixed.values()}
+    raw_left = [t for t in raw.tensors if id(t) not in taken]
+    by_order = dict(zip((t.path for t in base_left), raw_left))
+    groups: dict[tuple, list[TensorRef]] = {}
+    for tensor in base_left:
+        groups.setdefault(tensor.shape, []).append(tensor)
+    ambiguous = [
+        group
+        for group in groups.values()
+        if len(group) > 1
+        and all(by_order[t.path].shape == t.shape for t in group)
+        and len({by_order[t.path].shape for t in group}) == 1
+    ]
+    alternatives = [dict(by_order)]
+    for group in ambiguous:
+        targets = [by_order[t.path] for t in group]
+        widened = []
+        for alternative in alternatives:
+            for order in itertools.permutations(targets):
+                changed = dict(alternative)
+                changed.update((t.path, r) for t, r in zip(group, order))
+                widened.append(changed)
+        alternatives = widened[:MAX_PAIRINGS]
+    return [
+        [(t, fixed.get(t.path) or alternative[t.path]) for t in base.tensors]
+        for alternative in alternatives
+    ]
+
+
 def paired_tensors(
     base: Unit, raw: Unit
 ) -> Optional[list[tuple[TensorRef, TensorRef]]]:
-    """The tensors of two units, paired: by name when both hold the same names (in any
-    order), else in definition order; None when their numbers differ."""
-    if len(base.tensors) != len(raw.tensors):
-        return None
-    base_names = [t.name for t in base.tensors]
-    raw_by_name = {t.name: t for t in raw.tensors}
-    if sorted(base_names) == sorted(raw_by_name) and len(raw_by_name) == len(
-        base_names
-    ):
-        return [(t, raw_by_name[t.name]) for t in base.tensors]
-    return list(zip(base.tensors, raw.tensors))
+    """The tensors of two units paired (the first of :func:`tensor_pairings`)."""
+    pairings = tensor_pairings(base, raw)
+    return None if pairings is None else pairings[0]
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -202,14 +257,16 @@ def pair_unit_tensors(
     probe: LayoutProbe,
     hint: str = "",
     layouts: Sequence[tuple[str, str]] = (),
-) -> tuple[tuple[TensorCopy, ...], Optional[MappingError]]:
-    """The rows that copy base unit's tensors into raw unit's, or the reason they cannot.
+) -> tuple[list[tuple[TensorCopy, ...]], Optional[MappingError]]:
+    """The rows that copy base unit's tensors into raw unit's, or the reason they cannot:
+    one tuple of rows, or several alternatives when same-shaped tensors under names that
+    do not match could pair either way (see :func:`tensor_pairings`).
 
     ``layouts`` are the user's ``--layout KEY=copy|transpose`` answers for square
     matrices that neither kind nor probe decides."""
-    pairs = paired_tensors(base, raw)
-    if pairs is None:
-        return (), _error(
+    pairings = tensor_pairings(base, raw)
+    if pairings is None:
+        return [], _error(
             f"{_side(base).describe('base')} has {len(base.tensors)} tensors "
             f"({_tensor_list(base)}) but {_side(raw).describe('raw')} has "
             f"{len(raw.tensors)} ({_tensor_list(raw)}).",
@@ -219,6 +276,16 @@ def pair_unit_tensors(
             base,
             raw,
         )
+    alternatives = []
+    for pairs in pairings:
+        copies, error = _copies(base, raw, pairs, cross, probe, hint, layouts)
+        if error is not None:
+            return [], error
+        alternatives.append(copies)
+    return alternatives, None
+
+
+def _copies(base, raw, pairs, cross, probe, hint, layouts):
     copies = []
     for b, r in pairs:
         if r.tied_to and not b.tied_to:

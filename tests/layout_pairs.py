@@ -515,6 +515,54 @@ class PaddleTinyLM(pnn.Layer):
         return self.lm_head(self.norm(x))
 
 
+class TorchScaleShiftNorm(tnn.Module):
+    """A norm of its own class: weight (scale) and bias (shift), in that order."""
+
+    def __init__(self, hidden=HIDDEN) -> None:
+        super().__init__()
+        self.weight = tnn.Parameter(torch.ones(hidden))
+        self.bias = tnn.Parameter(torch.zeros(hidden))
+
+    def forward(self, x):
+        x = (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + 1e-5)
+        return x * self.weight + self.bias
+
+
+class PaddleGammaBetaNorm(pnn.Layer):
+    """The same norm named the other way: beta (shift) defined before gamma (scale)."""
+
+    def __init__(self, hidden=HIDDEN) -> None:
+        super().__init__()
+        self.beta = self.create_parameter([hidden], is_bias=True)
+        self.gamma = self.create_parameter(
+            [hidden], default_initializer=pnn.initializer.Constant(1.0)
+        )
+
+    def forward(self, x):
+        x = (x - x.mean(-1, keepdim=True)) / (x.std(-1, keepdim=True) + 1e-5)
+        return x * self.gamma + self.beta
+
+
+class TorchStackedExpertsUpFirst(TorchStackedExperts):
+    """Stacked experts whose gate_up_proj holds [up, gate] (the other order)."""
+
+    def forward(self, x, weights):
+        out = 0
+        for e in range(self.gate_up_proj.shape[0]):
+            up, gate = torch.nn.functional.linear(x, self.gate_up_proj[e]).chunk(2, -1)
+            y = torch.nn.functional.linear(
+                torch.nn.functional.silu(gate) * up, self.down_proj[e]
+            )
+            out = out + weights[..., e : e + 1] * y
+        return out
+
+
+class TorchMoEUpFirst(TorchMoE):
+    def __init__(self) -> None:
+        super().__init__()
+        self.experts = TorchStackedExpertsUpFirst()
+
+
 # ---------------------------------------------------------------- vision
 
 
@@ -719,6 +767,13 @@ CASES: dict[str, Case] = {
         (f32(2, 5, HIDDEN),),
     ),
     # Tied in torch, untied in paddle: paddle -> torch cannot make two tensors one.
+    # weight/bias against beta/gamma, beta first: names do not match, shapes cannot
+    # tell: running both models decides.
+    "norm_other_tensor_names": Case(
+        lambda: tnn.Sequential(tnn.Linear(HIDDEN, HIDDEN), TorchScaleShiftNorm()),
+        lambda: pnn.Sequential(pnn.Linear(HIDDEN, HIDDEN), PaddleGammaBetaNorm()),
+        (f32(2, 3, HIDDEN),),
+    ),
     "tiny_lm": Case(
         lambda: TorchTinyLM(),
         lambda: PaddleTinyLM(),
@@ -779,9 +834,18 @@ CASES: dict[str, Case] = {
 }
 
 
+# Pairs that pair by shapes but compute apart (fused parts in another order inside a
+# stacked tensor): emit cannot see it in the shapes, and warns after running both.
+UNSEEN = {
+    "stacked_experts_other_gate_up_order": Case(
+        lambda: TorchMoEUpFirst(), lambda: PaddleMoE("gate_up"), _moe_input()
+    ),
+}
+
+
 def torch_model(case: str) -> torch.nn.Module:
-    return CASES[case].torch()
+    return {**CASES, **UNSEEN}[case].torch()
 
 
 def paddle_model(case: str) -> paddle.nn.Layer:
-    return CASES[case].paddle()
+    return {**CASES, **UNSEEN}[case].paddle()

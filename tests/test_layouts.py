@@ -198,3 +198,19 @@ def test_undecidable_layout_is_refused_with_the_choices(tmp_path):
     text = (tmp_path / "b.py").read_text()
     assert "(--layout qkv_proj=q_proj,k_proj,v_proj/2)" in text
     assert "--layout qkv_proj=q_proj,k_proj,v_proj/2" in text.splitlines()[2]
+
+
+def test_a_copy_that_computes_apart_is_not_reported_silently(tmp_path):
+    """Stacked experts holding [up, gate] against per-expert [gate, up]: the shapes pair
+    one to one, so emit writes the script, but it runs both models afterwards and warns
+    that their outputs differ, pointing to verify."""
+    args = cli_args(MODULE, "stacked_experts_other_gate_up_order", TORCH_TO_PADDLE)
+    result = run_cli("emit", *args, "-o", str(tmp_path / "init.py"))
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "warning: padiff-gen ran both models on input 2,4,16" in stderr
+    assert "Run `padiff-gen verify` to find the layer" in stderr
+    # A faithful pair gets no such warning.
+    args = cli_args(MODULE, "stacked_experts_fused", TORCH_TO_PADDLE)
+    result = run_cli("emit", *args, "-o", str(tmp_path / "good.py"))
+    assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
