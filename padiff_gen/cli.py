@@ -192,16 +192,7 @@ def run_verify(args: argparse.Namespace) -> int:
     base, raw, options = args.base, args.raw, emit_options(args)
     target = _verify_target(args)
     if target is not None:
-        base, raw = target.base, target.raw
-        options = {
-            "base_kwargs": target.base_kwargs,
-            "raw_kwargs": target.raw_kwargs,
-            "layer_map": target.layer_map,
-            "match": target.match,
-            "maps": list(target.maps),
-            "init_modules": list(target.init_modules),
-            "layouts": list(target.layouts),
-        }
+        base, raw, options = target.base, target.raw, target.options()
     options.pop("inputs", None)  # verify's own --input, passed below
     result = verify(
         base,

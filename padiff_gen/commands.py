@@ -259,15 +259,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         scope = contextlib.nullcontext()
     else:
         use_root(config.root)
-        base, raw = target.base, target.raw
-        options = {
-            "base_kwargs": target.base_kwargs,
-            "raw_kwargs": target.raw_kwargs,
-            "layer_map": target.layer_map,
-            "match": target.match,
-            "maps": list(target.maps),
-            "init_modules": list(target.init_modules),
-        }
+        base, raw, options = target.base, target.raw, target.options()
         scope = contextlib.ExitStack()
         scope.enter_context(registrations_for(target.init_modules))
         scope.enter_context(target_sources(target))

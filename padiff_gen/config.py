@@ -81,6 +81,19 @@ class Target:
     config: str = field(default="", compare=False)
     from_flags: frozenset[str] = field(default=frozenset(), compare=False)
 
+    def options(self) -> dict:
+        """The target's keyword arguments for padiff_gen.api (emit, verify, inspect)."""
+        return {
+            "base_kwargs": self.base_kwargs,
+            "raw_kwargs": self.raw_kwargs,
+            "layer_map": self.layer_map,
+            "match": self.match,
+            "maps": list(self.maps),
+            "init_modules": list(self.init_modules),
+            "layouts": list(self.layouts),
+            "inputs": list(self.inputs),
+        }
+
     def argv(self) -> list[str]:
         """The ``padiff-gen emit`` arguments for this target (as its header records them)."""
         words = ["--base", self.base, "--raw", self.raw]

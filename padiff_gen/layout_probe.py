@@ -178,6 +178,17 @@ class InitializerFailed(Exception):
         super().__init__(str(error))
 
 
+def _probe_models(base: ProxyModel, raw: ProxyModel) -> Optional[tuple[Any, Any]]:
+    """Private copies of both models with weights, the base one random; None when the
+    models were given without storage for their weights."""
+    base_model = _with_weights(base, "base")
+    raw_model = _with_weights(raw, "raw")
+    if base_model is None or raw_model is None:
+        return None
+    randomize_weights(base_model, SEED)
+    return base_model, raw_model
+
+
 def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
     """Copy base into raw as the pairs say, in-process, with the script's own runtime.
 
@@ -248,6 +259,13 @@ def _checked(pair: UnitPair) -> UnitPair:
     return dataclasses.replace(pair, copies=copies)
 
 
+def _sides(pair: UnitPair) -> tuple[Side, Side]:
+    return (
+        Side(pair.base.path, pair.base.class_name, pair.base.shapes),
+        Side(pair.raw.path, pair.raw.class_name, pair.raw.shapes),
+    )
+
+
 def _refuted(pair: UnitPair, difference: float, specs: Sequence[InputSpec]) -> UnitPair:
     condition = next(c.condition for c in pair.copies if c.condition)
     return dataclasses.replace(
@@ -261,8 +279,7 @@ def _refuted(pair: UnitPair, difference: float, specs: Sequence[InputSpec]) -> U
             "same function.",
             "Give both models the same kind of layer there, or register an initializer "
             "for the pair (--init-module) and map it (--map BASE_PATH=RAW_PATH).",
-            Side(pair.base.path, pair.base.class_name, pair.base.shapes),
-            Side(pair.raw.path, pair.raw.class_name, pair.raw.shapes),
+            *_sides(pair),
         ),
     )
 
@@ -294,15 +311,14 @@ def decide_by_probe(
         )
     if _elements(pairing) > PROBE_MAX_ELEMENTS:
         return _remark(pairing, "(The models are too large to run here to find out.)")
-    base_model = _with_weights(base, "base")
-    raw_model = _with_weights(raw, "raw")
-    if base_model is None or raw_model is None:
+    models = _probe_models(base, raw)
+    if models is None:
         return _remark(
             pairing,
             "(The models were given without weights, so they cannot be run to find "
             "out.)",
         )
-    randomize_weights(base_model, SEED)
+    base_model, raw_model = models
     watched = sorted(
         {w for i in kinds.values() if (w := watched_layers(pairing.pairs[i[0]]))}
     )
@@ -376,8 +392,7 @@ def _initializer_failed(pairing: Pairing, failed: InitializerFailed) -> Pairing:
         "layouts shapes cannot tell.",
         "Fix the initializer (--debug shows the traceback); the generated script "
         "would fail the same way.",
-        Side(pair.base.path, pair.base.class_name, pair.base.shapes),
-        Side(pair.raw.path, pair.raw.class_name, pair.raw.shapes),
+        *_sides(pair),
     )
     pairs = tuple(
         dataclasses.replace(p, error=error) if p is pair else p for p in pairing.pairs
@@ -456,11 +471,10 @@ def outputs_check(
     large to run here or take no input padiff-gen can guess."""
     if pairing.first_error is not None or _elements(pairing) > PROBE_MAX_ELEMENTS:
         return ""
-    base_model = _with_weights(base, "base")
-    raw_model = _with_weights(raw, "raw")
-    if base_model is None or raw_model is None:
+    models = _probe_models(base, raw)
+    if models is None:
         return ""
-    randomize_weights(base_model, SEED)
+    base_model, raw_model = models
     for specs in [list(inputs)] if inputs else guess_inputs(base_model):
         try:
             results = _try_combinations(
