@@ -207,7 +207,7 @@ def source_chunks(module: ast.Module, text: str) -> dict[str, str]:
 
 
 def initializer_names(module: ast.Module) -> set[str]:
-    """The functions the SPECIAL_INITS table calls."""
+    """The functions the SPECIAL_INITS table calls (named in its rows as strings)."""
     names = set()
     for node in module.body:
         if (
@@ -217,8 +217,13 @@ def initializer_names(module: ast.Module) -> set[str]:
             and isinstance(node.value, ast.Tuple)
         ):
             for row in node.value.elts:
-                if isinstance(row, ast.Tuple) and isinstance(row.elts[-1], ast.Name):
-                    names.add(row.elts[-1].id)
+                if not isinstance(row, ast.Tuple):
+                    continue
+                last = row.elts[-1]
+                if isinstance(last, ast.Name):
+                    names.add(last.id)
+                elif isinstance(last, ast.Constant) and isinstance(last.value, str):
+                    names.add(last.value)
     return names
 
 
