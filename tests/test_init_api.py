@@ -47,7 +47,7 @@ def test_the_worked_example_copies_a_fused_projection(tmp_path, base, raw, initi
     result, script = emit(tmp_path, base, raw)
     assert result.returncode == 0, result.stderr
     text = script.read_text()
-    assert f'("attention", "attention", {initializer}),' in text
+    assert f'("attention", "attention", "{initializer}"),' in text
     # Inlined with what it uses, the init_api helpers included; the decorator is not.
     assert "def copy_weight(*, src, dst" in text and "def thirds(tensor):" in text
     assert "@register" not in text
