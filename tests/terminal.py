@@ -6,6 +6,7 @@ import os
 import pty
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def run_cli_in_terminal(
         stderr=slave if stderr_tty else subprocess.PIPE,
     )
     os.close(slave)
+    # The piped stream is drained on a thread while the terminal is read here: a script
+    # longer than the pipe's buffer would otherwise block the child, and the child's
+    # terminal end would never close.
+    piped_stream = process.stderr if stdout_tty else process.stdout
+    piped_chunks: list[bytes] = []
+    drain = threading.Thread(
+        target=lambda: piped_chunks.append(piped_stream.read()) if piped_stream else None
+    )
+    drain.start()
     chunks = []
     while True:
         try:
@@ -46,8 +56,8 @@ def run_cli_in_terminal(
             break
         chunks.append(data)
     os.close(master)
-    piped_stream = process.stderr if stdout_tty else process.stdout
-    piped = piped_stream.read().decode() if piped_stream is not None else ""
+    drain.join(timeout=600)
+    piped = b"".join(piped_chunks).decode()
     process.wait(timeout=600)
     terminal = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
     return TerminalRun(process.returncode, terminal, piped)
