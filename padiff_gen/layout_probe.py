@@ -413,6 +413,8 @@ def _try_combinations(
     candidate layouts, both models run on ``specs`` (inf where they could not be
     compared)."""
     arrays = make_inputs(specs, SEED)
+    if not _torch_side_runs(base_model, raw_model, arrays):
+        return []
     expected = run(base_model, arrays, [b for b, _ in watched])
     if not expected:
         return []
@@ -439,6 +441,19 @@ def _try_combinations(
         ]
         results.append((max(differences, default=math.inf), combination, pairs))
     return results
+
+
+def _torch_side_runs(
+    base_model: Any, raw_model: Any, arrays: Sequence[np.ndarray]
+) -> bool:
+    """Whether the torch model of the pair runs on ``arrays``. paddle checks fewer shapes
+    than torch: an image smaller than a network's receptive field (a 4x4 image into
+    paddle.vision's InceptionV3) reaches its CPU kernels with negative sizes and corrupts
+    the process's memory instead of raising, so no paddle model runs on an input the
+    torch model rejects."""
+    if framework_of_layer(base_model) == "torch":
+        return True  # the base model runs first and its failure ends the try
+    return "" in run(raw_model, arrays)
 
 
 def _rows_of(pairs: Sequence[UnitPair], kinds: dict) -> tuple:

@@ -610,7 +610,7 @@ def test_emit_the_script_and_inspect_report_the_same_differences(tmp_path):
     )
     assert re.search(
         r"\("
-        + re.escape('"0", "0", init_rnn_torch_to_paddle')
+        + re.escape('"0", "0", "init_rnn_torch_to_paddle"')
         + r"\),  # differs: torch batch_first=False, paddle time_major=False\n",
         script.read_text(),
     )
