@@ -43,7 +43,9 @@ def run_cli_in_terminal(
     piped_stream = process.stderr if stdout_tty else process.stdout
     piped_chunks: list[bytes] = []
     drain = threading.Thread(
-        target=lambda: piped_chunks.append(piped_stream.read()) if piped_stream else None
+        target=lambda: (
+            piped_chunks.append(piped_stream.read()) if piped_stream else None
+        )
     )
     drain.start()
     chunks = []
