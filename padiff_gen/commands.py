@@ -45,8 +45,9 @@ def add_commands(
         "files",
         nargs="*",
         metavar="FILE",
-        help="scripts to check (default: the configured targets, else every generated "
-        "script under the current folder)",
+        help="scripts to check (default: the configured targets and every other "
+        "generated script in the project, else every generated script under the "
+        "current folder)",
     )
     add_color_argument(check)
     check.set_defaults(handler=run_check)
@@ -97,7 +98,16 @@ def run_check(args: argparse.Namespace) -> int:
     if args.files:
         paths = [Path(name) for name in args.files]
     elif config is not None and config.targets:
+        # The configured targets, then every other script padiff-gen generated in the
+        # project: a script emitted by hand beside the configured ones is checked too
+        # (against the command its header records), not skipped.
         paths = [config.root / target.output for target in config.targets]
+        configured = {path.resolve() for path in paths}
+        paths += [
+            path
+            for path in discover_generated(config.root)
+            if path.resolve() not in configured
+        ]
     else:
         paths = discover_generated(Path.cwd())
         if not paths:

@@ -211,6 +211,29 @@ def test_options_changed_in_the_configuration(repo):
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
 
 
+def test_scripts_outside_the_configured_targets_are_checked_too(repo):
+    # A project configures one target; a second script was emitted by hand next to it.
+    (repo / "pyproject.toml").write_text(textwrap.dedent("""
+            [[tool.padiff-gen.targets]]
+            output = "configured.py"
+            base = "torch:mymodels.layers.TorchBlock"
+            raw = "paddle:mymodels.layers.PaddleBlock"
+            init-modules = ["mymodels.inits"]
+            """))
+    emitted = run_cli("emit", cwd=repo)
+    assert emitted.returncode == 0, emitted.stderr
+    fresh = run_cli("check", cwd=repo)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "configured.py: up to date" in fresh.stdout
+    assert "init_weights.py: up to date" in fresh.stdout
+    # The hand-emitted script goes stale: a bare `check` must say so, not skip it.
+    edit(repo / "mymodels" / "layers.py", "dim=8", "dim=12", count=4)
+    stale = run_cli("check", cwd=repo)
+    assert stale.returncode == 1, stale.stdout + stale.stderr
+    assert "init_weights.py: out of date" in stale.stdout
+    assert "configured.py: out of date" in stale.stdout
+
+
 def test_usage_errors_exit_2_and_the_other_files_are_still_checked(repo):
     (repo / "plain.py").write_text("print('hello')\n")
     script = (repo / "init_weights.py").read_text()
