@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from .errors import MappingError, Side, UsageError
 from .frameworks import class_name, framework_of_layer
@@ -168,6 +169,37 @@ def _initializer_hint(
         f"drop `--layer-map none` to map it automatically, or add "
         f"`--map {base.path}={raw.path}`."
     )
+
+
+def _tied_tensors(units: Sequence[Unit]) -> frozenset[str]:
+    """Paths of the tensors a model uses in more than one layer (a tied embedding)."""
+    tied = {t.tied_to for unit in units for t in unit.tensors if t.tied_to}
+    return frozenset(tied | {t.path for u in units for t in u.tensors if t.tied_to})
+
+
+def _copied_by_table_when_shared(
+    base: Unit,
+    raw: Unit,
+    shared: dict[str, frozenset[str]],
+    pool: SpecialInitPool,
+    frameworks: tuple[str, str],
+) -> bool:
+    """Whether a pair mapped to a built-in initializer is copied tensor by tensor
+    instead, because both layers share their tensor with another layer.
+
+    A built-in initializer may write values the base tensor does not hold, to reconcile
+    the layer's own computation (torch's row at paddle's Embedding padding_idx is set to
+    zero). A tensor the model also uses elsewhere (a head tied to the embedding, in
+    both models) needs the values as they are there; what the initializer reconciled
+    then becomes a setting difference, which the settings table notes."""
+    if not (base.special and raw.special):
+        return False
+    if not any(t.path in shared["base"] for t in base.tensors):
+        return False
+    if not any(t.path in shared["raw"] for t in raw.tensors):
+        return False
+    entry = _find_initializer(pool, frameworks, base, raw)
+    return entry is not None and entry.origin == "built-in"
 
 
 def _pair_special(
@@ -382,7 +414,22 @@ def analyze(
     probe = _layout_probe(layers, frameworks)
     group_counts = _group_counts(layers)
 
+    shared = {
+        "base": _tied_tensors(base_units),
+        "raw": _tied_tensors(raw_units),
+    }
+
     def pair_units(base_unit: Unit, raw_unit: Unit) -> UnitPair:
+        if _copied_by_table_when_shared(base_unit, raw_unit, shared, pool, frameworks):
+            plain = (
+                dataclasses.replace(base_unit, special=False),
+                dataclasses.replace(raw_unit, special=False),
+            )
+            alternatives, error = pair_unit_tensors(
+                *plain, cross, probe, "", options.layouts
+            )
+            if error is None and len(alternatives) == 1:
+                return UnitPair(*plain, alternatives[0])
         if base_unit.special or raw_unit.special:
             return _pair_special(
                 base_unit, raw_unit, explicit_map, layers, pool, frameworks

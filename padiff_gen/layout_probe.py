@@ -40,6 +40,12 @@ MAX_COMBINATIONS = 128
 # Outputs agree when max |raw - base| <= PROBE_TOLERANCE * max |base|: fp32 models of
 # this size agree to ~1e-6 relative across the frameworks, a wrong layout by O(1).
 PROBE_TOLERANCE = 1e-3
+# A wrong layout can miss by far less than O(1) where its layer adds little to the output
+# (DeepSeek-V3's routed experts, scaled by small router weights: 6e-4 of the logits'
+# scale against 9e-7 for the right one). A layout agrees only within SEPARATION times
+# the closest one's difference, or within NOISE (fp32 across the frameworks) of zero.
+SEPARATION = 10
+NOISE = 1e-5
 SEED = 0
 TOKENS = 8
 # Sizes of the images (or sequences) tried on a model that starts with a conv.
@@ -95,11 +101,16 @@ def _first_output(outputs: Any) -> Optional[np.ndarray]:
 
 
 def run(
-    model: Any, arrays: Sequence[np.ndarray], watched: Sequence[str] = ()
+    model: Any,
+    arrays: Sequence[np.ndarray],
+    watched: Sequence[str] = (),
+    received: Optional[dict[str, list[np.ndarray]]] = None,
 ) -> dict[str, np.ndarray]:
     """The first output of the model (key "") and of each watched sub-layer (by path),
     in eval mode. What the model computed before failing on these inputs is kept: a
-    library layer that cannot run here (a GPU-only kernel) hides only what follows."""
+    library layer that cannot run here (a GPU-only kernel) hides only what follows.
+    ``received``, when given, gets the tensor arguments each watched layer was called
+    with (for :func:`replay`)."""
     framework = framework_of_layer(model)
     found: dict[str, np.ndarray] = {}
     layers = layers_by_path(model)
@@ -114,6 +125,8 @@ def run(
                 value = _first_output(output)
                 if value is not None:
                     found[path] = value
+                if received is not None:
+                    received[path] = [_argument(a) for a in inputs]
 
         if framework == "torch":
             handles.append(layer.register_forward_hook(record))
@@ -140,6 +153,46 @@ def run(
         for handle in handles:
             handle.remove()
     return found
+
+
+def _argument(value: Any) -> Optional[np.ndarray]:
+    """A layer's tensor argument as an array of its own dtype (bfloat16 as float32);
+    None for anything else."""
+    if hasattr(value, "is_floating_point") and hasattr(value, "numpy"):
+        if value.is_floating_point():
+            value = (
+                value.float() if hasattr(value, "float") else value.astype("float32")
+            )
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+        return np.array(value.numpy())
+    return None
+
+
+def replay(
+    model: Any, path: str, arguments: Sequence[np.ndarray]
+) -> Optional[np.ndarray]:
+    """The first output of the model's layer at ``path`` called alone, in eval mode, on
+    ``arguments`` (what its counterpart in the other model received); None when it does
+    not run on them. A layer the whole model never reached (it failed before, in a
+    kernel this machine lacks) still shows its layout this way."""
+    layer = layers_by_path(model).get(path)
+    if layer is None or not arguments or any(a is None for a in arguments):
+        return None
+    try:
+        if framework_of_layer(model) == "torch":
+            import torch
+
+            with torch.no_grad():
+                output = layer(*[torch.from_numpy(a.copy()) for a in arguments])
+        else:
+            import paddle
+
+            with paddle.no_grad():
+                output = layer(*[paddle.to_tensor(a) for a in arguments])
+    except Exception:  # a layer that needs more than its positional tensors
+        return None
+    return _first_output(output)
 
 
 def _relative_difference(expected: np.ndarray, got: Optional[np.ndarray]) -> float:
@@ -340,9 +393,10 @@ def decide_by_probe(
             else "on any input padiff-gen could guess"
         )
         return _remark(pairing, f"(Both models did not run {how}.)")
-    agreeing = [r for r in results if r[0] <= PROBE_TOLERANCE]
+    closest = min(r[0] for r in results)
+    within = min(PROBE_TOLERANCE, max(NOISE, SEPARATION * closest))
+    agreeing = [r for r in results if r[0] <= within]
     if kinds and (not agreeing or len(agreeing) == len(results)):
-        closest = min(r[0] for r in results)
         why = (
             f"the closest outputs differ by {closest:.2g} of their scale"
             if not agreeing
@@ -354,24 +408,34 @@ def decide_by_probe(
             f"with each of the {len(results)} combinations of layouts did not single "
             f"one out: {why}.)",
         )
-    distinct = {_rows_of(r[2], kinds) for r in agreeing}
-    if kinds and len(distinct) > 1:
-        return _remark(
-            pairing,
-            f"(Running both models on input {' '.join(s.describe() for s in specs)}, "
-            f"{len(distinct)} different layouts made their outputs agree: that input "
-            "does not tell them apart (a sequence of one token, say); give an --input "
-            "that exercises these layers.)",
-        )
+    # A kind is decided when every agreeing combination copies its pairs alike; the
+    # others stay questions (their layers made no difference on this input, or were
+    # not reached).
+    open_kinds = {
+        kind: indices
+        for kind, indices in kinds.items()
+        if len({_rows_of(r[2], {kind: indices}) for r in agreeing}) > 1
+    }
     best = min(agreeing or results, key=lambda r: r[0])
+    unsettled = {index for indices in open_kinds.values() for index in indices}
     found = [
         (
             decided(pair, pair.candidates[choice], "found by running both models")
-            if pair.question is not None
+            if pair.question is not None and index not in unsettled
             else pair
         )
-        for pair, choice in _choices(pairing, kinds, best[1])
+        for index, (pair, choice) in enumerate(_choices(pairing, kinds, best[1]))
     ]
+    if unsettled:
+        distinct = len({_rows_of(r[2], open_kinds) for r in agreeing})
+        text = (
+            f"(Running both models on input {' '.join(s.describe() for s in specs)}, "
+            f"{distinct} different layouts of these layers made their outputs agree: "
+            "that input does not tell them apart (a sequence of one token, say), or "
+            "the layers did not run on this machine; give an --input that exercises "
+            "them, or choose the layout.)"
+        )
+        return _remark(dataclasses.replace(pairing, pairs=tuple(found)), text)
     for index in checks:
         if REFUTED < best[0] < math.inf:
             found[index] = _refuted(found[index], best[0], specs)
@@ -415,9 +479,10 @@ def _try_combinations(
     arrays = make_inputs(specs, SEED)
     if not _torch_side_runs(base_model, raw_model, arrays):
         return []
-    expected = run(base_model, arrays, [b for b, _ in watched])
-    if not expected:
-        return []
+    base_received: dict[str, list[np.ndarray]] = {}
+    expected = run(base_model, arrays, [b for b, _ in watched], base_received)
+    if not expected and not run(raw_model, arrays, [r for _, r in watched]):
+        return []  # neither model gets anywhere on this input
     compared = [("", "")] + list(watched)
     results = []
     for combination in itertools.product(*[range(n) for n in choices]):
@@ -425,20 +490,26 @@ def _try_combinations(
         for indices, choice in zip(kinds.values(), combination):
             for index in indices:
                 pairs[index] = decided(pairs[index], pairs[index].candidates[choice])
+        raw_received: dict[str, list[np.ndarray]] = {}
         try:
             apply_pairs(pairs, base_model, raw_model)
-            got = run(raw_model, arrays, [r for _, r in watched])
+            got = run(raw_model, arrays, [r for _, r in watched], raw_received)
         except InitializerFailed:
             raise
         except Exception:  # a layout that does not even copy
             got = {}
         # What both models computed: a library layer that fails on this machine (a
-        # GPU-only kernel) hides what follows it, on one side or both.
-        differences = [
-            _relative_difference(expected[b], got[r])
-            for b, r in compared
-            if b in expected and r in got
-        ]
+        # GPU-only kernel) hides what follows it, on one side or both. A watched layer
+        # one model did not reach is replayed alone on what the other one gave it.
+        differences = []
+        for b, r in compared:
+            base_output, raw_output = expected.get(b), got.get(r)
+            if b and base_output is None and r in raw_received:
+                base_output = replay(base_model, b, raw_received[r])
+            if r and raw_output is None and b in base_received:
+                raw_output = replay(raw_model, r, base_received[b])
+            if base_output is not None and raw_output is not None:
+                differences.append(_relative_difference(base_output, raw_output))
         results.append((max(differences, default=math.inf), combination, pairs))
     return results
 

@@ -26,6 +26,7 @@ taking the case name (``torch:tests.layout_pairs.torch_model {"case": ...}``).
 from __future__ import annotations
 
 import math
+import sys
 
 import paddle
 import torch
@@ -258,6 +259,44 @@ class PaddleAttention(pnn.Layer):
             k = self.k_proj(x).reshape([b, s, kv, d])
             v = self.v_proj(x).reshape([b, s, kv, d])
         return self.o_proj(_attend("paddle", q, k, v, h, kv, d))
+
+
+class PaddleCPUUnsupportedTanh(pnn.Layer):
+    """tanh in a kernel the machine that runs emit lacks (PaddleFormers' MoE needs a GPU
+    one): it raises where padiff-gen's layout probe is loaded, and computes tanh where
+    the generated script runs alone (padiff_gen unimportable), as on the user's GPU."""
+
+    def forward(self, x):
+        if sys.modules.get("padiff_gen.layout_probe") is not None:
+            raise RuntimeError("this kernel needs a GPU")
+        return paddle.tanh(x)
+
+
+class TorchPreAttention(tnn.Module):
+    """pre -> tanh -> attention with separate q/k/v."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre = tnn.Linear(HIDDEN, HIDDEN)
+        self.attn = TorchAttention()
+
+    def forward(self, x):
+        return self.attn(torch.tanh(self.pre(x)))
+
+
+class PaddleUnreachedAttention(pnn.Layer):
+    """pre -> a tanh that cannot run during the probe -> attention with a grouped fused
+    qkv_proj: the whole model never reaches the attention, so its layout is seen by
+    running the attention alone on what the torch one received."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre = pnn.Linear(HIDDEN, HIDDEN)
+        self.act = PaddleCPUUnsupportedTanh()
+        self.attn = PaddleAttention(fused="grouped")
+
+    def forward(self, x):
+        return self.attn(self.act(self.pre(x)))
 
 
 # ---------------------------------------------------------------- MLPs and experts
@@ -719,6 +758,19 @@ CASES: dict[str, Case] = {
     ),
     "lm_head_both_tied": Case(
         lambda: TorchLM(tie=True), lambda: PaddleLM(tie=True), (tokens(VOCAB, 2, 5),)
+    ),
+    # Tied in both, with a padding row: the head needs the row as it is, so the table
+    # copies it (no Embedding initializer zeroing it); looking up the padding token then
+    # differs (noted), so the inputs stay below it.
+    "lm_head_both_tied_padding_row": Case(
+        lambda: TorchLM(tie=True, padding_idx=VOCAB - 1),
+        lambda: PaddleLM(tie=True, padding_idx=VOCAB - 1),
+        (tokens(VOCAB - 1, 2, 5),),
+    ),
+    "qkv_grouped_unreached": Case(
+        lambda: TorchPreAttention(),
+        lambda: PaddleUnreachedAttention(),
+        (f32(2, 5, HIDDEN),),
     ),
     "gpt2_conv1d": Case(
         lambda: TorchGPT2MLP(), lambda: PaddleGPT2MLP(), (f32(2, 3, HIDDEN),)

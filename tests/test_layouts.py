@@ -11,9 +11,13 @@ swapped, a square matrix transposed) and check that the comparison catches it.
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
+import torch
 
 from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
+from examples.compare import output_difference, randomize
 from padiff_gen.api import emit_text, pair_models
 from padiff_gen.errors import MappingError
 from padiff_gen.report import pairing_data
@@ -214,3 +218,43 @@ def test_a_copy_that_computes_apart_is_not_reported_silently(tmp_path):
     args = cli_args(MODULE, "stacked_experts_fused", TORCH_TO_PADDLE)
     result = run_cli("emit", *args, "-o", str(tmp_path / "good.py"))
     assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
+
+
+def test_a_layer_the_whole_model_never_reaches_is_run_alone():
+    """The paddle model cannot run past a layer before its attention (a kernel this
+    machine lacks): the grouped q/k/v layout is found by running the attention alone
+    on the input the torch attention received, in both directions."""
+    rows = script_rows("qkv_grouped_unreached", TORCH_TO_PADDLE)
+    row = next(line for line in rows.splitlines() if '"attn.qkv_proj.weight"' in line)
+    assert "concatenate(axis=1, groups=2)" in row
+    rows = script_rows("qkv_grouped_unreached", PADDLE_TO_TORCH)
+    row = next(line for line in rows.splitlines() if '"attn.k_proj.weight"' in line)
+    assert "groups=2" in row
+
+
+def test_a_tied_embedding_keeps_its_padding_row_for_the_head(tmp_path):
+    """paddle -> torch, both heads tied to the embedding: the row at paddle's
+    padding_idx is copied as it is (the head computes with it) and the lookup
+    difference is noted; zeroing it, as the Embedding initializer does for a table
+    used once, would change the head's outputs (the negative control)."""
+    text = emit_text(
+        **spec_args(MODULE, "lm_head_both_tied_padding_row", PADDLE_TO_TORCH)
+    )
+    row = next(line for line in text.splitlines() if line.startswith('    ("embed.'))
+    assert '"copy"' in row and "# differs: torch padding_idx" in row
+    assert "def init_embedding" not in text
+    script = tmp_path / "tied.py"
+    script.write_text(text)
+    spec = importlib.util.spec_from_file_location("tied_script", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    base = module.build_model(module.BASE_SPEC)
+    raw = module.build_model(module.RAW_SPEC)
+    randomize(base, 0)
+    module.init_weights(base, raw)
+    inputs = CASES["lm_head_both_tied_padding_row"].inputs
+    assert output_difference(base, raw, inputs)["max_abs_diff"] < 1e-5
+    with torch.no_grad():
+        raw.embed.weight[raw.embed.padding_idx] = 0.0
+    zeroed = output_difference(base, raw, inputs)
+    assert zeroed["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(1.0, zeroed["scale"])

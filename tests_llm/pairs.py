@@ -230,7 +230,11 @@ ARCHITECTURES: dict[str, Architecture] = {
             COMMON,
             tie_word_embeddings=True,
             use_bias=False,
-            moe_intermediate_size=32,
+            # Not 32: a fused per-expert up_gate_proj of 2 x 32 = hidden would be square,
+            # and with the MoE forward unable to run on a CPU nothing would tell its
+            # orientation (emit refuses and asks for --layout; real configs are not
+            # square: 2 x 1536 against 2560).
+            moe_intermediate_size=24,
             moe_num_experts=4,
             moe_k=2,
             moe_num_shared_experts=1,
