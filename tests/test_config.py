@@ -422,7 +422,9 @@ def test_a_target_sees_only_its_own_init_modules(tmp_path):
     assert '("proj", "proj", "init_packed_projection"),' in custom
     assert "SPECIAL_INITS = ()" in twins
     assert '("proj.qkv", "proj.qkv", "copy", (24, 8), (24, 8)),' in twins
-    elsewhere = tmp_path / "elsewhere"  # no configuration here
+    # Outside the project (no configuration there); inside it, `check` would check this
+    # script too, and one process cannot import two different `twins` modules.
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
     elsewhere.mkdir()
     (elsewhere / "twins.py").write_text(TWINS)
     alone = run_cli(
