@@ -19,7 +19,8 @@ import copy
 import dataclasses
 import itertools
 import math
-from typing import Any, Optional, Sequence
+import os
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .errors import MappingError, Side
 from .frameworks import framework_of_layer
 from .inputs import InputSpec, make_inputs
 from .load import build_model
-from .plan import Pairing, UnitPair
+from .plan import Pairing, Unit, UnitPair
 from .proxy import ProxyModel
 from .walk import collect_units, layers_by_path
 from .weights import flatten_outputs, randomize_weights
@@ -90,6 +91,9 @@ def guess_inputs(model: Any) -> list[list[InputSpec]]:
         return [[InputSpec((2, channels) + (size,) * dims)] for size in IMAGE_SIZES]
     if first.kind == "linear" and shapes:
         width = shapes[0][1] if first.layout == "out_in" else shapes[0][0]
+        return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
+    if first.kind == "layer_norm" and shapes and len(shapes[0]) == 1:
+        width = shapes[0][0]  # normalised over its last axis
         return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
     return []
 
@@ -205,9 +209,15 @@ def _relative_difference(expected: np.ndarray, got: Optional[np.ndarray]) -> flo
 def watched_layers(pair: UnitPair) -> Optional[tuple[str, str]]:
     """(base path, raw path) of the layer holding a questioned pair: its output shows
     whether a layout is right (the attention around a fused qkv_proj)."""
-    single = pair.raw if pair.base.members else pair.base
-    parent = single.path.rpartition(".")[0]
-    return (parent, parent) if parent else None
+    base, raw = _parent(pair.base), _parent(pair.raw)
+    return (base, raw) if base and raw else None
+
+
+def _parent(unit: Unit) -> str:
+    """The path of the layer holding a unit (of a merged unit: holding all its members)."""
+    paths = unit.members or (unit.path,)
+    parents = [path.rpartition(".")[0].split(".") for path in paths]
+    return ".".join(os.path.commonprefix(parents))  # (of lists: element by element)
 
 
 def _with_weights(proxy: ProxyModel, role: str) -> Optional[Any]:
@@ -393,20 +403,15 @@ def decide_by_probe(
             else "on any input padiff-gen could guess"
         )
         return _remark(pairing, f"(Both models did not run {how}.)")
-    closest = min(r[0] for r in results)
-    within = min(PROBE_TOLERANCE, max(NOISE, SEPARATION * closest))
-    agreeing = [r for r in results if r[0] <= within]
-    if kinds and (not agreeing or len(agreeing) == len(results)):
-        why = (
-            f"the closest outputs differ by {closest:.2g} of their scale"
-            if not agreeing
-            else "all of them agree, so the input does not exercise these layers"
-        )
+    agreeing = _agreeing(results, lambda r: r[0])
+    if kinds and not agreeing:
+        return _decided_layer_by_layer(pairing, kinds, results, specs)
+    if kinds and len(agreeing) == len(results):
         return _remark(
             pairing,
             f"(Running both models on input {' '.join(s.describe() for s in specs)} "
             f"with each of the {len(results)} combinations of layouts did not single "
-            f"one out: {why}.)",
+            "one out: all of them agree, so the input does not exercise these layers.)",
         )
     # A kind is decided when every agreeing combination copies its pairs alike; the
     # others stay questions (their layers made no difference on this input, or were
@@ -472,17 +477,21 @@ def _try_combinations(
     specs: Sequence[InputSpec],
     base_model: Any,
     raw_model: Any,
-) -> list[tuple[float, tuple, list]]:
-    """(largest relative difference, combination, pairs) of each combination of
-    candidate layouts, both models run on ``specs`` (inf where they could not be
-    compared)."""
+) -> list[tuple[float, tuple, list, dict]]:
+    """(largest relative difference, combination, pairs, differences of each watched
+    layer run alone) of each combination of candidate layouts, both models run on
+    ``specs`` (inf where they could not be compared)."""
     arrays = make_inputs(specs, SEED)
-    if not _torch_side_runs(base_model, raw_model, arrays):
-        return []
     base_received: dict[str, list[np.ndarray]] = {}
+    # No paddle model runs on an input its torch partner does not run through: paddle
+    # checks fewer shapes than torch, and an image smaller than a network's receptive
+    # field (4x4 into paddle.vision's InceptionV3) reaches its CPU kernels with negative
+    # sizes and corrupts the process's memory instead of raising.
+    if framework_of_layer(raw_model) == "torch" and "" not in run(raw_model, arrays):
+        return []
     expected = run(base_model, arrays, [b for b, _ in watched], base_received)
-    if not expected and not run(raw_model, arrays, [r for _, r in watched]):
-        return []  # neither model gets anywhere on this input
+    if framework_of_layer(base_model) == "torch" and "" not in expected:
+        return []
     compared = [("", "")] + list(watched)
     results = []
     for combination in itertools.product(*[range(n) for n in choices]):
@@ -502,6 +511,7 @@ def _try_combinations(
         # GPU-only kernel) hides what follows it, on one side or both. A watched layer
         # one model did not reach is replayed alone on what the other one gave it.
         differences = []
+        alone: dict[tuple[str, str], float] = {}
         for b, r in compared:
             base_output, raw_output = expected.get(b), got.get(r)
             if b and base_output is None and r in raw_received:
@@ -510,21 +520,60 @@ def _try_combinations(
                 raw_output = replay(raw_model, r, base_received[b])
             if base_output is not None and raw_output is not None:
                 differences.append(_relative_difference(base_output, raw_output))
-        results.append((max(differences, default=math.inf), combination, pairs))
+            if b and base_output is not None:
+                # The layer on exactly what its base counterpart received: a difference
+                # upstream (another layout, a setting) does not reach it.
+                isolated = replay(raw_model, r, base_received.get(b, []))
+                if isolated is not None or raw_output is not None:
+                    alone[b, r] = _relative_difference(
+                        base_output, isolated if isolated is not None else raw_output
+                    )
+        results.append((max(differences, default=math.inf), combination, pairs, alone))
     return results
 
 
-def _torch_side_runs(
-    base_model: Any, raw_model: Any, arrays: Sequence[np.ndarray]
-) -> bool:
-    """Whether the torch model of the pair runs on ``arrays``. paddle checks fewer shapes
-    than torch: an image smaller than a network's receptive field (a 4x4 image into
-    paddle.vision's InceptionV3) reaches its CPU kernels with negative sizes and corrupts
-    the process's memory instead of raising, so no paddle model runs on an input the
-    torch model rejects."""
-    if framework_of_layer(base_model) == "torch":
-        return True  # the base model runs first and its failure ends the try
-    return "" in run(raw_model, arrays)
+def _agreeing(results: list, difference: Callable[[tuple], float]) -> list:
+    """The results whose difference is within PROBE_TOLERANCE and within SEPARATION
+    times the closest one's (or NOISE)."""
+    if not results:
+        return []
+    closest = min(difference(r) for r in results)
+    within = min(PROBE_TOLERANCE, max(NOISE, SEPARATION * closest))
+    return [r for r in results if difference(r) <= within]
+
+
+def _decided_layer_by_layer(
+    pairing: Pairing, kinds: dict, results: list, specs: Sequence[InputSpec]
+) -> Pairing:
+    """No combination makes the models' outputs agree: something no layout can fix
+    differs as well (a setting, two fused tensors whose parts lie in another order).
+    Each kind is then decided by the layer holding its pairs, run alone on what its
+    base counterpart received, where one layout makes it agree; emit's check after
+    copying reports what still differs. Kinds that stay open are refused, saying so."""
+    closest = min(r[0] for r in results)
+    found = list(pairing.pairs)
+    for position, indices in enumerate(kinds.values()):
+        layer = watched_layers(pairing.pairs[indices[0]])
+        agreeing = _agreeing(results, lambda r: r[3].get(layer, math.inf))
+        rows = {_rows_of(r[2], {0: indices}) for r in agreeing}
+        if layer is None or len(rows) != 1 or len(agreeing) == len(results):
+            continue
+        choice = agreeing[0][1][position]
+        for index in indices:
+            found[index] = decided(
+                found[index],
+                found[index].candidates[choice],
+                f"found by running `{layer[0]}` alone in both models",
+            )
+    return _remark(
+        dataclasses.replace(pairing, pairs=tuple(found)),
+        f"(Running both models on input {' '.join(s.describe() for s in specs)}, no "
+        f"combination of layouts made their outputs agree (the closest differ by "
+        f"{closest:.2g} of their scale), nor did running the layer holding these alone: "
+        "something else differs too, a setting (see the notes) or two fused tensors "
+        "whose parts lie in another order. Choose the layout with --layout; then "
+        "`padiff-gen verify` names the first layer that differs.)",
+    )
 
 
 def _rows_of(pairs: Sequence[UnitPair], kinds: dict) -> tuple:

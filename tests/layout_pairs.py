@@ -299,6 +299,32 @@ class PaddleUnreachedAttention(pnn.Layer):
         return self.attn(self.act(self.pre(x)))
 
 
+class TorchNormAttention(tnn.Module):
+    """LayerNorm -> attention with separate q/k/v; see PaddleNormAttention."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = tnn.LayerNorm(HIDDEN)
+        self.attn = TorchAttention()
+
+    def forward(self, x):
+        return self.attn(self.norm(x))
+
+
+class PaddleNormAttention(pnn.Layer):
+    """The same with a grouped fused qkv_proj, and forward code that doubles what the
+    attention gets: no layout makes the models agree, but the attention run alone on
+    what the torch one received does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = pnn.LayerNorm(HIDDEN)
+        self.attn = PaddleAttention(fused="grouped")
+
+    def forward(self, x):
+        return self.attn(2.0 * self.norm(x))
+
+
 # ---------------------------------------------------------------- MLPs and experts
 
 INTERMEDIATE, EXPERTS = 24, 3

@@ -258,3 +258,29 @@ def test_a_tied_embedding_keeps_its_padding_row_for_the_head(tmp_path):
         raw.embed.weight[raw.embed.padding_idx] = 0.0
     zeroed = output_difference(base, raw, inputs)
     assert zeroed["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(1.0, zeroed["scale"])
+
+
+@pytest.mark.parametrize("direction", [TORCH_TO_PADDLE, PADDLE_TO_TORCH])
+def test_a_difference_elsewhere_does_not_hide_a_layout(direction, tmp_path):
+    """paddle's forward code doubles the attention's input: no q/k/v layout makes the
+    models agree. The attention run alone on what its base counterpart received still
+    decides the grouped layout, and emit's check after copying reports the difference
+    that remains (verify then finds where)."""
+    torch_side = f"torch:{MODULE}.TorchNormAttention"
+    paddle_side = f"paddle:{MODULE}.PaddleNormAttention"
+    base, raw = (
+        (torch_side, paddle_side)
+        if direction == TORCH_TO_PADDLE
+        else (paddle_side, torch_side)
+    )
+    script = tmp_path / "init_weights.py"
+    result = run_cli("emit", "--base", base, "--raw", raw, "-o", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "their outputs differ by" in " ".join(result.stderr.split())
+    grouped = [
+        line
+        for line in script.read_text().splitlines()
+        if "groups=2" in line
+        and "(found by running `attn` alone in both models)" in line
+    ]
+    assert grouped
