@@ -374,6 +374,7 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
         f"{kinds.count('transpose')} with a transpose, "
         f"{kinds.count('layout')} fused, stacked or reshaped, "
         f"{kinds.count('initializer')} by initializers, "
+        f"{kinds.count('undecided')} undecided (several layouts fit), "
         f"{kinds.count('mismatch')} mismatched; "
         f"{len(base_left)} base and {len(raw_left)} raw units left over."
     )
@@ -386,8 +387,9 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
     if pairing.notes:
         count = len(pairing.notes)
         text += f" {count} difference{'s' if count != 1 else ''} outside the weights."
-    if first is None:
+    settled = first is None and not pairing.undecided
+    if settled:
         text += " Everything pairs."
     if width:
         text = _wrap(text, "", width)
-    return text if first is not None else paint(text, color, "green")
+    return paint(text, color, "green") if settled else text

@@ -284,3 +284,12 @@ def test_a_difference_elsewhere_does_not_hide_a_layout(direction, tmp_path):
         and "(found by running `attn` alone in both models)" in line
     ]
     assert grouped
+
+
+def test_inspect_does_not_call_an_undecided_layout_paired():
+    args = cli_args(MODULE, "qkv_grouped_gqa", TORCH_TO_PADDLE)
+    result = run_cli("inspect", *args, "--input", "3,7,5")
+    assert "UNDECIDED: 12 layouts fit" in result.stdout
+    summary = " ".join(result.stdout.split())
+    assert "1 undecided (several layouts fit)" in summary
+    assert "Everything pairs." not in summary
