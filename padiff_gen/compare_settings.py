@@ -107,9 +107,14 @@ class SettingNote:
         if self.setting == "kind":
             return f"base {self.base.class_name}, raw {self.raw.class_name}"
         base_fw, raw_fw = self.base.framework, self.raw.framework
+        base_shown, raw_shown = self.base_shown, self.raw_shown
+        if base_shown == raw_shown and self.base_meaning != self.raw_meaning:
+            # The same words mean different things (Embedding padding_idx): say what
+            # each layer does instead.
+            base_shown, raw_shown = self.base_meaning, self.raw_meaning
         if base_fw == raw_fw:
-            return f"base {self.base_shown}, raw {self.raw_shown}"
-        sides = {base_fw: self.base_shown, raw_fw: self.raw_shown}
+            return f"base {base_shown}, raw {raw_shown}"
+        sides = {base_fw: base_shown, raw_fw: raw_shown}
         return f"torch {sides['torch']}, paddle {sides['paddle']}"
 
     @property
