@@ -13,6 +13,12 @@ from pathlib import Path
 from conftest import ROOT, subprocess_env
 
 
+_PROGRESS_AT_ONCE = (
+    "from padiff_gen import progress; progress.SHOW_AFTER_S = 0.0; "
+    "from padiff_gen.__main__ import run; run()"
+)
+
+
 @dataclass
 class TerminalRun:
     returncode: int
@@ -21,15 +27,26 @@ class TerminalRun:
 
 
 def run_cli_in_terminal(
-    *args: str, cwd: Path = ROOT, stdout_tty: bool = True, stderr_tty: bool = True
+    *args: str,
+    cwd: Path = ROOT,
+    stdout_tty: bool = True,
+    stderr_tty: bool = True,
+    progress_at_once: bool = False,
 ) -> TerminalRun:
-    """`padiff-gen ARGS` with the chosen streams on a pty and the other one piped."""
+    """`padiff-gen ARGS` with the chosen streams on a pty and the other one piped.
+
+    ``progress_at_once`` shows every stage's status line from its start instead of after
+    half a second, so a test does not depend on how fast this machine builds a model.
+    """
+    command = ["-m", "padiff_gen"]
+    if progress_at_once:
+        command = ["-c", _PROGRESS_AT_ONCE]
     master, slave = pty.openpty()
     env = subprocess_env()
     env.pop("NO_COLOR", None)
     env["TERM"] = "xterm"
     process = subprocess.Popen(
-        [sys.executable, "-m", "padiff_gen", *args],
+        [sys.executable, *command, *args],
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
