@@ -1117,32 +1117,56 @@ ELEMENT_SIZES = {
     "complex128": 16,
 }
 
-# madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
-MADV_DONTNEED = 4
 
-
-def release_file_pages(path):
-    """Let go of the pages this process has mapped from a checkpoint file (Linux only).
-
-    torch.load(mmap=True) and safetensors map the whole file into memory. Pages once read
-    stay mapped and count towards the process's memory until the file is closed, which
-    would add a second copy of the model by the end. The file is only ever read, so
-    dropping the pages loses nothing: a page used again is read again from the file.
-    """
-    if not sys.platform.startswith("linux"):
-        return
+def file_mappings(path):
+    """(start, end) addresses of this process's mappings of the file at `path` (Linux's
+    /proc/self/maps; none elsewhere)."""
+    if path is None or not sys.platform.startswith("linux"):
+        return []
     target = os.path.realpath(path)
     try:
         with open("/proc/self/maps") as handle:
             mappings = handle.read().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in mappings:
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5] == target:
+            found.append(tuple(int(address, 16) for address in fields[0].split("-")))
+    return found
+
+
+# madvise(2) advice: drop the pages; a file-backed page is read again on its next use.
+MADV_DONTNEED = 4
+
+
+def release_file_pages(path, span=None):
+    """Let go of the pages this process has mapped from a checkpoint file (Linux only);
+    with `span` (first byte, end), only of those within it (a tensor's memory, rounded
+    out to whole pages).
+
+    torch.load(mmap=True), safetensors and the .pdparams reader map the file into
+    memory. Pages once read stay mapped and count towards the process's memory until
+    the file is closed, which would add a second copy of the model by the end. The file
+    is only ever read, so dropping the pages loses nothing: a page used again is read
+    again from the file. Only the file's own mappings are touched, so memory that is not
+    the file's (a tensor copied out of it) is never dropped.
+    """
+    mappings = file_mappings(path)
+    if not mappings:
+        return
+    try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
         return
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    for line in mappings:
-        fields = line.split(None, 5)
-        if len(fields) == 6 and fields[5] == target:
-            start, end = (int(address, 16) for address in fields[0].split("-"))
+    page = os.sysconf("SC_PAGE_SIZE")
+    for start, end in mappings:
+        if span is not None:
+            start = max(start, span[0] // page * page)
+            end = min(end, -(-span[1] // page) * page)
+        if start < end:
             madvise(start, end - start, MADV_DONTNEED)
 
 
@@ -1313,6 +1337,11 @@ class Checkpoint:
             count *= size
         return count * ELEMENT_SIZES.get(opened.dtypes[found], 4)
 
+    def dtype(self, key):
+        """The dtype name of the tensor at a base state-dict key, as stored."""
+        found = self.keys[key]
+        return self.files[found].dtypes[found]
+
     def tensor(self, key):
         """The tensor at a base state-dict key, in the base model's framework."""
         if key in self.assembled:
@@ -1338,10 +1367,11 @@ class Checkpoint:
             self.last_file = self.files[self.keys[key]].path
         return self.tensor(key)
 
-    def let_go(self):
-        """Drop the pages mapped from the file last read (see release_file_pages)."""
+    def let_go(self, span=None):
+        """Drop the pages mapped from the file last read (see release_file_pages); with
+        `span` (first byte, end), only those of that memory."""
         if self.last_file is not None:
-            release_file_pages(self.last_file)
+            release_file_pages(self.last_file, span)
 
     def close(self):
         self.let_go()
@@ -1640,19 +1670,40 @@ class ArrayInFile:
             raise pickle.UnpicklingError(f"an array of {size} bytes holds {length}")
 
     def read(self, path):
-        """The array as a CPU paddle tensor (bfloat16 for paddle's uint16 arrays); its
-        bytes are read from the file straight into the tensor's memory."""
+        """The array as a CPU paddle tensor (bfloat16 for paddle's uint16 arrays): the
+        file's bytes mapped into memory where it can be (see release_file_pages), else
+        read from the file into the tensor's memory."""
         if not isinstance(self.data, BytesInFile) or self.order != "C":
             flat = self.bytes(path) if isinstance(self.data, BytesInFile) else self.data
             array = numpy.frombuffer(flat, dtype=numpy.uint8).view(self.dtype)
             # paddle stores bfloat16 as uint16, and to_tensor turns it back.
             array = array.reshape(self.shape, order=self.order)
             return paddle.to_tensor(array, place=paddle.CPUPlace())
+        mapped = self.mapped(path)
+        if mapped is not None:
+            return mapped
         dtype = "bfloat16" if self.dtype == numpy.uint16 else self.dtype.name
         tensor = paddle.empty(list(self.shape), dtype=dtype).cpu()
         if self.data.size:
             self.bytes(path, numpy.from_dlpack(tensor.reshape([-1]).view(paddle.uint8)))
         return tensor
+
+    def mapped(self, path):
+        """The array as a paddle tensor over a private (copy-on-write) mapping of the
+        file, or None where paddle cannot take the mapping's memory as it is."""
+        bfloat16 = self.dtype == numpy.uint16  # paddle's bfloat16, bits as uint16
+        try:
+            array = numpy.memmap(
+                path,
+                dtype=numpy.int16 if bfloat16 else self.dtype,
+                mode="c",
+                offset=self.data.offset,
+                shape=self.shape,
+            )
+            tensor = paddle.from_dlpack(array)
+            return tensor.view(paddle.bfloat16) if bfloat16 else tensor
+        except Exception:  # an empty array, a dtype DLPack does not carry
+            return None
 
     def bytes(self, path, into=None):
         """The array's bytes, read from the file (into the uint8 array `into`)."""
@@ -2146,6 +2197,9 @@ class TensorBuffers:
         if self.spare is None or self.spare.numel() < buffer.numel():
             self.spare = buffer
 
+    def spare_nbytes(self):
+        return 0 if self.spare is None else self.spare.numel()
+
     def drop(self):
         """Free the spare memory (before something else needs memory of its own)."""
         self.spare = None
@@ -2172,6 +2226,43 @@ def release_layer(layer):
     for tensor in layer.state_dict().values():
         if tensor._is_initialized():
             tensor._clear_data()
+
+
+# A transposed tensor made in blocks reads this many bytes of its source's rows at a
+# time (each block is transposed into a buffer first: torch transposes into contiguous
+# memory 2-3x faster than into a column slab of the tensor).
+SOURCE_BLOCK_BYTES = 16 * 2**20
+
+
+def is_contiguous(tensor):
+    """Whether the tensor's elements lie in C order without gaps."""
+    return as_torch(tensor).is_contiguous()
+
+
+def file_mapped(path, span):
+    """Whether the memory `span` (first byte, end) lies in a mapping of the file at
+    `path`."""
+    return any(
+        start <= span[0] and span[1] <= end for start, end in file_mappings(path)
+    )
+
+
+def transpose_by_blocks(dst, src, rows_per_block, copied):
+    """Copy the 2-D `src` transposed into `dst`, `rows_per_block` rows of src at a
+    time, calling copied(block) with each block of src once it is copied (to let go of
+    its memory). Each block is transposed into a buffer of its size first, then copied
+    into its column slab of dst: torch transposes into contiguous memory 2-3x faster
+    than into a slab (measured here on 32000 x 4096 float32)."""
+    source, target = as_torch(src), writable_view(dst)
+    rows, columns = source.shape
+    buffer = torch.empty(columns * min(rows_per_block, rows), dtype=source.dtype)
+    for start in range(0, rows, rows_per_block):
+        block = source[start : start + rows_per_block]
+        staged = buffer[: block.numel()].view(columns, -1)
+        with torch.no_grad():
+            staged.copy_(block.t())
+        copy_tensor(target[:, start : start + rows_per_block], staged)
+        copied(block)
 
 
 # The bit pattern mark_unwritten() leaves in every element: a NaN with a payload that no
@@ -2276,6 +2367,15 @@ class RawTensors:
         self.in_flight = InFlight()
         self.buffers = TensorBuffers()
         self.threads = threads
+        # Bytes that making the largest tensor holds at the least, and holds as made
+        # (set by __call__): a transpose is made whole when that holds no more than
+        # the floor, and in blocks when it would.
+        self.floor = 0
+        self.budget = 0
+        # raw tensor id -> what lets go of a checkpoint tensor handed out as it is
+        self.passed = {}
+        self.passed_through = 0  # tensors handed out as the checkpoint holds them
+        self.made_in_blocks = 0
         self.rows = {}  # raw tensor id -> TENSOR_TABLE row
         for row in tensor_table:
             self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
@@ -2297,7 +2397,9 @@ class RawTensors:
         units_left = Counter(
             self.units[e.tensor_id][0] for e in entries if e.tensor_id in self.units
         )
+        self.floor = max((self.least_to_make(entry) for entry in entries), default=0)
         budget = max((self.bytes_to_make(entry) for entry in entries), default=0)
+        self.budget = budget
         ready, ahead = {}, None  # ahead: (index, future) of a row made in a thread
         pool = ThreadPoolExecutor(1, "padiff-convert") if self.threads else None
         try:
@@ -2328,6 +2430,8 @@ class RawTensors:
                     ahead = (index + 1, pool.submit(self.make_row, following))
                 yield entry, tensor
                 del tensor
+                if not uses[entry.tensor_id] and entry.tensor_id in self.passed:
+                    self.passed.pop(entry.tensor_id)()  # written: its pages let go
                 if entry.tensor_id in self.units:
                     row = self.units[entry.tensor_id][0]
                     units_left[row] -= 1
@@ -2340,11 +2444,34 @@ class RawTensors:
                 pool.shutdown()
 
     def bytes_to_make(self, entry):
-        """Bytes held while `entry`'s tensor is made: what is read, and what is made."""
+        """Bytes held while `entry`'s tensor is made: what is read, and what is made
+        (for rows that read a mapped file, as if it is one: see the module doc)."""
+        if entry.tensor_id in self.rows and self.in_blocks(entry):
+            return self.least_to_make(entry)
+        return self.whole_to_make(entry)
+
+    def least_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made, made in blocks if it can be."""
+        if entry.tensor_id in self.rows and self.transposes_alone(entry):
+            # the made tensor, a block of the source's rows and that block's buffer
+            return entry.nbytes + 2 * min(self.read_bytes(entry), SOURCE_BLOCK_BYTES)
+        return self.whole_to_make(entry)
+
+    def in_blocks(self, entry):
+        """Whether `entry`'s transpose is made in blocks: when it can be, and making
+        it whole would hold more than the largest tensor needs anyway."""
+        return self.transposes_alone(entry) and self.whole_to_make(entry) > self.floor
+
+    def read_bytes(self, entry):
+        row = self.rows[entry.tensor_id]
+        return sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
+
+    def whole_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made whole."""
         if entry.tensor_id in self.rows:
-            row = self.rows[entry.tensor_id]
-            read = sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
-            return read + entry.nbytes
+            if self.passes_through(entry):
+                return self.read_bytes(entry)
+            return self.read_bytes(entry) + entry.nbytes
         row = self.units[entry.tensor_id][0]
         prefix = f"{row[0]}." if row[0] else ""
         read = sum(
@@ -2362,14 +2489,63 @@ class RawTensors:
             made += count * ELEMENT_SIZES.get(dtype_name(tensor), 4)
         return read + made
 
+    def single_source(self, entry, transform):
+        """The base path of `entry`'s row if it reads one stored tensor whole through
+        `transform`, else None."""
+        base_path, _, row_transform, _, _ = self.rows[entry.tensor_id]
+        if row_transform != transform or isinstance(base_path, tuple):
+            return None
+        if base_path in self.checkpoint.assembled:
+            return None
+        return base_path
+
+    def passes_through(self, entry):
+        """Whether `entry`'s row copies a stored tensor as it is, in its own dtype."""
+        path = self.single_source(entry, "copy")
+        return path is not None and self.checkpoint.dtype(path) == entry.dtype
+
+    def transposes_alone(self, entry):
+        """Whether `entry`'s row transposes one stored 2-D tensor."""
+        path = self.single_source(entry, "transpose")
+        return path is not None and len(entry.shape) == 2
+
     def make_row(self, entry):
-        """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
+        """The tensor of a TENSOR_TABLE row: a fresh one filled from the checkpoint as
+        the row says, or the checkpoint's own (see the module doc)."""
+        if self.passes_through(entry):
+            source = self.checkpoint.read(self.single_source(entry, "copy"))
+            span = memory_span(source)
+            if is_contiguous(source) and file_mapped(self.checkpoint.last_file, span):
+                return self.pass_through(entry, source, span)
+            return self.fill(entry, lambda path: source)
+        if self.in_blocks(entry):
+            return self.transpose_in_blocks(entry)
+        return self.fill(entry, self.checkpoint.read)
+
+    def pass_through(self, entry, source, span):
+        """Hand out a tensor mapped from the checkpoint file as it is; its pages are let
+        go once it has been written."""
+        if self.buffers.spare_nbytes() + span[1] - span[0] > self.budget:
+            self.buffers.drop()
+        self.in_flight.add(span[1] - span[0])
+        path = self.checkpoint.last_file
+
+        def written():
+            release_file_pages(path, span)
+            self.in_flight.forget(span[1] - span[0])
+
+        self.passed[entry.tensor_id] = written
+        self.passed_through += 1
+        return source
+
+    def fill(self, entry, read_base):
+        """A fresh tensor filled by fill_raw_tensor."""
         tensor = self.buffers.empty(entry.shape, entry.dtype)
         self.in_flight.track(tensor)
         reads = []
 
         def read(path):
-            source = self.checkpoint.read(path)
+            source = read_base(path)
             reads.append(self.in_flight.track(source))
             return source
 
@@ -2377,6 +2553,37 @@ class RawTensors:
         self.checkpoint.let_go()
         for done in reads:  # read from a mapped file: its pages are dropped now
             done()
+        return tensor
+
+    def transpose_in_blocks(self, entry):
+        """A fresh tensor, the transpose of one stored 2-D tensor, made from blocks of
+        its rows; when the file is mapped, each block's pages are let go once copied, so
+        only the made tensor and one block (and its buffer) are held."""
+        self.made_in_blocks += 1
+        tensor = self.buffers.empty(entry.shape, entry.dtype)
+        self.in_flight.track(tensor)
+        source = self.checkpoint.read(self.single_source(entry, "transpose"))
+        path = self.checkpoint.last_file
+        span = memory_span(source)
+        rows = entry.shape[1]
+        step = max(1, SOURCE_BLOCK_BYTES * rows // max(1, span[1] - span[0]))
+        block_bytes = -(-(span[1] - span[0]) * min(step, rows) // rows)
+        mapped = file_mapped(path, span)
+        # held: a block's pages and its buffer, or (in memory of its own, not mapped)
+        # the whole source until made, and a buffer
+        held = 2 * block_bytes if mapped else span[1] - span[0] + block_bytes
+        self.in_flight.add(held)
+
+        def copied(block):
+            if mapped:
+                release_file_pages(path, memory_span(block))
+
+        try:
+            transpose_by_blocks(tensor, source, step, copied)
+        finally:
+            self.in_flight.forget(held)
+        del source
+        self.checkpoint.let_go()
         return tensor
 
     def make_layer(self, row, entries):
@@ -2475,7 +2682,8 @@ def convert_checkpoint(
     imports. The output is written to a temporary file or folder and renamed into place
     once its index lists exactly the raw model's tensors. `dtype` ("bfloat16",
     "float16", "float32") casts every floating-point tensor. Returns the number of
-    tensors, their bytes, and the peak bytes of tensors in flight.
+    tensors, their bytes, the peak bytes of tensors in flight, and how many tensors
+    were written straight from the mapped checkpoint or made in blocks.
     """
     base_model = build_base_without_weights(BASE_SPEC)
     raw_model = build_raw_without_weights(RAW_SPEC)
@@ -2501,6 +2709,8 @@ def convert_checkpoint(
         "tensors": len(entries),
         "bytes": sum(entry.nbytes for entry in entries),
         "peak_in_flight": tensors.in_flight.peak,
+        "passed_through": tensors.passed_through,
+        "made_in_blocks": tensors.made_in_blocks,
     }
 
 

@@ -177,29 +177,41 @@ def _tied_tensors(units: Sequence[Unit]) -> frozenset[str]:
     return frozenset(tied | {t.path for u in units for t in u.tensors if t.tied_to})
 
 
-def _copied_by_table_when_shared(
+def _copied_by_table(
     base: Unit,
     raw: Unit,
     shared: dict[str, frozenset[str]],
+    layers: dict[str, dict[str, Any]],
     pool: SpecialInitPool,
     frameworks: tuple[str, str],
 ) -> bool:
     """Whether a pair mapped to a built-in initializer is copied tensor by tensor
-    instead, because both layers share their tensor with another layer.
+    instead, by the tensor table.
 
-    A built-in initializer may write values the base tensor does not hold, to reconcile
-    the layer's own computation (torch's row at paddle's Embedding padding_idx is set to
-    zero). A tensor the model also uses elsewhere (a head tied to the embedding, in
-    both models) needs the values as they are there; what the initializer reconciled
-    then becomes a setting difference, which the settings table notes."""
+    - When the initializer says it would only copy these two layers' tensors as they
+      are (``copies_as_is``: an Embedding pair without a paddle padding_idx), and its
+      validator finds nothing wrong: the table shows the copy to a reviewer, and a
+      checkpoint conversion streams it instead of making both layers.
+    - When both layers share their tensor with another layer. A built-in initializer
+      may write values the base tensor does not hold, to reconcile the layer's own
+      computation (torch's row at paddle's Embedding padding_idx is set to zero). A
+      tensor the model also uses elsewhere (a head tied to the embedding, in both
+      models) needs the values as they are there; what the initializer reconciled then
+      becomes a setting difference, which the settings table notes."""
     if not (base.special and raw.special):
         return False
-    if not any(t.path in shared["base"] for t in base.tensors):
-        return False
-    if not any(t.path in shared["raw"] for t in raw.tensors):
-        return False
     entry = _find_initializer(pool, frameworks, base, raw)
-    return entry is not None and entry.origin == "built-in"
+    if entry is None or entry.origin != "built-in":
+        return False
+    if entry.copies_as_is is not None:
+        base_layer, raw_layer = layers["base"][base.path], layers["raw"][raw.path]
+        reason = entry.validate(base_layer, raw_layer) if entry.validate else None
+        valid = not reason or isinstance(reason, SettingDifference)
+        if valid and entry.copies_as_is(base_layer, raw_layer):
+            return True
+    return any(t.path in shared["base"] for t in base.tensors) and any(
+        t.path in shared["raw"] for t in raw.tensors
+    )
 
 
 def _pair_special(
@@ -420,7 +432,7 @@ def analyze(
     }
 
     def pair_units(base_unit: Unit, raw_unit: Unit) -> UnitPair:
-        if _copied_by_table_when_shared(base_unit, raw_unit, shared, pool, frameworks):
+        if _copied_by_table(base_unit, raw_unit, shared, layers, pool, frameworks):
             plain = (
                 dataclasses.replace(base_unit, special=False),
                 dataclasses.replace(raw_unit, special=False),

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from conftest import ROOT, subprocess_env
 
-
 _PROGRESS_AT_ONCE = (
     "from padiff_gen import progress; progress.SHOW_AFTER_S = 0.0; "
     "from padiff_gen.__main__ import run; run()"

@@ -64,8 +64,8 @@ def make_script(
 def load_table(script: Path) -> tuple:
     """The script's TENSOR_TABLE, plus a plain-copy row for each embedding it initializes.
 
-    The Llama pair's one special unit is its embedding (no padding_idx), which its
-    initializer copies as is.
+    The Llama pair's embedding has no padding_idx, so it is a table row; an Embedding
+    initializer's row (a paddle padding_idx) is read as the plain copy it makes.
     """
     namespace: dict = {}
     exec(compile(script.read_text(), str(script), "exec"), namespace)

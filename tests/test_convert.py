@@ -345,3 +345,82 @@ def test_a_conversion_that_fails_midway_leaves_nothing(tmp_path):
     assert result.returncode != 0
     assert "simulated failure after writing q and k" in result.stderr
     assert list(out.iterdir()) == []
+
+
+BLOCKS_PROBE = """
+import json, runpy, sys
+sys.modules["padiff_gen"] = None
+script, checkpoint, output, raw_framework, sabotage = json.loads(sys.argv[1])
+namespace = runpy.run_path(script)
+runtime = namespace["convert_checkpoint"].__globals__
+runtime["SOURCE_BLOCK_BYTES"] = 65536  # a sixteenth of the LM head
+if sabotage:  # the negative control: the last block comes out zero
+    blocks = runtime["transpose_by_blocks"]
+    runtime["transpose_by_blocks"] = lambda dst, src, step, copied: (
+        blocks(dst, src, step, copied),
+        dst[:, -step:].zero_(),  # a torch tensor: the scripts make tensors in torch
+    )
+target = namespace["plan_output"](output, None, None, raw_framework, checkpoint)
+print(json.dumps(namespace["convert_checkpoint"](checkpoint, target)))
+"""
+# Embedding and LM head of 1 MiB: .pdparams stores arrays that large outside the
+# pickle's frames, where the script's reader maps them.
+WIDE_VOCABULARY = dict(SMALL, vocab_size=4096)
+
+
+@pytest.mark.parametrize("direction", ["t2p", "p2t"])
+def test_the_largest_transpose_is_made_in_blocks_and_copies_pass_straight_through(
+    direction, tmp_path
+):
+    """The LM head, the one tensor that made whole would hold its source and its copy
+    (twice what the embedding copied as it is needs), is transposed a block of rows at
+    a time, its source's pages let go after each; tensors copied as they are go from
+    the mapped checkpoint (.pt, or .pdparams mapped by the script's own reader)
+    straight to the output. The tensors in flight peak well below a tensor and its
+    copy, and the output still computes what the base model computes. A block left
+    uncopied is caught by the same comparison."""
+    frameworks = ("torch", "paddle") if direction == "t2p" else ("paddle", "torch")
+    classes = {"torch": TorchLlama, "paddle": PaddleLlama}
+    script = tmp_path / "init.py"
+    emit(
+        *(f"{name}:bench.models.{classes[name].__name__}" for name in frameworks),
+        script,
+        base_kwargs=WIDE_VOCABULARY,
+        raw_kwargs=WIDE_VOCABULARY,
+    )
+    base = classes[frameworks[0]](**WIDE_VOCABULARY)
+    randomize(base, seed=11)
+    if direction == "t2p":
+        checkpoint = tmp_path / "base.pt"
+        torch.save(base.state_dict(), checkpoint)
+    else:
+        checkpoint = tmp_path / "base.pdparams"
+        paddle.save(base.state_dict(), str(checkpoint))
+    outcomes = {}
+    for sabotage in (False, True):
+        output = tmp_path / f"{sabotage}.{'pdparams' if direction == 't2p' else 'pt'}"
+        job = [str(script), str(checkpoint), str(output), frameworks[1], sabotage]
+        result = subprocess.run(
+            [sys.executable, "-c", BLOCKS_PROBE, json.dumps(job)],
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        done = json.loads(result.stdout.strip().splitlines()[-1])
+        raw = classes[frameworks[1]](**WIDE_VOCABULARY)
+        state = load_output(output, frameworks[1])
+        if direction == "t2p":
+            raw.set_state_dict(state)
+        else:
+            raw.load_state_dict(state, strict=True)
+        outcomes[sabotage] = (done, output_difference(base, raw, TOKENS))
+    done, outcome = outcomes[False]
+    largest = 4096 * 64 * 4
+    assert done["made_in_blocks"] == 1, done  # the LM head
+    assert done["passed_through"] >= 1, done  # the embedding, the norms
+    assert done["peak_in_flight"] < 1.5 * largest, done
+    assert_outputs_match(outcome)
+    wrong = outcomes[True][1]
+    assert wrong["max_abs_diff"] > 100 * max(outcome["max_abs_diff"], 1e-6), wrong

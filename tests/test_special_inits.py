@@ -208,3 +208,39 @@ def test_the_write_log_tells_covered_memory(spans, asked, covered):
     for span in spans:
         log.note(span)
     assert log.covers(asked) is covered
+
+
+@pytest.mark.parametrize(
+    "case, direction, initializer",
+    [
+        ("embedding", "torch_to_paddle", False),
+        ("embedding", "paddle_to_torch", False),
+        ("embedding_torch_padding_idx_paddle_none", "torch_to_paddle", False),
+        ("embedding_torch_padding_idx_paddle_none", "paddle_to_torch", False),
+        ("embedding_padding_idx", "torch_to_paddle", True),
+        ("embedding_padding_idx", "paddle_to_torch", True),
+    ],
+)
+def test_an_embedding_goes_through_its_initializer_only_where_it_does_more_than_copy(
+    case, direction, initializer
+):
+    """Only a paddle padding_idx gives the Embedding initializers work (a row to zero
+    in torch, or to check): without one the pair is an ordinary table row, which a
+    reviewer sees and a conversion streams. (test_layers runs every case's script.)"""
+    from padiff_gen.api import emit_text
+
+    sides = {
+        "torch": ("torch:tests.layer_pairs.torch_model", {"case": case}),
+        "paddle": ("paddle:tests.layer_pairs.paddle_model", {"case": case}),
+    }
+    base, raw = direction.split("_to_")
+    text = emit_text(
+        sides[base][0],
+        sides[raw][0],
+        base_kwargs=sides[base][1],
+        raw_kwargs=sides[raw][1],
+    )
+    rows = text[text.index("TENSOR_TABLE = (") : text.index("SPECIAL_INIT_TENSORS")]
+    table, special = rows.split("SPECIAL_INITS = ")
+    assert ('"0.weight", "0.weight", "copy"' in table) is not initializer, table
+    assert ("init_embedding_" in special) is initializer, special

@@ -395,6 +395,11 @@ class Checkpoint:
             count *= size
         return count * ELEMENT_SIZES.get(opened.dtypes[found], 4)
 
+    def dtype(self, key):
+        """The dtype name of the tensor at a base state-dict key, as stored."""
+        found = self.keys[key]
+        return self.files[found].dtypes[found]
+
     def tensor(self, key):
         """The tensor at a base state-dict key, in the base model's framework."""
         if key in self.assembled:
@@ -420,10 +425,11 @@ class Checkpoint:
             self.last_file = self.files[self.keys[key]].path
         return self.tensor(key)
 
-    def let_go(self):
-        """Drop the pages mapped from the file last read (see release_file_pages)."""
+    def let_go(self, span=None):
+        """Drop the pages mapped from the file last read (see release_file_pages); with
+        `span` (first byte, end), only those of that memory."""
         if self.last_file is not None:
-            release_file_pages(self.last_file)
+            release_file_pages(self.last_file, span)
 
     def close(self):
         self.let_go()
@@ -446,26 +452,57 @@ def same_kind(saved, expected):
     return saved not in FLOATING
 
 
-def release_file_pages(path):
-    """Let go of the pages this process has mapped from a checkpoint file (Linux only).
-
-    torch.load(mmap=True) and safetensors map the whole file into memory. Pages once read
-    stay mapped and count towards the process's memory until the file is closed, which
-    would add a second copy of the model by the end. The file is only ever read, so
-    dropping the pages loses nothing: a page used again is read again from the file.
-    """
-    if not sys.platform.startswith("linux"):
-        return
+def file_mappings(path):
+    """(start, end) addresses of this process's mappings of the file at `path` (Linux's
+    /proc/self/maps; none elsewhere)."""
+    if path is None or not sys.platform.startswith("linux"):
+        return []
     target = os.path.realpath(path)
     try:
         with open("/proc/self/maps") as handle:
             mappings = handle.read().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in mappings:
+        fields = line.split(None, 5)
+        if len(fields) == 6 and fields[5] == target:
+            found.append(tuple(int(address, 16) for address in fields[0].split("-")))
+    return found
+
+
+def file_mapped(path, span):
+    """Whether the memory `span` (first byte, end) lies in a mapping of the file at
+    `path`."""
+    return any(
+        start <= span[0] and span[1] <= end for start, end in file_mappings(path)
+    )
+
+
+def release_file_pages(path, span=None):
+    """Let go of the pages this process has mapped from a checkpoint file (Linux only);
+    with `span` (first byte, end), only of those within it (a tensor's memory, rounded
+    out to whole pages).
+
+    torch.load(mmap=True), safetensors and the .pdparams reader map the file into
+    memory. Pages once read stay mapped and count towards the process's memory until
+    the file is closed, which would add a second copy of the model by the end. The file
+    is only ever read, so dropping the pages loses nothing: a page used again is read
+    again from the file. Only the file's own mappings are touched, so memory that is not
+    the file's (a tensor copied out of it) is never dropped.
+    """
+    mappings = file_mappings(path)
+    if not mappings:
+        return
+    try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
         return
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    for line in mappings:
-        fields = line.split(None, 5)
-        if len(fields) == 6 and fields[5] == target:
-            start, end = (int(address, 16) for address in fields[0].split("-"))
+    page = os.sysconf("SC_PAGE_SIZE")
+    for start, end in mappings:
+        if span is not None:
+            start = max(start, span[0] // page * page)
+            end = min(end, -(-span[1] // page) * page)
+        if start < end:
             madvise(start, end - start, MADV_DONTNEED)

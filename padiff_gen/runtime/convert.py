@@ -7,6 +7,11 @@ transposed, cast), and a layer copied by a special initializer is given storage 
 filled from its base layer (read from the checkpoint for the occasion), handed out
 tensor by tensor and let go. So memory holds one tensor in flight (one layer for special
 initializers), never the model.
+
+Two rows hold less than a tensor and its copy, when the checkpoint file is mapped into
+memory (torch's zip format, safetensors read by torch, .pdparams): a tensor copied as
+it is, in its own dtype, is written straight from the mapped file; a transposed one is
+made from its source a block of rows at a time, each block's pages let go once copied.
 """
 
 import threading
@@ -14,12 +19,24 @@ import weakref
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from .checkpoint import ELEMENT_SIZES, FLOATING
+from .checkpoint import ELEMENT_SIZES, FLOATING, file_mapped, release_file_pages
 from .common import dtype_name, get_layer, get_tensor, release_layer
-from .copy_torch import MAKE_AHEAD, TensorBuffers, cast_tensor, memory_span
+from .copy_torch import (
+    MAKE_AHEAD,
+    TensorBuffers,
+    cast_tensor,
+    is_contiguous,
+    memory_span,
+    transpose_by_blocks,
+)
 from .output import OutputTensor
 from .rows import fill_raw_tensor, row_base_paths, row_raw_path
 from .special import init_layer_alone
+
+# A transposed tensor made in blocks reads this many bytes of its source's rows at a
+# time (each block is transposed into a buffer first: torch transposes into contiguous
+# memory 2-3x faster than into a column slab of the tensor).
+SOURCE_BLOCK_BYTES = 16 * 2**20
 
 
 def output_tensors(raw_model, dtype=None):
@@ -88,6 +105,15 @@ class RawTensors:
         self.in_flight = InFlight()
         self.buffers = TensorBuffers()
         self.threads = threads
+        # Bytes that making the largest tensor holds at the least, and holds as made
+        # (set by __call__): a transpose is made whole when that holds no more than
+        # the floor, and in blocks when it would.
+        self.floor = 0
+        self.budget = 0
+        # raw tensor id -> what lets go of a checkpoint tensor handed out as it is
+        self.passed = {}
+        self.passed_through = 0  # tensors handed out as the checkpoint holds them
+        self.made_in_blocks = 0
         self.rows = {}  # raw tensor id -> TENSOR_TABLE row
         for row in tensor_table:
             self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
@@ -109,7 +135,9 @@ class RawTensors:
         units_left = Counter(
             self.units[e.tensor_id][0] for e in entries if e.tensor_id in self.units
         )
+        self.floor = max((self.least_to_make(entry) for entry in entries), default=0)
         budget = max((self.bytes_to_make(entry) for entry in entries), default=0)
+        self.budget = budget
         ready, ahead = {}, None  # ahead: (index, future) of a row made in a thread
         pool = ThreadPoolExecutor(1, "padiff-convert") if self.threads else None
         try:
@@ -140,6 +168,8 @@ class RawTensors:
                     ahead = (index + 1, pool.submit(self.make_row, following))
                 yield entry, tensor
                 del tensor
+                if not uses[entry.tensor_id] and entry.tensor_id in self.passed:
+                    self.passed.pop(entry.tensor_id)()  # written: its pages let go
                 if entry.tensor_id in self.units:
                     row = self.units[entry.tensor_id][0]
                     units_left[row] -= 1
@@ -152,11 +182,34 @@ class RawTensors:
                 pool.shutdown()
 
     def bytes_to_make(self, entry):
-        """Bytes held while `entry`'s tensor is made: what is read, and what is made."""
+        """Bytes held while `entry`'s tensor is made: what is read, and what is made
+        (for rows that read a mapped file, as if it is one: see the module doc)."""
+        if entry.tensor_id in self.rows and self.in_blocks(entry):
+            return self.least_to_make(entry)
+        return self.whole_to_make(entry)
+
+    def least_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made, made in blocks if it can be."""
+        if entry.tensor_id in self.rows and self.transposes_alone(entry):
+            # the made tensor, a block of the source's rows and that block's buffer
+            return entry.nbytes + 2 * min(self.read_bytes(entry), SOURCE_BLOCK_BYTES)
+        return self.whole_to_make(entry)
+
+    def in_blocks(self, entry):
+        """Whether `entry`'s transpose is made in blocks: when it can be, and making
+        it whole would hold more than the largest tensor needs anyway."""
+        return self.transposes_alone(entry) and self.whole_to_make(entry) > self.floor
+
+    def read_bytes(self, entry):
+        row = self.rows[entry.tensor_id]
+        return sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
+
+    def whole_to_make(self, entry):
+        """Bytes held while `entry`'s tensor is made whole."""
         if entry.tensor_id in self.rows:
-            row = self.rows[entry.tensor_id]
-            read = sum(self.checkpoint.nbytes(path) for path in row_base_paths(row))
-            return read + entry.nbytes
+            if self.passes_through(entry):
+                return self.read_bytes(entry)
+            return self.read_bytes(entry) + entry.nbytes
         row = self.units[entry.tensor_id][0]
         prefix = f"{row[0]}." if row[0] else ""
         read = sum(
@@ -174,14 +227,63 @@ class RawTensors:
             made += count * ELEMENT_SIZES.get(dtype_name(tensor), 4)
         return read + made
 
+    def single_source(self, entry, transform):
+        """The base path of `entry`'s row if it reads one stored tensor whole through
+        `transform`, else None."""
+        base_path, _, row_transform, _, _ = self.rows[entry.tensor_id]
+        if row_transform != transform or isinstance(base_path, tuple):
+            return None
+        if base_path in self.checkpoint.assembled:
+            return None
+        return base_path
+
+    def passes_through(self, entry):
+        """Whether `entry`'s row copies a stored tensor as it is, in its own dtype."""
+        path = self.single_source(entry, "copy")
+        return path is not None and self.checkpoint.dtype(path) == entry.dtype
+
+    def transposes_alone(self, entry):
+        """Whether `entry`'s row transposes one stored 2-D tensor."""
+        path = self.single_source(entry, "transpose")
+        return path is not None and len(entry.shape) == 2
+
     def make_row(self, entry):
-        """A fresh tensor filled from the checkpoint as its TENSOR_TABLE row says."""
+        """The tensor of a TENSOR_TABLE row: a fresh one filled from the checkpoint as
+        the row says, or the checkpoint's own (see the module doc)."""
+        if self.passes_through(entry):
+            source = self.checkpoint.read(self.single_source(entry, "copy"))
+            span = memory_span(source)
+            if is_contiguous(source) and file_mapped(self.checkpoint.last_file, span):
+                return self.pass_through(entry, source, span)
+            return self.fill(entry, lambda path: source)
+        if self.in_blocks(entry):
+            return self.transpose_in_blocks(entry)
+        return self.fill(entry, self.checkpoint.read)
+
+    def pass_through(self, entry, source, span):
+        """Hand out a tensor mapped from the checkpoint file as it is; its pages are let
+        go once it has been written."""
+        if self.buffers.spare_nbytes() + span[1] - span[0] > self.budget:
+            self.buffers.drop()
+        self.in_flight.add(span[1] - span[0])
+        path = self.checkpoint.last_file
+
+        def written():
+            release_file_pages(path, span)
+            self.in_flight.forget(span[1] - span[0])
+
+        self.passed[entry.tensor_id] = written
+        self.passed_through += 1
+        return source
+
+    def fill(self, entry, read_base):
+        """A fresh tensor filled by fill_raw_tensor."""
         tensor = self.buffers.empty(entry.shape, entry.dtype)
         self.in_flight.track(tensor)
         reads = []
 
         def read(path):
-            source = self.checkpoint.read(path)
+            source = read_base(path)
             reads.append(self.in_flight.track(source))
             return source
 
@@ -189,6 +291,37 @@ class RawTensors:
         self.checkpoint.let_go()
         for done in reads:  # read from a mapped file: its pages are dropped now
             done()
+        return tensor
+
+    def transpose_in_blocks(self, entry):
+        """A fresh tensor, the transpose of one stored 2-D tensor, made from blocks of
+        its rows; when the file is mapped, each block's pages are let go once copied, so
+        only the made tensor and one block (and its buffer) are held."""
+        self.made_in_blocks += 1
+        tensor = self.buffers.empty(entry.shape, entry.dtype)
+        self.in_flight.track(tensor)
+        source = self.checkpoint.read(self.single_source(entry, "transpose"))
+        path = self.checkpoint.last_file
+        span = memory_span(source)
+        rows = entry.shape[1]
+        step = max(1, SOURCE_BLOCK_BYTES * rows // max(1, span[1] - span[0]))
+        block_bytes = -(-(span[1] - span[0]) * min(step, rows) // rows)
+        mapped = file_mapped(path, span)
+        # held: a block's pages and its buffer, or (in memory of its own, not mapped)
+        # the whole source until made, and a buffer
+        held = 2 * block_bytes if mapped else span[1] - span[0] + block_bytes
+        self.in_flight.add(held)
+
+        def copied(block):
+            if mapped:
+                release_file_pages(path, memory_span(block))
+
+        try:
+            transpose_by_blocks(tensor, source, step, copied)
+        finally:
+            self.in_flight.forget(held)
+        del source
+        self.checkpoint.let_go()
         return tensor
 
     def make_layer(self, row, entries):

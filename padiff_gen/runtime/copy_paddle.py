@@ -138,8 +138,23 @@ class TensorBuffers:
     def empty(self, shape, dtype):
         return empty_tensor(shape, dtype)
 
+    def spare_nbytes(self):
+        return 0
+
     def drop(self):
         pass
+
+
+def is_contiguous(tensor):
+    """Whether the tensor's elements lie in C order without gaps."""
+    return tensor.is_contiguous()
+
+
+def transpose_by_blocks(dst, src, rows_per_block, copied):
+    """The interface of copy_torch.transpose_by_blocks: here in one block (paddle ->
+    paddle scripts transpose only a user's custom layouts), copied(src) after it."""
+    copy_tensor(dst, src, "transpose")
+    copied(src)
 
 
 def cast_tensor(tensor, dtype):

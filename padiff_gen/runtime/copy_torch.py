@@ -255,9 +255,35 @@ class TensorBuffers:
         if self.spare is None or self.spare.numel() < buffer.numel():
             self.spare = buffer
 
+    def spare_nbytes(self):
+        return 0 if self.spare is None else self.spare.numel()
+
     def drop(self):
         """Free the spare memory (before something else needs memory of its own)."""
         self.spare = None
+
+
+def is_contiguous(tensor):
+    """Whether the tensor's elements lie in C order without gaps."""
+    return as_torch(tensor).is_contiguous()
+
+
+def transpose_by_blocks(dst, src, rows_per_block, copied):
+    """Copy the 2-D `src` transposed into `dst`, `rows_per_block` rows of src at a
+    time, calling copied(block) with each block of src once it is copied (to let go of
+    its memory). Each block is transposed into a buffer of its size first, then copied
+    into its column slab of dst: torch transposes into contiguous memory 2-3x faster
+    than into a slab (measured here on 32000 x 4096 float32)."""
+    source, target = as_torch(src), writable_view(dst)
+    rows, columns = source.shape
+    buffer = torch.empty(columns * min(rows_per_block, rows), dtype=source.dtype)
+    for start in range(0, rows, rows_per_block):
+        block = source[start : start + rows_per_block]
+        staged = buffer[: block.numel()].view(columns, -1)
+        with torch.no_grad():
+            staged.copy_(block.t())
+        copy_tensor(target[:, start : start + rows_per_block], staged)
+        copied(block)
 
 
 def cast_tensor(tensor, dtype):

@@ -99,19 +99,40 @@ class ArrayInFile:
             raise pickle.UnpicklingError(f"an array of {size} bytes holds {length}")
 
     def read(self, path):
-        """The array as a CPU paddle tensor (bfloat16 for paddle's uint16 arrays); its
-        bytes are read from the file straight into the tensor's memory."""
+        """The array as a CPU paddle tensor (bfloat16 for paddle's uint16 arrays): the
+        file's bytes mapped into memory where it can be (see release_file_pages), else
+        read from the file into the tensor's memory."""
         if not isinstance(self.data, BytesInFile) or self.order != "C":
             flat = self.bytes(path) if isinstance(self.data, BytesInFile) else self.data
             array = numpy.frombuffer(flat, dtype=numpy.uint8).view(self.dtype)
             # paddle stores bfloat16 as uint16, and to_tensor turns it back.
             array = array.reshape(self.shape, order=self.order)
             return paddle.to_tensor(array, place=paddle.CPUPlace())
+        mapped = self.mapped(path)
+        if mapped is not None:
+            return mapped
         dtype = "bfloat16" if self.dtype == numpy.uint16 else self.dtype.name
         tensor = paddle.empty(list(self.shape), dtype=dtype).cpu()
         if self.data.size:
             self.bytes(path, numpy.from_dlpack(tensor.reshape([-1]).view(paddle.uint8)))
         return tensor
+
+    def mapped(self, path):
+        """The array as a paddle tensor over a private (copy-on-write) mapping of the
+        file, or None where paddle cannot take the mapping's memory as it is."""
+        bfloat16 = self.dtype == numpy.uint16  # paddle's bfloat16, bits as uint16
+        try:
+            array = numpy.memmap(
+                path,
+                dtype=numpy.int16 if bfloat16 else self.dtype,
+                mode="c",
+                offset=self.data.offset,
+                shape=self.shape,
+            )
+            tensor = paddle.from_dlpack(array)
+            return tensor.view(paddle.bfloat16) if bfloat16 else tensor
+        except Exception:  # an empty array, a dtype DLPack does not carry
+            return None
 
     def bytes(self, path, into=None):
         """The array's bytes, read from the file (into the uint8 array `into`)."""

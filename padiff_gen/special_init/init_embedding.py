@@ -112,6 +112,13 @@ def validate_embedding(base_layer: Any, raw_layer: Any) -> Optional[str]:
     )
 
 
+def copies_embedding_as_is(base_layer: Any, raw_layer: Any) -> bool:
+    """Without a paddle padding_idx both initializers only copy the table: no row to
+    zero (paddle -> torch), none to check (torch -> paddle)."""
+    paddle_layer = raw_layer if hasattr(base_layer, "num_embeddings") else base_layer
+    return paddle_padding_idx(paddle_layer) is None
+
+
 init_pool.add(
     "torch",
     "Embedding",
@@ -119,6 +126,7 @@ init_pool.add(
     "Embedding",
     init_embedding_torch_to_paddle,
     validate=validate_embedding,
+    copies_as_is=copies_embedding_as_is,
 )
 init_pool.add(
     "paddle",
@@ -127,4 +135,5 @@ init_pool.add(
     "Embedding",
     init_embedding_paddle_to_torch,
     validate=validate_embedding,
+    copies_as_is=copies_embedding_as_is,
 )

@@ -23,6 +23,10 @@ FRAMEWORKS = ("torch", "paddle")
 # validate(base_layer, raw_layer) -> None when the initializer can copy this pair, else the
 # reason it cannot, or a SettingDifference when it can but the layers still compute apart.
 Validator = Callable[[Any, Any], Optional[str]]
+# copies_as_is(base_layer, raw_layer) -> True when, for these two layers, the initializer
+# would only copy each tensor as it is: the pair is then copied by the script's tensor
+# table instead, where a reviewer sees it and a checkpoint conversion streams it.
+AsIsTest = Callable[[Any, Any], bool]
 
 
 class SettingDifference(str):
@@ -61,6 +65,7 @@ class Initializer:
     func: Callable[[Any, Any], None] = field(compare=False)
     origin: str = "built-in"
     validate: Optional[Validator] = field(default=None, compare=False)
+    copies_as_is: Optional[AsIsTest] = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -102,6 +107,7 @@ class SpecialInitPool:
         *,
         origin: Optional[str] = None,
         validate: Optional[Validator] = None,
+        copies_as_is: Optional[AsIsTest] = None,
     ) -> Initializer:
         _check_framework(base_framework, "base_framework")
         _check_framework(raw_framework, "raw_framework")
@@ -113,7 +119,7 @@ class SpecialInitPool:
             )
         key = InitKey(base_framework, base_class, raw_framework, raw_class)
         origin = origin or (self._origins[-1] if self._origins else _origin_of(func))
-        entry = Initializer(key, func, origin, validate)
+        entry = Initializer(key, func, origin, validate, copies_as_is)
         self._entries[key] = (
             entry  # a later registration overrides: users may replace built-ins
         )
