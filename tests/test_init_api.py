@@ -114,11 +114,19 @@ def test_the_api_is_documented():
 
 
 def test_the_guide_shows_the_tested_example():
-    """Every code block of the guide that names an example file is in that file."""
+    """Every code block of the guide that names an example file is in that file, in
+    the file's order: copied top to bottom, the blocks make a module that runs (no
+    name used before the block that defines it)."""
     guide = (ROOT / "docs" / "writing_initializers.md").read_text()
     blocks = re.findall(r"```python\n# (examples/\S+\.py)\n(.*?)```", guide, re.S)
     assert len(blocks) >= 2
+    found = {}
     for path, code in blocks:
         source = (ROOT / path).read_text()
         for chunk in code.strip().split("\n\n\n"):
             assert chunk.strip() in source, f"{path} no longer holds:\n{chunk}"
+            position = source.index(chunk.strip())
+            assert position > found.get(
+                path, -1
+            ), f"{path}: shown out of order:\n{chunk}"
+            found[path] = position

@@ -5,7 +5,9 @@ with the default invocation (no --map, no options) as a subprocess; the generate
 then runs standalone (tests_llm/check_generated.py, padiff_gen unimportable) on randomly
 perturbed base weights, and both models' logits are compared. A tiny Hugging Face
 checkpoint saved with `save_pretrained` (sharded safetensors) is converted with the
-generated script as a program and loaded into the PaddleFormers model.
+generated script as a program and loaded into the PaddleFormers model, where it must hold
+what PaddleFormers' own from_pretrained makes of that checkpoint; the other way, the
+script's sharded safetensors output loads with transformers' from_pretrained.
 
 The emits of the selected tests run two at a time, once per session, and all generated
 scripts are checked in one process: each process pays ~6 s to import torch, paddle,
@@ -281,3 +283,71 @@ def assert_round_trip(arch: str, saved: dict, loaded: dict) -> None:
             assert (np.abs(loaded[name] - value) <= bound).all(), name
         else:
             np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("arch", CHECKPOINT_ARCHS)
+@pytest.mark.parametrize("direction", ["pf_to_hf"])  # (which scripts to emit)
+def test_sharded_torch_output_loads_with_transformers_from_pretrained(
+    arch, direction, emitted, tmp_path
+):
+    """PaddleFormers -> Hugging Face: the script's sharded safetensors output (`-o
+    folder/ --max-shard-size`), with the Hugging Face config saved beside it, is what
+    transformers' from_pretrained reads: the model it loads computes the PaddleFormers
+    model's logits."""
+    import paddle
+    import torch
+
+    spec = pairs.ARCHITECTURES[arch]
+    script = emitted_script(emitted, arch, direction)
+    base, raw = pairs.pf_model(arch), pairs.hf_model(arch)
+    harness.randomize(base, 8)
+    checkpoint = tmp_path / "base.pdparams"
+    paddle.save(base.state_dict(), str(checkpoint))
+    output = tmp_path / "converted"
+    done = _run_standalone(
+        script,
+        "--base-ckpt",
+        str(checkpoint),
+        "-o",
+        f"{output}/",
+        "--max-shard-size",
+        "40KB",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list(output.glob("model-*.safetensors"))) > 1
+    raw.config.save_pretrained(str(output))
+    loaded = type(raw).from_pretrained(str(output), dtype=torch.float32).eval()
+    ids = harness.token_ids(pairs.hf_config(arch).vocab_size)
+    result = harness.difference(
+        harness.logits(base, ids, bool(spec.pf_train_mode)), harness.logits(loaded, ids)
+    )
+    assert result["relative"] < TOLERANCE, result
+
+
+@pytest.mark.parametrize("arch", CHECKPOINT_ARCHS)
+def test_paddleformers_own_loader_agrees_with_the_conversion(arch, emitted, tmp_path):
+    """PaddleFormers' from_pretrained reads Hugging Face's layout (its AOA config
+    converts on load; its save_pretrained writes that layout too), so a PaddleFormers
+    model is loaded with from_pretrained from the Hugging Face checkpoint itself, and
+    the script's output is its state dict (set_state_dict). Both routes give the model
+    the same tensors: PaddleFormers' own converter checks the script's layouts."""
+    import paddle
+
+    spec = pairs.ARCHITECTURES[arch]
+    script = emitted_script(emitted, arch, "hf_to_pf")
+    hf = pairs.hf_model(arch)
+    harness.randomize(hf, 9)
+    checkpoint = tmp_path / "hf"
+    hf.save_pretrained(checkpoint, max_shard_size="40KB")
+    output = tmp_path / "raw.pdparams"
+    index = checkpoint / "model.safetensors.index.json"
+    done = _run_standalone(script, "--base-ckpt", str(index), "-o", str(output))
+    assert done.returncode == 0, done.stderr[-3000:]
+    converted = pairs.pf_model(arch)
+    missing, unexpected = converted.set_state_dict(paddle.load(str(output)))
+    assert not missing and not unexpected, (missing, unexpected)
+    model_class = getattr(pairs._PF_MODULES[arch], spec.pf_model)
+    loaded = model_class.from_pretrained(str(checkpoint), dtype="float32")
+    assert_round_trip(
+        arch, harness.state_arrays(converted), harness.state_arrays(loaded)
+    )
