@@ -1783,7 +1783,11 @@ def check_file(path, base_checkpoint):
     """Refuse an output file that cannot be written, before any slow work."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise UsageProblem(f"the output directory of {path} does not exist")
+        parent = os.path.dirname(path.rstrip("/" + os.sep)) or "."
+        raise UsageProblem(
+            f"the output directory of {path} ({parent}) does not exist; make it first "
+            f"(mkdir -p {parent}) or choose another -o path"
+        )
     if not os.access(directory, os.W_OK | os.X_OK):
         raise UsageProblem(f"the output directory of {path} is not writable")
     if base_checkpoint and same_file(path, base_checkpoint):

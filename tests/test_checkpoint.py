@@ -498,6 +498,16 @@ def test_output_problems_are_found_before_any_work(
     )
     assert missing_dir.returncode == 1
     assert "error: the output directory of" in missing_dir.stderr
+    assert f"mkdir -p {tmp_path / 'no'}" in missing_dir.stderr
+    missing_parent = run_script(
+        torch_to_paddle,
+        "--base-ckpt",
+        checkpoint,
+        "-o",
+        f"{tmp_path / 'none' / 'sharded'}/",
+    )
+    assert missing_parent.returncode == 1
+    assert f"({tmp_path / 'none'}) does not exist" in missing_parent.stderr
     same = FORMATS["safetensors"](base_state, tmp_path)
     before = same.read_bytes()
     onto_input = run_script(torch_to_paddle, "--base-ckpt", same, "-o", same)
