@@ -5,7 +5,8 @@ target in ``[tool.padiff-gen]``, which then also tells whether the options chang
 the texts differ, :func:`classify` says why, from the parsed code rather than the text:
 
 - ``options``: the configured target's options differ from the recorded command;
-- ``models``: the tensor tables differ, so the models (or the layer map) changed;
+- ``models``: the tensor tables differ, so the models (or the layer map) changed, or
+  their `# differs:` marks do (a setting that is not a weight changed in a model);
 - ``version``: tables and code are identical, only comments or formatting differ (another
   padiff-gen or black version wrote the file);
 - ``code``: the tables agree but code outside them differs (an initializer's source changed,
@@ -281,6 +282,39 @@ def _table_summary(old: dict[str, list[str]], new: dict[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
+# A table row with its `# differs:` mark: a setting that is not a weight differs there.
+DIFFERS_MARK = re.compile(r"^\s*(\(.*\)),\s*# differs: (.*)$")
+
+
+def setting_marks(text: str) -> dict[str, str]:
+    """Raw path -> the `# differs:` mark of its table row, in a script's text (the
+    tables are one row a line: they are not formatted)."""
+    marks = {}
+    for line in text.splitlines():
+        found = DIFFERS_MARK.match(line)
+        if found:
+            try:
+                row = ast.literal_eval(found.group(1))
+            except (ValueError, SyntaxError):
+                continue
+            marks[str(row[1])] = found.group(2).strip()
+    return marks
+
+
+def _marks_summary(old: dict[str, str], new: dict[str, str]) -> str:
+    """What changed in the `# differs:` marks, for the first few rows."""
+    parts = []
+    for path in sorted(set(old) | set(new)):
+        if path not in old:
+            parts.append(f"`{path}` now differs ({new[path]})")
+        elif path not in new:
+            parts.append(f"`{path}` no longer differs (was: {old[path]})")
+        elif old[path] != new[path]:
+            parts.append(f"`{path}` differs otherwise ({new[path]}; was: {old[path]})")
+    shown = "; ".join(parts[:3])
+    return shown + (f"; and {len(parts) - 3} more" if len(parts) > 3 else "")
+
+
 def classify(committed: str, regenerated: str) -> list[Reason]:
     """Why two different scripts differ (options are judged by the caller)."""
     old_version, new_version = header_version(committed), header_version(regenerated)
@@ -300,6 +334,15 @@ def classify(committed: str, regenerated: str) -> list[Reason]:
             Reason(
                 "models",
                 "the models changed: " + _table_summary(old_rows, new_rows) + made_by,
+            )
+        ]
+    old_marks, new_marks = setting_marks(committed), setting_marks(regenerated)
+    if old_marks != new_marks:
+        return [
+            Reason(
+                "models",
+                "a setting of the models that is not a weight changed (the tables copy "
+                "the same tensors): " + _marks_summary(old_marks, new_marks) + made_by,
             )
         ]
     if ast.dump(old) == ast.dump(new):
