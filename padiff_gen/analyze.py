@@ -307,6 +307,25 @@ def _leftover_error(base_units: list[Unit], raw_units: list[Unit]) -> UnitPair:
         )
     else:
         last = f" The {other} model has no units with weights at all."
+    fix = (
+        f"Add the missing layers to the {other} model or remove the extra ones from the "
+        f"{role} model (compare the trees with `padiff-gen inspect`)."
+    )
+    ties = [t for unit in left for t in unit.tensors if t.tied_to]
+    if ties and all(t.tied_to for unit in left for t in unit.tensors):
+        # Every extra unit only holds a tensor of another layer (an LM head tied to the
+        # embedding): the other model may use that tensor in its forward code instead.
+        named = ", ".join(f"`{t.path}` is `{t.tied_to}`" for t in ties[:3])
+        last += (
+            f" {named} (tied: one tensor), so the {other} model may compute with it "
+            "directly (a matmul with the embedding's weight), which padiff-gen cannot "
+            "pair with a layer."
+        )
+        fix = (
+            f"Give the {other} model a layer that holds the tied tensor and computes "
+            "with it (a head keeping the embedding's weight as its own), so that the "
+            "two pair; or untie it in both models."
+        )
     return UnitPair(
         base,
         raw,
@@ -314,8 +333,7 @@ def _leftover_error(base_units: list[Unit], raw_units: list[Unit]) -> UnitPair:
             f"The base model has {len(base_units)} units with weights but the raw model has "
             f"{len(raw_units)}: nothing on the {other} side pairs with {role} {listing}."
             + last,
-            f"Add the missing layers to the {other} model or remove the extra ones from the "
-            f"{role} model (compare the trees with `padiff-gen inspect`).",
+            fix,
             base,
             raw,
         ),

@@ -315,3 +315,36 @@ def test_inserted_layer_is_named_not_a_pair_its_shift_made_by_path(in_root):
         error = raised.value
         assert error.base.path == "stem.enc.0", error.text
         assert "1 unit that the raw model lacks, `stem.enc.0`" in error.text
+
+
+def test_an_extra_tied_head_says_it_is_tied():
+    """torch ties its LM head to the embedding; paddle computes the head with a matmul
+    on the embedding's weight and has no head layer. The refusal names the tie and a
+    way out, not only the unit counts."""
+    import paddle
+    import torch
+
+    class TorchTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 4)
+            self.lm_head = torch.nn.Linear(4, 10, bias=False)
+            self.lm_head.weight = self.embed.weight
+
+        def forward(self, ids):
+            return self.lm_head(self.embed(ids))
+
+    class PaddleMatmul(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.embed = paddle.nn.Embedding(10, 4)
+
+        def forward(self, ids):
+            return paddle.matmul(self.embed(ids), self.embed.weight, transpose_y=True)
+
+    with pytest.raises(MappingError) as raised:
+        api.emit_text(TorchTied(), PaddleMatmul())
+    text = " ".join(str(raised.value).split())
+    assert "nothing on the raw side pairs with base `lm_head` (Linear)" in text
+    assert "`lm_head.weight` is `embed.weight` (tied: one tensor)" in text
+    assert "Give the raw model a layer that holds the tied tensor" in text
