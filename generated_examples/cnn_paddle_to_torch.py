@@ -1946,9 +1946,33 @@ def plan_output(path, format, max_shard_size, raw_framework, base_checkpoint):
     return Output(path, chosen)
 
 
+def put_on_disk(path):
+    """fsync(2) a file or a folder (a folder's entries: names made or renamed in it).
+    A folder that cannot be opened or synced (Windows, some network file systems) is
+    left to the file system's own care; a file that cannot be synced raises OSError.
+    """
+    folder = os.path.isdir(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY if folder else os.O_RDWR)
+    except OSError:
+        if folder:
+            return
+        raise
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(descriptor)
+
+
 class AtomicOutput:
     """A temporary file or folder beside the output, renamed into place by commit();
     removed if anything goes wrong first, so that no half-written output is ever left.
+    commit() puts the data on disk (fsync) before the rename and the rename after it,
+    so that after a crash or power loss the output is either whole or absent, never a
+    file of the right name with holes (ext4 and xfs write data late, after the rename).
     """
 
     def __init__(self, path, folder):
@@ -1970,12 +1994,17 @@ class AtomicOutput:
         return self
 
     def commit(self):
+        if self.folder:
+            for name in sorted(os.listdir(self.temporary)):
+                put_on_disk(os.path.join(self.temporary, name))
+        put_on_disk(self.temporary)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.temporary, (0o777 if self.folder else 0o666) & ~umask)
         if self.folder and os.path.isdir(self.path):
             os.rmdir(self.path)  # empty: check_folder made sure
         os.replace(self.temporary, self.path)
+        put_on_disk(os.path.dirname(os.path.abspath(self.path)))
 
     def __exit__(self, *exc_info):
         if os.path.isdir(self.temporary):

@@ -424,3 +424,62 @@ def test_the_largest_transpose_is_made_in_blocks_and_copies_pass_straight_throug
     assert_outputs_match(outcome)
     wrong = outcomes[True][1]
     assert wrong["max_abs_diff"] > 100 * max(outcome["max_abs_diff"], 1e-6), wrong
+
+
+DURABILITY_PROBE = """
+import os, runpy, sys
+sys.modules["padiff_gen"] = None
+events, sys.argv = sys.argv[1], sys.argv[2:]
+fsync, replace = os.fsync, os.replace
+
+
+def record(*words):
+    with open(events, "a") as log:
+        log.write(" ".join(words) + "\\n")
+
+
+def recording_fsync(descriptor):
+    record("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{descriptor}")))
+    fsync(descriptor)
+
+
+def recording_replace(source, target):
+    record("replace", os.path.basename(source), os.path.basename(target))
+    replace(source, target)
+
+
+os.fsync, os.replace = recording_fsync, recording_replace
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("name", ["raw.pdparams", "sharded/"])
+def test_the_output_is_on_disk_before_it_takes_its_name(
+    name, scripts, models, tmp_path
+):
+    """After a crash the output is whole or absent: every file written is fsynced
+    before the temporary file or folder is renamed to the output's name, and the
+    folder that holds the name is fsynced after the rename."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    output, events = folder / name.rstrip("/"), tmp_path / "events.txt"
+    options = ["--max-shard-size", "200KB"] if name.endswith("/") else []
+    result = subprocess.run(
+        [sys.executable, "-c", DURABILITY_PROBE, str(events), str(scripts["t2p"])]
+        + ["--base-ckpt", str(models["t2p"][1]), "-o", str(output), *options],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    log = [line.split() for line in events.read_text().splitlines()]
+    renames = [i for i, event in enumerate(log) if event[0] == "replace"]
+    assert len(renames) == 1 and log[renames[0]][2] == output.name, log
+    temporary = log[renames[0]][1]
+    synced_before = {event[1] for event in log[: renames[0]] if event[0] == "fsync"}
+    written = [p.name for p in output.iterdir()] if output.is_dir() else []
+    assert synced_before >= {temporary, *written}, log
+    if written:
+        assert len(written) > 2  # shards and their index
+    assert ["fsync", folder.name] in log[renames[0] + 1 :], log
