@@ -26,6 +26,7 @@ built with its weights; ``--help`` lists the options)::
 import argparse
 import ast
 import ctypes
+import glob
 import importlib
 import io
 import json
@@ -1786,6 +1787,30 @@ def plan_output(path, format, max_shard_size, raw_framework, base_checkpoint):
     return Output(path, chosen)
 
 
+def files_under(path):
+    """The files of a folder, or the file itself."""
+    if not os.path.isdir(path):
+        return [path]
+    return [os.path.join(path, name) for name in os.listdir(path)]
+
+
+def note_stopped_runs(prefix):
+    """Name the temporaries (`prefix` + random + `.partial`) that runs killed before
+    they finished left beside the output (a SIGKILL or a power loss skips the clean-up;
+    they may be as large as the output). They are named, not removed: another run may
+    be writing one of them now."""
+    for leftover in sorted(glob.glob(glob.escape(prefix) + "*.partial")):
+        try:
+            size = sum(os.path.getsize(file) for file in files_under(leftover))
+        except OSError:  # removed meanwhile
+            continue
+        report(
+            f"note: {leftover} ({size / 1e6:.0f} MB) was left by a run of this script "
+            f"that was stopped before it finished; remove it (rm -r {leftover}) unless "
+            "a run is writing it now"
+        )
+
+
 def put_on_disk(path):
     """fsync(2) a file or a folder (a folder's entries: names made or renamed in it).
     A folder that cannot be opened or synced (Windows, some network file systems) is
@@ -1820,6 +1845,7 @@ class AtomicOutput:
         self.folder = folder
         directory = os.path.dirname(os.path.abspath(path))
         prefix = f".{os.path.basename(path)}."
+        note_stopped_runs(os.path.join(directory, prefix))
         if folder:
             self.temporary = tempfile.mkdtemp(
                 prefix=prefix, suffix=".partial", dir=directory
@@ -2699,6 +2725,15 @@ def main(argv=None):
             summary = f"initialised the raw model: {len(TENSOR_TABLE) + len(SPECIAL_INITS)} copies"
     except (WeightMismatchError, CheckpointError, UsageProblem) as error:
         raise SystemExit(f"error: {error}")
+    except KeyboardInterrupt:
+        if args.output:
+            report(
+                f"interrupted: {args.output} takes its name only when whole, so it holds "
+                "the whole output or what it held before; the temporary beside it is removed"
+            )
+        else:
+            report("interrupted: nothing was written")
+        raise SystemExit(130)  # 128 + SIGINT, as a shell reports it
     if not args.quiet:
         if args.output:
             summary += f"; wrote {args.output}"

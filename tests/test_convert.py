@@ -483,3 +483,55 @@ def test_the_output_is_on_disk_before_it_takes_its_name(
     if written:
         assert len(written) > 2  # shards and their index
     assert ["fsync", folder.name] in log[renames[0] + 1 :], log
+
+
+INTERRUPT_PROBE = """
+import os, runpy, sys
+sys.modules["padiff_gen"] = None
+
+
+def interrupted(*args):
+    raise KeyboardInterrupt  # Ctrl-C at the worst moment: all written, not yet renamed
+
+
+os.replace, sys.argv = interrupted, sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("name", ["raw.pdparams", "sharded/"])
+def test_ctrl_c_says_one_line_and_leaves_nothing(name, scripts, models, tmp_path):
+    """Ctrl-C is not a bug: one line, exit status 130 as a shell reports it, no
+    traceback, and neither the output nor its temporary is left."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    output = folder / name.rstrip("/")
+    options = ["--max-shard-size", "200KB"] if name.endswith("/") else []
+    result = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_PROBE, str(scripts["t2p"])]
+        + ["--base-ckpt", str(models["t2p"][1]), "-o", str(output), *options],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"interrupted: {output} takes its name only when whole" in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_a_killed_run_s_temporary_is_named_not_removed(scripts, models, tmp_path):
+    """A run killed by SIGKILL cannot clean up: the next run to the same output names
+    what it left (it may be as large as the output) and leaves it, since another run
+    may be writing it; a temporary of another output is not named."""
+    output = tmp_path / "raw.pdparams"
+    leftover = tmp_path / ".raw.pdparams.x1y2z3.partial"
+    leftover.write_bytes(b"\0" * 3_000_000)
+    other = tmp_path / ".other.pdparams.a1b2c3.partial"
+    other.write_bytes(b"\0")
+    result = run_script(scripts["t2p"], "--base-ckpt", models["t2p"][1], "-o", output)
+    assert result.returncode == 0, result.stderr
+    assert f"note: {leftover} (3 MB) was left by a run of this script" in result.stderr
+    assert other.name not in result.stderr
+    assert leftover.exists() and output.exists()

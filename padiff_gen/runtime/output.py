@@ -7,6 +7,7 @@ Face's and PaddleFormers' from_pretrained read. Every writer takes the list of t
 first (key, shape, dtype: all known before any is made), then the tensors one at a time.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from .checkpoint import ELEMENT_SIZES
-from .common import UsageProblem, same_file
+from .common import UsageProblem, report, same_file
 from .copy_torch import tensor_bytes
 
 # format -> (file suffixes, raw frameworks it can hold)
@@ -214,6 +215,7 @@ class AtomicOutput:
         self.folder = folder
         directory = os.path.dirname(os.path.abspath(path))
         prefix = f".{os.path.basename(path)}."
+        note_stopped_runs(os.path.join(directory, prefix))
         if folder:
             self.temporary = tempfile.mkdtemp(
                 prefix=prefix, suffix=".partial", dir=directory
@@ -245,6 +247,30 @@ class AtomicOutput:
             shutil.rmtree(self.temporary, ignore_errors=True)
         elif os.path.exists(self.temporary):
             os.remove(self.temporary)
+
+
+def note_stopped_runs(prefix):
+    """Name the temporaries (`prefix` + random + `.partial`) that runs killed before
+    they finished left beside the output (a SIGKILL or a power loss skips the clean-up;
+    they may be as large as the output). They are named, not removed: another run may
+    be writing one of them now."""
+    for leftover in sorted(glob.glob(glob.escape(prefix) + "*.partial")):
+        try:
+            size = sum(os.path.getsize(file) for file in files_under(leftover))
+        except OSError:  # removed meanwhile
+            continue
+        report(
+            f"note: {leftover} ({size / 1e6:.0f} MB) was left by a run of this script "
+            f"that was stopped before it finished; remove it (rm -r {leftover}) unless "
+            "a run is writing it now"
+        )
+
+
+def files_under(path):
+    """The files of a folder, or the file itself."""
+    if not os.path.isdir(path):
+        return [path]
+    return [os.path.join(path, name) for name in os.listdir(path)]
 
 
 def put_on_disk(path):
