@@ -91,6 +91,17 @@ def load_output(path: Path, framework: str) -> dict:
     return torch.load(path, weights_only=True)
 
 
+def run_probe(probe: str, *args: str) -> subprocess.CompletedProcess:
+    """Run `probe` (Python source) in a fresh interpreter with `args` as sys.argv[1:]."""
+    return subprocess.run(
+        [sys.executable, "-c", probe, *args],
+        cwd=ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+
+
 def tensor_bytes(tensor) -> int:
     view = tensor if isinstance(tensor, torch.Tensor) else torch.from_dlpack(tensor)
     return view.numel() * view.element_size()
@@ -238,13 +249,7 @@ def test_conversion_holds_a_few_tensors_however_large_the_model(tmp_path):
             tmp_path / f"{layers}.pdparams",
         )
         jobs.append((layers, str(script), str(checkpoint), str(output)))
-    result = subprocess.run(
-        [sys.executable, "-c", MEMORY_PROBE, json.dumps(jobs)],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-    )
+    result = run_probe(MEMORY_PROBE, json.dumps(jobs))
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout.strip().splitlines()[-1])
     small, large = found["2"], found["4"]
@@ -400,13 +405,7 @@ def test_the_largest_transpose_is_made_in_blocks_and_copies_pass_straight_throug
     for sabotage in (False, True):
         output = tmp_path / f"{sabotage}.{'pdparams' if direction == 't2p' else 'pt'}"
         job = [str(script), str(checkpoint), str(output), frameworks[1], sabotage]
-        result = subprocess.run(
-            [sys.executable, "-c", BLOCKS_PROBE, json.dumps(job)],
-            cwd=ROOT,
-            env=subprocess_env(),
-            capture_output=True,
-            text=True,
-        )
+        result = run_probe(BLOCKS_PROBE, json.dumps(job))
         assert result.returncode == 0, result.stderr
         done = json.loads(result.stdout.strip().splitlines()[-1])
         raw = classes[frameworks[1]](**WIDE_VOCABULARY)
@@ -464,13 +463,15 @@ def test_the_output_is_on_disk_before_it_takes_its_name(
     folder.mkdir()
     output, events = folder / name.rstrip("/"), tmp_path / "events.txt"
     options = ["--max-shard-size", "200KB"] if name.endswith("/") else []
-    result = subprocess.run(
-        [sys.executable, "-c", DURABILITY_PROBE, str(events), str(scripts["t2p"])]
-        + ["--base-ckpt", str(models["t2p"][1]), "-o", str(output), *options],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
+    result = run_probe(
+        DURABILITY_PROBE,
+        str(events),
+        str(scripts["t2p"]),
+        "--base-ckpt",
+        str(models["t2p"][1]),
+        "-o",
+        str(output),
+        *options,
     )
     assert result.returncode == 0, result.stderr
     log = [line.split() for line in events.read_text().splitlines()]
@@ -507,13 +508,14 @@ def test_ctrl_c_says_one_line_and_leaves_nothing(name, scripts, models, tmp_path
     folder.mkdir()
     output = folder / name.rstrip("/")
     options = ["--max-shard-size", "200KB"] if name.endswith("/") else []
-    result = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_PROBE, str(scripts["t2p"])]
-        + ["--base-ckpt", str(models["t2p"][1]), "-o", str(output), *options],
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
+    result = run_probe(
+        INTERRUPT_PROBE,
+        str(scripts["t2p"]),
+        "--base-ckpt",
+        str(models["t2p"][1]),
+        "-o",
+        str(output),
+        *options,
     )
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
