@@ -23,7 +23,8 @@ def _is_variance(name: str) -> bool:
 
 
 def randomize(model: Any, seed: int = 0) -> None:
-    """Give every float parameter and buffer random values (variances stay positive).
+    """Give every float parameter and persistent buffer random values (variances stay
+    positive).
 
     Defaults such as BatchNorm's weight=1 or running_mean=0 would make a dropped copy look
     right; random values make every forgotten tensor show in the outputs.
@@ -34,7 +35,10 @@ def randomize(model: Any, seed: int = 0) -> None:
 
         with torch.no_grad():
             state = dict(model.named_parameters())
-            state.update(model.named_buffers())
+            # buffers the model keeps out of its state (rotary frequencies computed
+            # in the constructor) are not weights: a checkpoint never changes them
+            persistent = model.state_dict(keep_vars=True)
+            state.update((n, b) for n, b in model.named_buffers() if n in persistent)
             for name, tensor in state.items():
                 if tensor.is_floating_point():
                     values = rng.standard_normal(tuple(tensor.shape)) * 0.5

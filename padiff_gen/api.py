@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
+from .block_probe import check_unpaired, decide_by_blocks
 from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .hf_checkpoints import checkpoint_rows
@@ -201,10 +202,16 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    if pairing.undecided:
+        with progress.stage("running the layers holding undecided layouts"):
+            pairing = decide_by_blocks(pairing, base_proxy, raw_proxy, probe_inputs)
     if pairing.undecided or any(conditional(pair) for pair in pairing.pairs):
         with progress.stage("running both models to decide layouts"):
             pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
     pairing = with_settings(pairing, base_proxy.model, raw_proxy.model)
+    if any(note.setting == "presence" for note in pairing.notes):
+        with progress.stage("running the layers around layers without a partner"):
+            pairing = check_unpaired(pairing, base_proxy, raw_proxy, probe_inputs)
     if pairing.first_error is not None:
         remark = one_sided_kwargs_remark(base_proxy, raw_proxy)
         if remark:

@@ -106,10 +106,10 @@ def question(pair: UnitPair, what: str, remark: str = "") -> MappingError:
     error = MappingError(
         f"base `{pair.base.path}` ({pair.base.class_name}) and raw `{pair.raw.path}` "
         f"({pair.raw.class_name}) {kinds[what]} ({len(choices)} layouts fit).{remark}",
-        f"Choose one: {shown}. padiff-gen finds it by running both models when they "
-        "are small enough and it can guess their input, or on the inputs you give "
-        "with --input (e.g. --input 1,8:int64:VOCAB_SIZE for token ids, --input "
-        "2,5,HIDDEN for hidden states).",
+        f"Choose one: {shown}. padiff-gen finds it by running the smallest pair of "
+        "layers holding it in both models, on an input it builds for them or on the "
+        "inputs you give the models with --input (e.g. --input 1,8:int64:VOCAB_SIZE "
+        "for token ids, --input 2,5,HIDDEN for hidden states).",
         _side(pair.base),
         _side(pair.raw),
     )

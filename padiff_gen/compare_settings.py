@@ -96,6 +96,12 @@ class SettingNote:
     raw_meaning: str = ""
     where: str = ""  # for a layer without a partner: between which paired layers
     said: str = ""  # a validator's own words (a user initializer's SettingDifference)
+    # For a layer without a partner, what running the layers holding it in both models
+    # showed (padiff_gen.block_probe.check_unpaired): "" when they were not run, else
+    # the run and its outcome; ``computed`` when the other model computes it in its
+    # forward code (the outputs agreed).
+    evidence: str = ""
+    computed: bool = False
 
     @property
     def short(self) -> str:
@@ -134,10 +140,18 @@ class SettingNote:
         if self.setting == "presence":
             role, other = ("base", "raw") if self.base else ("raw", "base")
             layer = self.base or self.raw
-            return (
+            said = (
                 f"{layer.describe(role)} has no counterpart among the {other} model's "
-                f"layers{self.where}: unless the {other} model computes it in its forward "
-                f"code, the outputs differ; {self.fix}."
+                f"layers{self.where}"
+            )
+            if self.computed:
+                return f"{said}; the {other} model computes it in its forward code ({self.evidence})."
+            if self.evidence:
+                return f"{said}, and {self.evidence}; {self.fix}."
+            return (
+                f"{said}. Whether the {other} model computes it in its forward code "
+                f"is unknown (padiff-gen could not run the layers holding it): "
+                f"`padiff-gen verify` tells; else {self.fix}."
             )
         if self.setting == "kind":
             return (
@@ -173,6 +187,8 @@ class SettingNote:
             "raw_value": self.raw_shown or None,
             "fix": self.fix or None,
             "unit": self.unit,
+            "evidence": self.evidence or None,
+            "computed": self.computed,
             "text": self.text,
         }
 
@@ -594,11 +610,18 @@ def _unpaired_summary(notes: Sequence[SettingNote]) -> str:
         + (", ...)" if len(group) > 1 else ")")
         for (role, name), group in counts.items()
     )
+    outcomes = sorted({n.evidence for n in notes if n.evidence})
+    if any(not n.evidence for n in notes):
+        outcomes.append(
+            "whether the other model computes "
+            + ("the others" if outcomes else "them")
+            + " in its forward code is unknown (padiff-gen could not run the layers "
+            "holding them): `padiff-gen verify` tells"
+        )
+    outcome = "; ".join(outcomes)
     return (
         f"{len(notes)} layers without weights have no counterpart in the other model: "
-        f"{kinds}. Unless the other model computes them in its forward code (with a "
-        "functional call such as F.relu), the outputs differ; `padiff-gen verify` "
-        "tells, `padiff-gen inspect` lists them."
+        f"{kinds}; {outcome}. `padiff-gen inspect` lists them."
     )
 
 
@@ -607,7 +630,7 @@ def settings_note(notes: Sequence[SettingNote]) -> str:
     naming both layers, both values and the fix (alike ones grouped); the layers without
     a counterpart summed up."""
     facts = [n for n in notes if n.setting not in ("presence", "training")]
-    unpaired = [n for n in notes if n.setting == "presence"]
+    unpaired = [n for n in notes if n.setting == "presence" and not n.computed]
     training = [n for n in notes if n.setting == "training"]
     lines = []
     if facts:
@@ -643,7 +666,7 @@ def script_lines(notes: Sequence[SettingNote]) -> list[str]:
     marked on their table rows), wrapped to fit a comment."""
     notes = [n for n in notes if not n.unit]
     facts = [n for n in notes if n.setting != "presence"]
-    unpaired = [n for n in notes if n.setting == "presence"]
+    unpaired = [n for n in notes if n.setting == "presence" and not n.computed]
     texts = _grouped(facts)
     if len(unpaired) == 1:
         texts.append(unpaired[0].text)

@@ -29,7 +29,8 @@ from .errors import MappingError, Side
 from .frameworks import framework_of_layer
 from .inputs import InputSpec, make_inputs
 from .load import build_model
-from .plan import Pairing, Unit, UnitPair
+from .layer_kinds import WEIGHT_ROLES
+from .plan import Pairing, TensorRef, Unit, UnitPair
 from .proxy import ProxyModel
 from .walk import collect_units, layers_by_path
 from .weights import flatten_outputs, randomize_weights
@@ -78,24 +79,49 @@ def _elements(pairing: Pairing) -> int:
 
 def guess_inputs(model: Any) -> list[list[InputSpec]]:
     """Inputs that a model starting with its first layer with weights may take."""
-    units = collect_units(model)
-    if not units:
+    return guess_inputs_for(collect_units(model))
+
+
+def guess_inputs_for(units: Sequence[Unit]) -> list[list[InputSpec]]:
+    """Inputs that a layer holding ``units`` (in definition order) may take: those its
+    first unit of a known kind would take; nothing when no unit says."""
+    for unit in units:
+        found = _inputs_of(unit)
+        if found:
+            return found
+    return []
+
+
+def _inputs_of(unit: Unit) -> list[list[InputSpec]]:
+    """Inputs a layer starting with ``unit`` may take, from its kind and weight."""
+    weight = main_weight(unit)
+    if weight is None:
         return []
-    first = units[0]
-    shapes = [t.shape for t in first.tensors]
-    if first.kind == "embedding" and shapes and len(shapes[0]) == 2:
-        return [[InputSpec((1, TOKENS), "int64", shapes[0][0])]]
-    if first.kind == "conv" and shapes:
-        channels = shapes[0][1] * first.groups
-        dims = len(shapes[0]) - 2
+    shape = weight.shape
+    if unit.kind == "embedding" and len(shape) == 2:
+        return [[InputSpec((1, TOKENS), "int64", shape[0])]]
+    if unit.kind == "conv" and len(shape) >= 3:
+        channels = shape[1] * unit.groups
+        dims = len(shape) - 2
         return [[InputSpec((2, channels) + (size,) * dims)] for size in IMAGE_SIZES]
-    if first.kind == "linear" and shapes:
-        width = shapes[0][1] if first.layout == "out_in" else shapes[0][0]
+    if unit.kind == "linear" and len(shape) == 2:
+        width = shape[1] if unit.layout == "out_in" else shape[0]
         return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
-    if first.kind == "layer_norm" and shapes and len(shapes[0]) == 1:
-        width = shapes[0][0]  # normalised over its last axis
+    if unit.kind == "layer_norm" and len(shape) == 1:
+        width = shape[0]  # normalised over its last axis
         return [[InputSpec((2, 4, width))], [InputSpec((2, width))]]
     return []
+
+
+def main_weight(unit: Unit) -> Optional[TensorRef]:
+    """The tensor that says a unit's input size: its weight, or under weight
+    normalisation its direction (``weight_v``, of the weight's shape; ``weight_g`` only
+    holds the norms)."""
+    for role in WEIGHT_ROLES:
+        for tensor in unit.tensors:
+            if tensor.name == role:
+                return tensor
+    return None
 
 
 def _first_output(outputs: Any) -> Optional[np.ndarray]:
@@ -281,12 +307,19 @@ def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
 
 
 def _remark(pairing: Pairing, text: str) -> Pairing:
-    pairs = tuple(
-        (
-            dataclasses.replace(p, question=question(p, _what(p), " " + text))
-            if p.question is not None
-            else p
+    """The pairing with ``text`` said of every open question, after what running their
+    blocks alone found (:mod:`padiff_gen.block_probe`)."""
+
+    def remarked(pair: UnitPair) -> MappingError:
+        before = getattr(pair.question, "remark", "")
+        error = question(
+            pair, _what(pair), " " + " ".join(filter(None, (before, text)))
         )
+        error.remark = before
+        return error
+
+    pairs = tuple(
+        (dataclasses.replace(p, question=remarked(p)) if p.question is not None else p)
         for p in pairing.pairs
     )
     return dataclasses.replace(pairing, pairs=pairs)

@@ -69,16 +69,18 @@ def _learns(tensor: Any, framework: str) -> bool:
     return not is_parameter or not tensor.stop_gradient
 
 
-def _realistic(
-    rng: np.random.Generator, layer: Any, name: str, shape: tuple, framework: str
-) -> np.ndarray:
-    """Values at the scale a trained model's tensor has (LeCun/Kaiming-like weights)."""
+def value_scale(
+    layer: Any, name: str, shape: tuple, framework: str
+) -> tuple[float, float]:
+    """(mean, std) of a tensor's values at the scale a trained model's has: LeCun/Kaiming
+    for weights of 2 axes and up, small biases and running means, norm scales near 1,
+    running variances in [0.5, 1.5] (std 1/sqrt(12) around 1)."""
     if name in RUNNING_MEANS:
-        return 0.1 * rng.standard_normal(shape)
+        return 0.0, 0.1
     if name in RUNNING_VARIANCES:
-        return rng.uniform(0.5, 1.5, shape)
+        return 1.0, 1 / math.sqrt(12)
     if "bias" in name.lower():
-        return 0.1 * rng.standard_normal(shape)
+        return 0.0, 0.1
     if (
         len(shape) >= 2
     ):  # paddle's Linear weight is [in, out], every other [out, in, ...]
@@ -87,8 +89,18 @@ def _realistic(
             and getattr(kind_row(layer, framework), "layout", "") == IN_OUT
         )
         fan_in = shape[0] if linear else math.prod(shape[1:])
-        return rng.standard_normal(shape) / math.sqrt(max(fan_in, 1))
-    return 1.0 + 0.1 * rng.standard_normal(shape)  # norm scales and the like: near 1
+        return 0.0, 1 / math.sqrt(max(fan_in, 1))
+    return 1.0, 0.1  # norm scales and the like: near 1
+
+
+def _realistic(
+    rng: np.random.Generator, layer: Any, name: str, shape: tuple, framework: str
+) -> np.ndarray:
+    """Values at the scale a trained model's tensor has (see value_scale)."""
+    mean, std = value_scale(layer, name, shape, framework)
+    if name in RUNNING_VARIANCES:
+        return rng.uniform(0.5, 1.5, shape)
+    return mean + std * rng.standard_normal(shape)
 
 
 def _assign(tensor: Any, values: np.ndarray, framework: str) -> None:
