@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-zoo test-llm golden bench lint fuzz clean
+.PHONY: demo test test-zoo test-llm golden bench bench-llm lint fuzz clean
 
 # The venv pins the CPU builds we develop against; the package itself only asks for ranges.
 $(INSTALLED): pyproject.toml
@@ -67,6 +67,11 @@ fuzz: $(INSTALLED)
 BENCH_ARGS ?=
 bench: $(INSTALLED)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# emit at the published sizes of the test-llm architectures (time, peak RSS, what decided
+# each layout): the README's table. Runs in the venv of test-llm.
+bench-llm: $(LLM_INSTALLED)
+	$(LLM_PY) -m bench.published $(BENCH_ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m black --check padiff_gen examples tests generated_examples bench

@@ -1103,13 +1103,44 @@ ELEMENT_SIZES = {
     "complex128": 16,
 }
 
+# The real path of each path asked about.
+REAL_PATHS = {}
 
-def file_mappings(path):
+
+def real_path(path):
+    """os.path.realpath, once per path (a lstat per component each time otherwise)."""
+    if path not in REAL_PATHS:
+        REAL_PATHS[path] = os.path.realpath(path)
+    return REAL_PATHS[path]
+
+
+# The mappings of each file as /proc/self/maps last listed them (reading that file costs
+# ~10 ms with both frameworks loaded, too much to pay per tensor of a checkpoint of
+# many), and whether the list was read since a span was last found in it.
+MAPPINGS = {}
+
+
+def still_mapped(target, start, end):
+    """Whether the mapping at start-end is still one of the file `target`."""
+    try:
+        return os.readlink(f"/proc/self/map_files/{start:x}-{end:x}") == target
+    except OSError:  # gone, or map_files not readable here: read the list again
+        return False
+
+
+def file_mappings(path, again=False):
     """(start, end) addresses of this process's mappings of the file at `path` (Linux's
-    /proc/self/maps; none elsewhere)."""
+    /proc/self/maps; none elsewhere). The list is read again when asked, or when a
+    mapping listed before no longer holds that file (/proc/self/map_files tells, one
+    link per mapping): an address is never taken for the file's once the file has let
+    it go."""
     if path is None or not sys.platform.startswith("linux"):
         return []
-    target = os.path.realpath(path)
+    target = real_path(path)
+    known = MAPPINGS.get(target)
+    if known is not None and not again:
+        if all(still_mapped(target, start, end) for start, end in known[0]):
+            return known[0]
     try:
         with open("/proc/self/maps") as handle:
             mappings = handle.read().splitlines()
@@ -1117,9 +1148,12 @@ def file_mappings(path):
         return []
     found = []
     for line in mappings:
+        if not line.endswith(target):
+            continue
         fields = line.split(None, 5)
         if len(fields) == 6 and fields[5] == target:
             found.append(tuple(int(address, 16) for address in fields[0].split("-")))
+    MAPPINGS[target] = [found, True]
     return found
 
 
@@ -2193,10 +2227,19 @@ def is_contiguous(tensor):
 
 def file_mapped(path, span):
     """Whether the memory `span` (first byte, end) lies in a mapping of the file at
-    `path`."""
-    return any(
-        start <= span[0] and span[1] <= end for start, end in file_mappings(path)
-    )
+    `path`; when not in those listed, the list is read again once (a file mapped since),
+    until a span is found in it."""
+
+    def inside(mappings):
+        return any(start <= span[0] and span[1] <= end for start, end in mappings)
+
+    if path is None:
+        return False
+    if inside(file_mappings(path)):
+        MAPPINGS[real_path(path)][1] = False
+        return True
+    known = MAPPINGS.get(real_path(path))
+    return known is not None and not known[1] and inside(file_mappings(path, True))
 
 
 def transpose_by_blocks(dst, src, rows_per_block, copied):

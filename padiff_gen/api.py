@@ -279,6 +279,22 @@ def matched_by_name_note(plan: Plan, where: str) -> str:
     )
 
 
+def decided_note(plan: Plan) -> str:
+    """emit's note on the layouts shapes left open and what decided each ("" when
+    shapes decided all): the layout, how it was found, and how many pairs share it."""
+    counts: dict[str, int] = {}
+    for pair in plan.pairs:
+        if pair.layout and "(found by" in pair.layout:
+            counts[pair.layout] = counts.get(pair.layout, 0) + 1
+    if not counts:
+        return ""
+    items = [
+        f"{layout}, {count} pair{'s' if count != 1 else ''}"
+        for layout, count in counts.items()
+    ]
+    return "note: layouts the shapes leave open: " + "; ".join(items) + "."
+
+
 def make_plan(
     base: ModelLike,
     raw: ModelLike,
@@ -365,11 +381,14 @@ def emit(
     text, plan = script_and_plan(base, raw, output, **options)
     if output is not None:
         write_atomically(Path(output), text, force)
-    note = matched_by_name_note(
-        plan, display_path(output) if output is not None else "the script"
-    )
-    if note:
-        log.info(note)
+    for note in (
+        decided_note(plan),
+        matched_by_name_note(
+            plan, display_path(output) if output is not None else "the script"
+        ),
+    ):
+        if note:
+            log.info(note)
     return text
 
 

@@ -198,7 +198,7 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
     A target's output folder is created when missing (the configuration names it on
     purpose; a mistyped ``-o`` folder is refused instead, see :mod:`padiff_gen.write`).
     """
-    from .api import matched_by_name_note
+    from .api import decided_note, matched_by_name_note
     from .write import check_output_path, write_atomically
 
     use_root(config.root)
@@ -218,11 +218,12 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
             log.info("created the folder %s", shown(path.parent))
         write_atomically(path, script.text, force)
         log.info("wrote %s", shown(path))
-        note = matched_by_name_note(
-            script.plan, f"target {target.name} ({shown(path)})"
-        )
-        if note:
-            log.info(note)
+        for note in (
+            decided_note(script.plan),
+            matched_by_name_note(script.plan, f"target {target.name} ({shown(path)})"),
+        ):
+            if note:
+                log.info(note)
     return 0
 
 

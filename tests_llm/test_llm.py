@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from tests_llm import harness, pairs
+from tests_llm import harness, pairs, published
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHS = list(pairs.ARCHITECTURES)
@@ -351,3 +351,135 @@ def test_paddleformers_own_loader_agrees_with_the_conversion(arch, emitted, tmp_
     assert_round_trip(
         arch, harness.state_arrays(converted), harness.state_arrays(loaded)
     )
+
+
+# ---------------------------------------------------------------- published sizes (issue 16)
+
+PUBLISHED = list(published.CONFIGS)
+
+
+def _selected_published(session) -> list[tuple[str, str]]:
+    wanted = []
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.name.startswith("test_published") and "arch" in params:
+            pair = (params["arch"], params["direction"])
+            if pair not in wanted:
+                wanted.append(pair)
+    return wanted
+
+
+def _emit_published(arch: str, direction: str, folder: str) -> dict:
+    kwargs = json.dumps(published.kwargs(arch))
+    hf = ["torch:tests_llm.pairs.hf_model", kwargs]
+    pf = ["paddle:tests_llm.pairs.pf_model", kwargs]
+    base, raw = (hf, pf) if direction == "hf_to_pf" else (pf, hf)
+    script = os.path.join(folder, f"published_{arch}_{direction}.py")
+    command = [sys.executable, "-m", "padiff_gen", "emit", "--base", base[0]]
+    command += ["--base-kwargs", base[1], "--raw", raw[0], "--raw-kwargs", raw[1]]
+    done = subprocess.run(
+        command + ["-o", script],
+        cwd=ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    start = done.stderr.find("padiff-gen: ")
+    message = done.stderr[start:] if start >= 0 else done.stderr[-3000:]
+    return {"returncode": done.returncode, "script": script, "stderr": message}
+
+
+@pytest.fixture(scope="session")
+def published_emitted(request, tmp_path_factory) -> dict:
+    folder = str(tmp_path_factory.mktemp("published"))
+    wanted = _selected_published(request.session)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda pair: _emit_published(*pair, folder), wanted)
+    return dict(zip(wanted, results))
+
+
+def _composite_rows(script: str) -> dict[str, tuple]:
+    """Raw tensor -> (base tensors, transform, comment) of the composite table rows."""
+    import ast
+
+    rows = {}
+    lines = open(script).read().splitlines()
+    start = lines.index("TENSOR_TABLE = (")
+    for line in lines[start + 1 :]:
+        if line == ")":
+            break
+        code, _, comment = line.partition("  # ")
+        row = ast.literal_eval(code.strip().rstrip(","))
+        if row[2] not in ("copy", "transpose", "reshape"):
+            rows[row[1]] = (row[0], row[2], comment)
+    return rows
+
+
+def _shape_free(rows: dict[str, tuple]) -> dict[tuple, tuple]:
+    """The rows without sizes, group counts, layer and expert indices: what a layout
+    is, whatever the width and the number of experts. (raw path, base paths, transform)
+    with every number N, alike rows once -> the rows' comments."""
+    import re
+
+    def free(text: str) -> str:
+        return re.sub(r"\d+", "N", text)
+
+    found: dict[tuple, tuple] = {}
+    for path, (sources, transform, comment) in rows.items():
+        names = sources if isinstance(sources, tuple) else (sources,)
+        collapsed = []
+        for name in map(free, names):
+            if name not in collapsed:
+                collapsed.append(name)
+        key = (free(path), tuple(collapsed), free(transform))
+        found[key] = found.get(key, ()) + (comment,)
+    return found
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("arch", PUBLISHED)
+def test_published_configuration_decides_every_layout(
+    arch, direction, published_emitted, emitted
+):
+    """At the published widths and head counts (two layers), the default emit decides
+    every layout, names the block that decided what shapes did not, and decides what
+    the tiny pair (whose script reproduces the logits) decides: the same parts in the
+    same order, grouped per KV head where the tiny one is (sizes, group counts and
+    expert counts aside)."""
+    result = published_emitted[(arch, direction)]
+    assert result["returncode"] == 0, result["stderr"]
+    tiny = _shape_free(_composite_rows(emitted_script(emitted, arch, direction)))
+    real = _shape_free(_composite_rows(result["script"]))
+    assert real.keys() == tiny.keys()
+    said = [c for comments in real.values() for c in comments if "(found by" in c]
+    assert all("(found by running `" in c for c in said), said  # a block, named
+
+
+@pytest.mark.parametrize(
+    "arch, direction",
+    [("qwen2", "hf_to_pf"), ("qwen3_moe", "pf_to_hf"), ("deepseek_v3", "hf_to_pf")],
+)
+def test_published_blocks_tell_every_other_layout_apart(arch, direction):
+    """The negative control of the evidence at real size: on the block that decides,
+    the layout chosen agrees to float32 noise, and every other candidate (another
+    order, another grouping, gate and up swapped) misses by more than a hundred times
+    as much."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests_llm.block_evidence", arch, direction],
+        cwd=ROOT,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert done.returncode == 0 and lines, done.stderr[-3000:]
+    kinds = json.loads(lines[-1])
+    assert kinds
+    for kind in kinds:
+        assert kind["choice"] is not None, kind["remark"]
+        chosen = kind["differences"][kind["choice"]]
+        others = [d for i, d in enumerate(kind["differences"]) if i != kind["choice"]]
+        assert chosen < 1e-5, kind
+        assert others and min(others) > max(100 * chosen, 1e-3), kind
