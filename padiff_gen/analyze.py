@@ -142,10 +142,13 @@ def resolve_layer_map(
     base_special = {b for b, _ in explicit}
     raw_special = {r for _, r in explicit}
     if options.layer_map == "auto":
-        base_special.update(
-            _auto_paths(base.model, registered["base"], set(base_special))
-        )
-        raw_special.update(_auto_paths(raw.model, registered["raw"], set(raw_special)))
+        for role, proxy, special in (
+            ("base", base, base_special),
+            ("raw", raw, raw_special),
+        ):
+            left_out = {path for side, path in options.unmapped if side == role}
+            found = _auto_paths(proxy.model, registered[role], set(special))
+            special.update(path for path in found if path not in left_out)
     return explicit, frozenset(base_special), frozenset(raw_special), hints
 
 
@@ -225,18 +228,16 @@ def _pair_special(
     if not (base.special and raw.special):
         special, plain = (base, raw) if base.special else (raw, base)
         role = "base" if base.special else "raw"
-        return UnitPair(
+        error = _mapping_error(
+            f"In definition order, {_describe('base', base)} meets {_describe('raw', raw)}, "
+            f"but only the {role} one is in the layer map.",
+            "A layer is missing, extra or defined in a different order on one side; or map "
+            f"both with --map BASE_PATH=RAW_PATH (check with `padiff-gen inspect`).",
             base,
             raw,
-            error=_mapping_error(
-                f"In definition order, {_describe('base', base)} meets {_describe('raw', raw)}, "
-                f"but only the {role} one is in the layer map.",
-                "A layer is missing, extra or defined in a different order on one side; or map "
-                f"both with --map BASE_PATH=RAW_PATH (check with `padiff-gen inspect`).",
-                base,
-                raw,
-            ),
         )
+        error.one_sided = (role, special.path)  # see analyze: tried without it
+        return UnitPair(base, raw, error=error)
     if base.path in explicit and explicit[base.path] != raw.path:
         return UnitPair(
             base,
@@ -414,6 +415,16 @@ def _pair_merged(
     )
 
 
+# How many times analyze pairs again, leaving out of the auto layer map a layer met by
+# one of a class no initializer takes.
+MAX_UNMAPPED_ROUNDS = 8
+# The condition on the rows of such a pair, checked by running the layers holding it.
+UNMAPPED_CONDITION = (
+    "exact if layers of these two classes compute alike: no initializer takes them, "
+    "they hold tensors of the same names and shapes"
+)
+
+
 def analyze(
     base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
 ) -> Pairing:
@@ -422,7 +433,66 @@ def analyze(
     Runs of units that stand for one unit of the other model (fused or stacked layouts)
     are merged first (:mod:`padiff_gen.fusion`). Mismatches are kept in the pairs, not
     raised; so are layouts that nothing decided (``Pairing.undecided``).
+
+    A layer the auto layer map took (its class has an initializer) that meets a layer
+    of a class no initializer takes (paddle.compat.nn's MultiheadAttention, which keeps
+    torch's tensors) is paired again as plain layers, by their tensors; the rows of such
+    pairs carry a condition, checked by running the layers holding them
+    (:mod:`padiff_gen.block_probe`).
     """
+    pairing = _analyze(base, raw, options, pool)
+    unmapped = set(options.unmapped)
+    explicit = {path for pair in options.maps for path in pair}
+    for _ in range(MAX_UNMAPPED_ROUNDS):
+        found = {
+            pair.error.one_sided
+            for pair in pairing.pairs
+            if pair.error is not None
+            and getattr(pair.error, "one_sided", None)
+            and pair.error.one_sided[1] not in explicit
+        } - unmapped
+        if not found:
+            break
+        unmapped |= found
+        options = dataclasses.replace(options, unmapped=tuple(sorted(unmapped)))
+        retried = _analyze(base, raw, options, pool)
+        if retried.first_error is not None and pairing.first_error is not None:
+            if _errors(retried) >= _errors(pairing):
+                break
+        pairing = retried
+    if not options.unmapped:
+        return pairing
+    return dataclasses.replace(
+        pairing, pairs=tuple(_conditioned(p, options.unmapped) for p in pairing.pairs)
+    )
+
+
+def _errors(pairing: Pairing) -> int:
+    return sum(1 for pair in pairing.pairs if pair.error is not None)
+
+
+def _conditioned(pair: UnitPair, unmapped) -> UnitPair:
+    """A pair inside a layer left out of the auto layer map, with the condition on its
+    rows."""
+    inside = any(
+        unit is not None and _inside(unit.path, {path})
+        for side, path in unmapped
+        for unit in ((pair.base,) if side == "base" else (pair.raw,))
+    )
+    if not inside or not pair.copies or pair.base is None or pair.raw is None:
+        return pair
+    if pair.base.kind and pair.raw.kind:  # the kinds' rows decided, not the names
+        return pair
+    copies = tuple(
+        dataclasses.replace(c, condition=c.condition or UNMAPPED_CONDITION)
+        for c in pair.copies
+    )
+    return dataclasses.replace(pair, copies=copies)
+
+
+def _analyze(
+    base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
+) -> Pairing:
     for proxy, role in ((base, "base"), (raw, "raw")):
         if proxy.auto_role not in (None, role):
             raise UsageError(

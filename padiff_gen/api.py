@@ -15,7 +15,8 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
 from .analyze import analyze
-from .block_probe import check_unpaired, decide_by_blocks
+from .block_probe import check_conditional, check_unpaired, decide_by_blocks
+from .constants import constant_notes
 from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .hf_checkpoints import checkpoint_rows
@@ -205,6 +206,9 @@ def pair_models(
     if pairing.undecided:
         with progress.stage("running the layers holding undecided layouts"):
             pairing = decide_by_blocks(pairing, base_proxy, raw_proxy, probe_inputs)
+    if any(conditional(pair) for pair in pairing.pairs):
+        with progress.stage("running the layers holding conditional copies"):
+            pairing = check_conditional(pairing, base_proxy, raw_proxy, probe_inputs)
     if pairing.undecided or any(conditional(pair) for pair in pairing.pairs):
         with progress.stage("running both models to decide layouts"):
             pairing = decide_by_probe(pairing, base_proxy, raw_proxy, probe_inputs)
@@ -217,6 +221,8 @@ def pair_models(
         if remark:
             pairing.first_error.add_remark(remark)
     if pairing.first_error is None:
+        for note in constant_notes(pairing, base_proxy, raw_proxy):
+            log.warning(note)
         note = settings_note(pairing.notes)
         if note:
             log.warning(note)
@@ -284,7 +290,7 @@ def decided_note(plan: Plan) -> str:
     shapes decided all): the layout, how it was found, and how many pairs share it."""
     counts: dict[str, int] = {}
     for pair in plan.pairs:
-        if pair.layout and "(found by" in pair.layout:
+        if pair.layout and ("(found by" in pair.layout or "(--layout" in pair.layout):
             counts[pair.layout] = counts.get(pair.layout, 0) + 1
     if not counts:
         return ""

@@ -52,8 +52,10 @@ from .weights import flatten_outputs, value_scale
 SEED = 0
 # The weights made at once, kept ones included, stay under this (a lookup table counts
 # the rows it makes, stacked experts one expert): a 7B model's largest Linear is 0.55 GB
-# in float32. Beyond it the block is "too large to make here".
+# in float32, a 70B model's 0.9 GB. Beyond it the block is "too large to make here".
 BUDGET_BYTES = 768 << 20
+# ... or a quarter of the memory available when emit starts, up to this.
+MAX_BUDGET_BYTES = 8 << 30
 # Ways of running a block that make more weights than this in all (one layer at a
 # time) are not tried: a whole large model, run to see an activation.
 WORK_BYTES = 4 << 30
@@ -163,14 +165,16 @@ def probe_model(proxy) -> Any:
         return model
     if proxy.spec is None:
         return None
-    from .load import resolve_spec
+    if proxy.probe_build is None:
+        from .load import resolve_spec
 
-    try:
-        target = resolve_spec(proxy.spec, "")
-        with _small_tensors_real():
-            return target(**proxy.spec.kwargs)
-    except Exception:  # a constructor that mixes the two: no block probe
-        return None
+        try:
+            target = resolve_spec(proxy.spec, "")
+            with _small_tensors_real():
+                proxy.probe_build = target(**proxy.spec.kwargs)
+        except Exception:  # a constructor that mixes the two: no block probe
+            proxy.probe_build = False
+    return proxy.probe_build or None
 
 
 @contextlib.contextmanager
@@ -311,6 +315,7 @@ class ProbeModels:
         self.sources, self.made = _Cache(), _Cache()
         self.values: dict[str, Values] = {}
         self.live = 0  # bytes of the weights made for the layers running now
+        self.budget = budget_bytes()
 
     # -- where tensors live
 
@@ -454,13 +459,14 @@ class ProbeModels:
     def _reserve(self, ref: TensorRef, size: int) -> None:
         """Count ``size`` bytes as made now; TooLarge when that goes over the budget
         even without the arrays kept for later."""
-        if self.live + self.kept + size > BUDGET_BYTES:
+        budget = self.budget
+        if self.live + self.kept + size > budget:
             self.forget()
-        if self.live + size > BUDGET_BYTES:
+        if self.live + size > budget:
             raise TooLarge(
                 f"`{ref.path}` {list(ref.shape)} ({_size(size)}, with "
-                f"{_size(self.live)} made already; the budget is "
-                f"{_size(BUDGET_BYTES)})"
+                f"{_size(self.live)} made already; the budget here is {_size(budget)}, "
+                "a quarter of the memory available)"
             )
         self.live += size
 
@@ -519,7 +525,20 @@ class ProbeModels:
         """The first output of the layer at ``path`` called alone on ``arguments``
         ((args, kwargs) of framework tensors, or a list of arrays), in eval mode, with
         the probe's weights; with ``stop``, the (args, kwargs) the layer at ``stop``
-        was called with (the run ends there). Raises on anything that does not run."""
+        was called with (the run ends there). Raises on anything that does not run.
+
+        Each layer's weights are made when it is called; a layer whose forward reads a
+        sub-layer's weight without calling it (torch's MultiheadAttention reads its
+        out_proj's) fails so, and the run is made again with every weight of the layer
+        at ``path`` made before it starts (as far as the budget allows)."""
+        try:
+            return self._run(role, path, _fresh(arguments), rows, stop, eager=False)
+        except TooLarge:
+            raise
+        except Exception:
+            return self._run(role, path, arguments, rows, stop, eager=True)
+
+    def _run(self, role, path, arguments, rows, stop, eager: bool) -> Any:
         adapter = self.adapters[role]
         model = self.models[role]
         layer = self.layers[role][path]
@@ -556,18 +575,27 @@ class ProbeModels:
                 done += self._initialize(hook_path, adapter)
             return done
 
-        for hook_path in self.slots[role]:
-            if not _inside(hook_path, path) or hook_path not in self.layers[role]:
-                continue
+        hook_paths = [
+            hook_path
+            for hook_path in self.slots[role]
+            if _inside(hook_path, path) and hook_path in self.layers[role]
+        ]
+        for hook_path in [path] if eager else hook_paths:
             hooked = self.layers[role][hook_path]
             pending: list = []
 
             def before(l, inputs, hook_path=hook_path, pending=pending):
-                pending.append(place(hook_path, inputs))
+                if not eager:
+                    pending.append(place(hook_path, inputs))
+                    return
+                for each in hook_paths:  # every weight of the layer, made now
+                    pending.append(place(each, ()))
 
             def after(l, inputs, output, pending=pending):
-                if pending:
+                while pending:
                     _restore(pending.pop())
+                    if not eager:
+                        break
 
             handles.append(adapter.pre_hook(hooked, before))
             handles.append(adapter.post_hook(hooked, after))
@@ -667,6 +695,20 @@ def _ids(inputs: tuple) -> Optional[np.ndarray]:
             else first.numpy()
         )
     )
+
+
+def budget_bytes() -> int:
+    """BUDGET_BYTES, or a quarter of the memory available now (Linux's MemAvailable)
+    when that is more, up to MAX_BUDGET_BYTES."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    return max(BUDGET_BYTES, min(available // 4, MAX_BUDGET_BYTES))
+    except (OSError, ValueError):
+        pass
+    return BUDGET_BYTES
 
 
 def _size(count: int) -> str:
@@ -836,6 +878,16 @@ def corresponding_blocks(
         )
         if {u.path for u in units[other] if _under(u, holder)} != wanted:
             continue
+        # The layers above the holder that hold nothing more hold the same units: the
+        # one at the block's own path, if any, is its counterpart (the model itself
+        # against a model whose only child is the layer).
+        same = [
+            outer
+            for outer in _ancestors(holder)
+            if {u.path for u in units[other] if _under(u, outer)} == wanted
+        ]
+        if block in same:
+            holder = block
         pair = (block, holder) if role == "base" else (holder, block)
         if pair not in chain:
             chain.append(pair)
@@ -906,7 +958,8 @@ def _remarked(pairing, pairs, remarks: dict, kinds: dict) -> Pairing:
     for kind, text in remarks.items():
         for index in kinds[kind]:
             pair = pairs[index]
-            error = question(pair, pair.question.what, " " + text)
+            large = "too much to make here" in text
+            error = question(pair, pair.question.what, " " + text, large)
             error.remark = text
             pairs[index] = dataclasses.replace(pair, question=error)
     return dataclasses.replace(pairing, pairs=tuple(pairs))
@@ -946,7 +999,9 @@ def _trial(
         base_block, raw_block = chain[position]
         where = _describe_block(base_block, raw_block)
         try:
-            arguments, via, expected = _arguments(probe, chain, position, outer, inputs)
+            arguments, via, expected = _arguments(
+                probe, chain, position, outer, inputs, row_sets[0]
+            )
             if expected is None:
                 expected = probe.run("base", base_block, _fresh(arguments[0]))
             differences = []
@@ -1043,18 +1098,24 @@ def _ways(probe: ProbeModels, chain) -> list[tuple[int, Optional[int]]]:
     return [(p, outer) for work, p, outer in ways if work <= WORK_BYTES]
 
 
-def _arguments(probe, chain, position, outer, inputs):
+def _arguments(probe, chain, position, outer, inputs, rows):
     """((base arguments, raw arguments), how they were got, the base block's output or
     None) for ``chain[position]``: arrays guessed for the block itself (on which the
     base block ran), or what the layers at ``chain[outer]``, run on an input guessed
-    for them, passed it."""
+    for them, passed it. A paddle base block runs only on what its torch counterpart
+    (with ``rows``) ran on: paddle checks fewer shapes, and an image smaller than a
+    network's receptive field reached its CPU kernels with negative sizes and
+    corrupted memory instead of raising."""
     from .layout_probe import guess_inputs_for
 
     base_block, raw_block = chain[position]
+    torch_first = probe.frameworks == {"base": "paddle", "raw": "torch"}
     if outer is None:
-        for guess in _guesses(probe, base_block, inputs, guess_inputs_for):
+        for guess in _guesses(probe, chain[position], inputs, guess_inputs_for):
             arrays = make_inputs(guess, SEED)
             try:
+                if torch_first:
+                    probe.run("raw", raw_block, arrays, rows)
                 expected = probe.run("base", base_block, arrays)
             except TooLarge:
                 raise
@@ -1063,11 +1124,14 @@ def _arguments(probe, chain, position, outer, inputs):
             return (arrays, arrays), "", expected
         raise LookupError("no guessed input runs the block")
     base_outer, raw_outer = chain[outer]
-    for guess in _guesses(probe, base_outer, inputs, guess_inputs_for):
+    for guess in _guesses(probe, chain[outer], inputs, guess_inputs_for):
         arrays = make_inputs(guess, SEED)
         try:
+            if torch_first:
+                got_raw = probe.run("raw", raw_outer, arrays, stop=raw_block)
             got_base = probe.run("base", base_outer, arrays, stop=base_block)
-            got_raw = probe.run("raw", raw_outer, arrays, stop=raw_block)
+            if not torch_first:
+                got_raw = probe.run("raw", raw_outer, arrays, stop=raw_block)
         except TooLarge:
             raise
         except Exception:
@@ -1077,16 +1141,23 @@ def _arguments(probe, chain, position, outer, inputs):
     raise LookupError("no guessed input reaches the block")
 
 
-def _guesses(probe, block: str, inputs, guess_inputs_for) -> list:
-    if block == "" and inputs:
+def _guesses(probe, blocks: tuple[str, str], inputs, guess_inputs_for) -> list:
+    """Inputs the pair of layers ``blocks`` may take: the user's --input for the models
+    themselves, else guessed from the first layer of a known kind in the base layer, or
+    failing that in the raw one."""
+    if blocks == ("", "") and inputs:
         return [list(inputs)]
-    layer = probe.layers["base"].get(block)
-    if layer is None:
-        return []
-    try:
-        return guess_inputs_for(collect_units(layer))
-    except Exception:
-        return []
+    for role, block in zip(("base", "raw"), blocks):
+        layer = probe.layers[role].get(block)
+        if layer is None:
+            continue
+        try:
+            found = guess_inputs_for(collect_units(layer))
+        except Exception:
+            found = []
+        if found:
+            return found
+    return []
 
 
 def _fresh(arguments):
@@ -1107,6 +1178,51 @@ def _difference(expected: np.ndarray, got: Optional[np.ndarray]) -> float:
         return math.inf
     scale = float(np.abs(expected).max()) or 1.0
     return float(np.abs(got - expected).max()) / scale
+
+
+# ---------------------------------------------------------------- conditional rows
+
+
+def check_conditional(
+    pairing: Pairing, base, raw, inputs: Sequence[InputSpec] = ()
+) -> Pairing:
+    """The pairing with its conditional rows (exact only if two layers compute alike: a
+    conv computing a Linear, layers of classes no initializer takes holding the same
+    tensors) checked on the smallest pair of layers holding them, with the weights
+    copied as the plan says: marked checked when the outputs agree, refused when they
+    differ by more than a wrong copy leaves out. Pairs of one kind (classes, shapes) are
+    judged by the first; what no block runs is left to the whole-model check."""
+    from .layout_probe import REFUTED, checked, conditional, refuted
+
+    indices = [i for i, p in enumerate(pairing.pairs) if conditional(p)]
+    if not indices or any(p.error is not None for p in pairing.pairs):
+        return pairing
+    models = (probe_model(base), probe_model(raw))
+    if None in models:
+        return pairing
+    probe = ProbeModels(pairing, *models)
+    pairs = list(pairing.pairs)
+    kinds: dict[tuple, list[int]] = {}
+    for index in indices:
+        pair = pairs[index]
+        key = (pair.base.class_name, pair.raw.class_name, pair.base.shapes)
+        kinds.setdefault(key, []).append(index)
+    for group in kinds.values():
+        pair = pairs[group[0]]
+        chain = corresponding_blocks(pairing, "base", _anchor(pair.base))
+        try:
+            trial = _trial(probe, chain, inputs, [probe.rows]) if chain else None
+        except TooLarge:
+            trial = None
+        if trial is None:
+            continue
+        difference = trial.differences[0]
+        for index in group:
+            if difference <= AGREE:
+                pairs[index] = checked(pairs[index], f"checked by {trial.run}")
+            elif REFUTED < difference < math.inf:
+                pairs[index] = refuted(pairs[index], difference, trial.run)
+    return dataclasses.replace(pairing, pairs=tuple(pairs))
 
 
 # ---------------------------------------------------------------- layers without a partner
@@ -1148,12 +1264,12 @@ def check_unpaired(
         chains.setdefault(key, chain)
     found = {}
     for key, notes in groups.items():
-        evidence, computed = "", False
+        evidence, computed, unrun = "", False, ""
         chain = chains[key]
         try:
             trial = _trial(probe, chain, inputs, [probe.rows]) if chain else None
-        except TooLarge:
-            trial = None
+        except TooLarge as error:
+            trial, unrun = None, f"{error}, too much to make here"
         if trial is not None:
             difference = trial.differences[0]
             computed = difference <= AGREE
@@ -1163,15 +1279,14 @@ def check_unpaired(
                 f"{max(difference, 1e-7) if computed else difference:.2g} of their scale"
             )
         for note in notes:
-            found[id(note)] = (evidence, computed)
-    notes = tuple(
-        (
-            dataclasses.replace(
-                note, evidence=found[id(note)][0], computed=found[id(note)][1]
+            role, other = ("base", "raw") if note.base else ("raw", "base")
+            there = probe.layers[other].get((note.base or note.raw).path)
+            same_path = type(there).__name__ if there is not None else ""
+            found[id(note)] = dict(
+                evidence=evidence, computed=computed, unrun=unrun, same_path=same_path
             )
-            if id(note) in found
-            else note
-        )
+    notes = tuple(
+        (dataclasses.replace(note, **found[id(note)]) if id(note) in found else note)
         for note in pairing.notes
     )
     return dataclasses.replace(pairing, notes=notes)

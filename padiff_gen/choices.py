@@ -85,8 +85,11 @@ def with_candidates(
     return dataclasses.replace(pair, question=question(pair, what))
 
 
-def question(pair: UnitPair, what: str, remark: str = "") -> MappingError:
-    """The error for a pair whose layout nothing decided."""
+def question(
+    pair: UnitPair, what: str, remark: str = "", too_large: bool = False
+) -> MappingError:
+    """The error for a pair whose layout nothing decided; ``too_large`` when the layers
+    holding it were too large to run here (then --input would not help)."""
     key = layout_key(pair)
     choices = [c.layout for c in pair.candidates]
     shown = "; ".join(
@@ -106,14 +109,22 @@ def question(pair: UnitPair, what: str, remark: str = "") -> MappingError:
     error = MappingError(
         f"base `{pair.base.path}` ({pair.base.class_name}) and raw `{pair.raw.path}` "
         f"({pair.raw.class_name}) {kinds[what]} ({len(choices)} layouts fit).{remark}",
-        f"Choose one: {shown}. padiff-gen finds it by running the smallest pair of "
-        "layers holding it in both models, on an input it builds for them or on the "
-        "inputs you give the models with --input (e.g. --input 1,8:int64:VOCAB_SIZE "
-        "for token ids, --input 2,5,HIDDEN for hidden states).",
+        f"Choose one: {shown}. "
+        + (
+            "A configuration of the same architecture with smaller widths (the same "
+            "head counts) asks the same question and is small enough to run: emit it "
+            "and read the answer in that row's comment."
+            if too_large
+            else "padiff-gen finds it by running the smallest pair of layers holding it "
+            "in both models, on an input it builds for them or on the inputs you give "
+            "the models with --input (e.g. --input 1,8:int64:VOCAB_SIZE for token ids, "
+            "--input 2,5,HIDDEN for hidden states)."
+        ),
         _side(pair.base),
         _side(pair.raw),
     )
     error.what = what  # what kind of question (fused, stacked, tensors)
+    error.too_large = too_large
     return error
 
 

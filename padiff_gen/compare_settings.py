@@ -102,6 +102,10 @@ class SettingNote:
     # forward code (the outputs agreed).
     evidence: str = ""
     computed: bool = False
+    # Why those layers were not run (too large to make here), and a layer of a class
+    # padiff-gen has no row for at the same path in the other model ("SiLUActivation").
+    unrun: str = ""
+    same_path: str = ""
 
     @property
     def short(self) -> str:
@@ -144,14 +148,23 @@ class SettingNote:
                 f"{layer.describe(role)} has no counterpart among the {other} model's "
                 f"layers{self.where}"
             )
+            if self.same_path:
+                said += (
+                    f" (the {other} model's `{layer.name}` is a {self.same_path}, a "
+                    "class padiff-gen has no row for)"
+                )
             if self.computed:
-                return f"{said}; the {other} model computes it in its forward code ({self.evidence})."
+                return (
+                    f"{said}; the {other} model computes it in its forward code "
+                    f"({self.evidence})."
+                )
             if self.evidence:
                 return f"{said}, and {self.evidence}; {self.fix}."
+            why = self.unrun or "padiff-gen could not run the layers holding it"
             return (
-                f"{said}. Whether the {other} model computes it in its forward code "
-                f"is unknown (padiff-gen could not run the layers holding it): "
-                f"`padiff-gen verify` tells; else {self.fix}."
+                f"{said}. Whether the {other} model computes it is unknown ({why}): "
+                "`padiff-gen verify` tells"
+                + ("." if self.same_path else f"; else {self.fix}.")
             )
         if self.setting == "kind":
             return (
@@ -612,11 +625,19 @@ def _unpaired_summary(notes: Sequence[SettingNote]) -> str:
     )
     outcomes = sorted({n.evidence for n in notes if n.evidence})
     if any(not n.evidence for n in notes):
+        why = sorted({n.unrun for n in notes if not n.evidence and n.unrun})
         outcomes.append(
             "whether the other model computes "
             + ("the others" if outcomes else "them")
-            + " in its forward code is unknown (padiff-gen could not run the layers "
-            "holding them): `padiff-gen verify` tells"
+            + " in its forward code is unknown ("
+            + ("; ".join(why) or "padiff-gen could not run the layers holding them")
+            + "): `padiff-gen verify` tells"
+        )
+    alike = sorted({n.same_path for n in notes if n.same_path})
+    if alike:
+        outcomes.append(
+            "at their paths the other model has layers of classes padiff-gen has no "
+            "row for (" + ", ".join(alike) + ")"
         )
     outcome = "; ".join(outcomes)
     return (

@@ -312,9 +312,9 @@ def _remark(pairing: Pairing, text: str) -> Pairing:
 
     def remarked(pair: UnitPair) -> MappingError:
         before = getattr(pair.question, "remark", "")
-        error = question(
-            pair, _what(pair), " " + " ".join(filter(None, (before, text)))
-        )
+        large = getattr(pair.question, "too_large", False)
+        said = " " + " ".join(filter(None, (before, text)))
+        error = question(pair, _what(pair), said, large)
         error.remark = before
         return error
 
@@ -339,14 +339,15 @@ CHECKED = "checked by running both models"
 def conditional(pair: UnitPair) -> bool:
     """Is the pair copied by rows that are exact only under a condition, unchecked?"""
     return pair.error is None and any(
-        c.condition and CHECKED not in c.condition for c in pair.copies
+        c.condition and "checked by running" not in c.condition for c in pair.copies
     )
 
 
-def _checked(pair: UnitPair) -> UnitPair:
+def checked(pair: UnitPair, how: str = CHECKED) -> UnitPair:
+    """The pair with its conditional rows marked checked, ``how``."""
     copies = tuple(
         (
-            dataclasses.replace(c, condition=f"{c.condition}; {CHECKED}")
+            dataclasses.replace(c, condition=f"{c.condition}; {how}")
             if c.condition
             else c
         )
@@ -363,14 +364,22 @@ def _sides(pair: UnitPair) -> tuple[Side, Side]:
 
 
 def _refuted(pair: UnitPair, difference: float, specs: Sequence[InputSpec]) -> UnitPair:
+    return refuted(
+        pair,
+        difference,
+        f"running both models on input {' '.join(s.describe() for s in specs)}",
+    )
+
+
+def refuted(pair: UnitPair, difference: float, run: str) -> UnitPair:
+    """The pair with the error of a conditional copy that ``run`` showed wrong."""
     condition = next(c.condition for c in pair.copies if c.condition)
     return dataclasses.replace(
         pair,
         error=MappingError(
             f"base `{pair.base.path}` ({pair.base.class_name}) and raw "
             f"`{pair.raw.path}` ({pair.raw.class_name}) correspond only "
-            f"conditionally ({condition}), and running both models on input "
-            f"{' '.join(s.describe() for s in specs)} with that copy made their outputs "
+            f"conditionally ({condition}), and {run} with that copy made their outputs "
             f"differ by {difference:.2g} of their scale: here they do not compute the "
             "same function.",
             "Give both models the same kind of layer there, or register an initializer "
@@ -478,7 +487,7 @@ def decide_by_probe(
         if REFUTED < best[0] < math.inf:
             found[index] = _refuted(found[index], best[0], specs)
         elif best[0] <= PROBE_TOLERANCE:
-            found[index] = _checked(found[index])
+            found[index] = checked(found[index])
     return dataclasses.replace(pairing, pairs=tuple(found))
 
 

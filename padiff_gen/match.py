@@ -255,8 +255,17 @@ class _Context:
         ]
 
 
-def _detailed(error: MappingError, detail: str) -> MappingError:
-    return MappingError(error.message, error.hint, error.base, error.raw, detail=detail)
+def _detailed(error: MappingError, detail: str, message: str = "", hint: str = ""):
+    """The error with trees (and a message and hint) of its own, its marks kept."""
+    found = MappingError(
+        message or error.message,
+        hint or error.hint,
+        error.base,
+        error.raw,
+        detail=detail,
+    )
+    found.one_sided = getattr(error, "one_sided", None)
+    return found
 
 
 def choose_pairs(
@@ -335,10 +344,7 @@ def _order_result(
             f"give the {other} model the same ones."
         )
     pairs[failed] = _with_error(
-        pairs[failed],
-        MappingError(
-            message, hint, error.base, error.raw, detail=context.trees(failed)
-        ),
+        pairs[failed], _detailed(error, context.trees(failed), message, hint)
     )
     return tuple(pairs)
 

@@ -141,6 +141,10 @@ class MapOptions:
     # --layout KEY=CHOICE: how a fused or stacked tensor, or a square matrix of an
     # unknown class, is laid out, where the models' shapes cannot tell.
     layouts: tuple[tuple[str, str], ...] = ()
+    # ("base" or "raw", path) of layers the auto layer map leaves out: a registered
+    # class met by a layer of a class no initializer takes (a torch MultiheadAttention
+    # against paddle.compat.nn's, which keeps torch's tensors), paired by their tensors.
+    unmapped: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class ProxyModel:
         self.note = note
         self.layer_map: Optional[list[Any]] = None
         self.auto_role: Optional[str] = None
+        # The model built again to run its layers, once asked for (block_probe).
+        self.probe_build: Any = None
 
     def set_layer_map(self, layers: Iterable[Any]) -> "ProxyModel":
         """Sub-layers handled by special initializers, in the order they pair up."""

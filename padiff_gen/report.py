@@ -339,20 +339,27 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
     return lines
 
 
+def _differences(pairing: Pairing) -> list:
+    """The notes on what differs outside the weights: not the layers without a partner
+    that running them showed the other model computes in its forward code."""
+    return [note for note in pairing.notes if not note.computed]
+
+
 def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
-    if not pairing.notes:
-        return []
-    count = len(pairing.notes)
-    lines = [
-        "",
-        paint(
-            f"differences outside the weights ({count}): the outputs differ even with "
-            "equal weights",
-            color,
-            "bold",
-        ),
-    ]
-    for note in pairing.notes:
+    notes = _differences(pairing)
+    computed = [note for note in pairing.notes if note.computed]
+    lines = []
+    if notes:
+        lines += [
+            "",
+            paint(
+                f"differences outside the weights ({len(notes)}): the outputs differ "
+                "even with equal weights",
+                color,
+                "bold",
+            ),
+        ]
+    for note in notes:
         text = textwrap.fill(
             note.text,
             width=100,
@@ -362,6 +369,22 @@ def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
             break_long_words=False,
         )
         lines.append(paint(text, color, "yellow"))
+    if computed:
+        first = computed[0]
+        layer = first.base or first.raw
+        more = f" and {len(computed) - 1} more like it" if len(computed) > 1 else ""
+        lines += [
+            "",
+            textwrap.fill(
+                f"layers without a partner that the other model computes in its "
+                f"forward code ({len(computed)}): `{layer.name}` ({layer.class_name})"
+                f"{more}; {first.evidence}.",
+                width=100,
+                subsequent_indent="  ",
+                break_on_hyphens=False,
+                break_long_words=False,
+            ),
+        ]
     return lines
 
 
@@ -384,8 +407,8 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
             f" {moved} pair{'s were' if moved != 1 else ' was'} matched by name or "
             "--map: the models define those layers in a different order."
         )
-    if pairing.notes:
-        count = len(pairing.notes)
+    if _differences(pairing):
+        count = len(_differences(pairing))
         text += f" {count} difference{'s' if count != 1 else ''} outside the weights."
     settled = first is None and not pairing.undecided
     if settled:

@@ -162,6 +162,26 @@ def collect_units(
         if _is_parametrizations(path, layer):
             continue  # their tensors belong to the layer above (see _refs)
         tensors = _refs(layer, path, framework, first_paths, True)
+        tensors = tuple(t for t in tensors if not is_constant(t))
         if tensors:
             units.append(_unit(path, layer, framework, tensors))
     return units
+
+
+def is_constant(ref: TensorRef) -> bool:
+    """A tensor that is no weight: integers or booleans a layer computes in its
+    constructor (Swin's relative_position_index), kept in the state by one framework
+    and not by the other. Such tensors neither pair nor are copied; where both models
+    hold one, their values are compared (padiff_gen.constants)."""
+    return not ref.dtype.startswith(("float", "bfloat", "complex"))
+
+
+def constants(model: Any) -> list[tuple[str, Any]]:
+    """(path, tensor) of the model's state tensors that are constants (is_constant)."""
+    framework = framework_of_layer(model)
+    found = []
+    for path, layer in iter_layers(model):
+        for name, tensor in direct_tensors(layer, framework):
+            if not dtype_name(tensor).startswith(("float", "bfloat", "complex")):
+                found.append((join(path, name), tensor))
+    return found

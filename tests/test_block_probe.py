@@ -179,7 +179,7 @@ def test_a_block_nothing_runs_is_refused_naming_it_and_decided_with_input():
 
 
 def test_a_block_too_large_to_make_is_refused_naming_the_tensor(monkeypatch):
-    monkeypatch.setattr(block_probe, "BUDGET_BYTES", 4096)
+    monkeypatch.setattr(block_probe, "budget_bytes", lambda: 4096)
     monkeypatch.setattr("padiff_gen.layout_probe.PROBE_MAX_ELEMENTS", 0)
     pairing, *_ = pair_models(**spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE))
     message = str(pairing.first_error)
@@ -189,6 +189,9 @@ def test_a_block_too_large_to_make_is_refused_naming_the_tensor(monkeypatch):
         r"`model\.layers\.0\.self_attn\.[a-z_.]+` \[[\d, ]+\] \([\d.]+ [KMG]?i?B, ",
         message,
     ), message
+    # --input would not help: the hint says how to learn the answer instead
+    assert "--input" not in message
+    assert "smaller widths (the same head counts)" in message
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
