@@ -6,7 +6,7 @@
 base: torch:examples.cnn.TorchCNN
 raw:  torch:examples.cnn.TorchCNN
 
-15 tensors copied from the table (0 transposed) and 0 layers copied by special initializers.
+13 tensors copied from the table (0 transposed) and 0 layers copied by special initializers.
 
 The tables come first; padiff-gen's runtime, which reads them, follows below the marker.
 
@@ -74,13 +74,11 @@ TENSOR_TABLE = (
     ("features.1.bias", "features.1.bias", "copy", (8,), (8,)),
     ("features.1.running_mean", "features.1.running_mean", "copy", (8,), (8,)),
     ("features.1.running_var", "features.1.running_var", "copy", (8,), (8,)),
-    ("features.1.num_batches_tracked", "features.1.num_batches_tracked", "copy", (), ()),
     ("features.3.weight", "features.3.weight", "copy", (16, 8, 3, 3), (16, 8, 3, 3)),
     ("features.4.weight", "features.4.weight", "copy", (16,), (16,)),
     ("features.4.bias", "features.4.bias", "copy", (16,), (16,)),
     ("features.4.running_mean", "features.4.running_mean", "copy", (16,), (16,)),
     ("features.4.running_var", "features.4.running_var", "copy", (16,), (16,)),
-    ("features.4.num_batches_tracked", "features.4.num_batches_tracked", "copy", (), ()),
     ("head.weight", "head.weight", "copy", (10, 16), (10, 16)),
     ("head.bias", "head.bias", "copy", (10,), (10,)),
 )
@@ -153,7 +151,9 @@ def find_unknown_tensors(model, known_paths):
     """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
 
     Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
-    their weights twice) counts as known under any of its names.
+    their weights twice) counts as known under any of its names. Integer and boolean
+    tensors are constants a model computes when built (an attention's position index),
+    not weights: the tables leave them out.
     """
     known = set()
     for path in known_paths:
@@ -163,7 +163,11 @@ def find_unknown_tensors(model, known_paths):
             pass  # reported as missing already
     # keep_vars: the tensors themselves (torch would return detached copies otherwise).
     state = model.state_dict(keep_vars=True)
-    return [name for name, tensor in state.items() if id(tensor) not in known]
+    return [
+        name
+        for name, tensor in state.items()
+        if id(tensor) not in known and tensor.is_floating_point()
+    ]
 
 
 def check_tensors(

@@ -155,7 +155,9 @@ def find_unknown_tensors(model, known_paths):
     """Names of the model's saved tensors (parameters, persistent buffers) not in `known_paths`.
 
     Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
-    their weights twice) counts as known under any of its names.
+    their weights twice) counts as known under any of its names. Integer and boolean
+    tensors are constants a model computes when built (an attention's position index),
+    not weights: the tables leave them out.
     """
     known = set()
     for path in known_paths:
@@ -165,7 +167,11 @@ def find_unknown_tensors(model, known_paths):
             pass  # reported as missing already
     # keep_vars: the tensors themselves (torch would return detached copies otherwise).
     state = model.state_dict(keep_vars=True)
-    return [name for name, tensor in state.items() if id(tensor) not in known]
+    return [
+        name
+        for name, tensor in state.items()
+        if id(tensor) not in known and tensor.is_floating_point()
+    ]
 
 
 def check_tensors(

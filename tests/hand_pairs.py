@@ -1,0 +1,165 @@
+"""Model pairs as porting engineers write them, for tests/test_real_hands.py.
+
+- ``constant_index``: an integer index computed in the constructor (Swin's
+  relative_position_index), kept in the state by paddle and not by torch
+  (``persistent=False``), next to a float table the index reads;
+- ``constant_index_both``: the same, kept by both;
+- ``compat_attention``: torch's MultiheadAttention against
+  ``paddle.compat.nn.MultiheadAttention`` (what torch->paddle code converters emit),
+  which keeps torch's tensors: ``in_proj_weight`` [3E, E] and an ``out_proj`` child;
+- ``output_layer_initializer``: four Linear blocks and an output layer of its own class
+  on the paddle side (``TiedOutput``, weight [vocab, hidden]), against a torch Linear
+  head, with an initializer registered for (torch Linear, paddle TiedOutput) in
+  tests/fixtures/init_tied_output.py: only the head pair is the initializer's.
+
+Reached through ``torch:tests.hand_pairs.torch_model {"case": ...}`` like the other
+pairs modules.
+"""
+
+from __future__ import annotations
+
+import paddle
+import torch
+
+from tests.layer_pairs import Case, f32, tokens
+
+tnn, pnn = torch.nn, paddle.nn
+WINDOW, HEADS, EMBED, VOCAB = 3, 2, 8, 10
+
+
+def _relative_index(framework: str):
+    """Swin's relative position index of a WINDOW x WINDOW window: [W*W, W*W] ints."""
+    coords = [(i, j) for i in range(WINDOW) for j in range(WINDOW)]
+    index = [
+        [(a[0] - b[0] + WINDOW - 1) * (2 * WINDOW - 1) + (a[1] - b[1] + WINDOW - 1)]
+        for a in coords
+        for b in coords
+    ]
+    flat = [row[0] for row in index]
+    if framework == "torch":
+        return torch.tensor(flat).view(WINDOW * WINDOW, WINDOW * WINDOW)
+    return paddle.to_tensor(flat).reshape([WINDOW * WINDOW, WINDOW * WINDOW])
+
+
+class TorchRelativeBias(tnn.Module):
+    """scores + table[index]: the table a weight, the index a constant."""
+
+    def __init__(self, persistent: bool = False) -> None:
+        super().__init__()
+        self.proj = tnn.Linear(EMBED, EMBED)
+        size = (2 * WINDOW - 1) ** 2
+        self.relative_position_bias_table = tnn.Parameter(torch.zeros(size, HEADS))
+        self.register_buffer(
+            "relative_position_index", _relative_index("torch"), persistent=persistent
+        )
+
+    def forward(self, x):  # x [b, W*W, EMBED]
+        q = self.proj(x)
+        scores = q @ q.transpose(-1, -2)  # [b, W*W, W*W]
+        index = self.relative_position_index.reshape(-1)
+        bias = self.relative_position_bias_table[index].sum(-1)
+        return scores + bias.reshape(WINDOW * WINDOW, WINDOW * WINDOW)
+
+
+class PaddleRelativeBias(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = pnn.Linear(EMBED, EMBED)
+        size = (2 * WINDOW - 1) ** 2
+        self.relative_position_bias_table = self.create_parameter([size, HEADS])
+        self.register_buffer("relative_position_index", _relative_index("paddle"))
+
+    def forward(self, x):
+        q = self.proj(x)
+        scores = paddle.matmul(q, q, transpose_y=True)
+        index = self.relative_position_index.reshape([-1])
+        bias = paddle.index_select(self.relative_position_bias_table, index).sum(-1)
+        return scores + bias.reshape([WINDOW * WINDOW, WINDOW * WINDOW])
+
+
+class TorchAttentionModel(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = tnn.MultiheadAttention(EMBED, HEADS, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+class PaddleCompatAttentionModel(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = paddle.compat.nn.MultiheadAttention(EMBED, HEADS, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+class TiedOutput(pnn.Layer):
+    """An output layer of its own class: weight [vocab, hidden], y = h @ W.T + b."""
+
+    def __init__(self, hidden: int, vocab: int) -> None:
+        super().__init__()
+        self.weight = self.create_parameter([vocab, hidden])
+        self.bias = self.create_parameter([vocab], is_bias=True)
+
+    def forward(self, h):
+        return paddle.matmul(h, self.weight, transpose_y=True) + self.bias
+
+
+class PaddleBlocksAndOutput(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = pnn.LayerList([pnn.Linear(EMBED, EMBED) for _ in range(4)])
+        self.head = TiedOutput(EMBED, VOCAB)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = paddle.tanh(block(x))
+        return self.head(x)
+
+
+class TorchBlocksAndHead(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = tnn.ModuleList([tnn.Linear(EMBED, EMBED) for _ in range(4)])
+        self.head = tnn.Linear(EMBED, VOCAB)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = torch.tanh(block(x))
+        return self.head(x)
+
+
+CASES: dict[str, Case] = {
+    "constant_index": Case(
+        lambda: TorchRelativeBias(persistent=False),
+        PaddleRelativeBias,
+        (f32(2, WINDOW * WINDOW, EMBED),),
+    ),
+    "constant_index_both": Case(
+        lambda: TorchRelativeBias(persistent=True),
+        PaddleRelativeBias,
+        (f32(2, WINDOW * WINDOW, EMBED),),
+    ),
+    "compat_attention": Case(
+        TorchAttentionModel, PaddleCompatAttentionModel, (f32(2, 5, EMBED),)
+    ),
+    "output_layer_initializer": Case(
+        TorchBlocksAndHead,
+        PaddleBlocksAndOutput,
+        (f32(2, 3, EMBED),),
+        directions=("torch_to_paddle",),
+    ),
+}
+
+
+def torch_model(case: str) -> torch.nn.Module:
+    return CASES[case].torch()
+
+
+def paddle_model(case: str) -> paddle.nn.Layer:
+    return CASES[case].paddle()
+
+
+__all__ = ["CASES", "torch_model", "paddle_model", "tokens"]

@@ -1,0 +1,148 @@
+"""Models as porting engineers write them (issue 17): constants that are no weights,
+paddle's torch-compatible classes, an initializer that takes only the pair it was
+registered for. Models of tests/hand_pairs.py, both directions where the pair copies,
+default invocation, scripts run standalone, outputs compared, negative controls.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import RELATIVE_TOLERANCE, assert_outputs_match, check_script, run_cli
+from padiff_gen.api import pair_models
+from tests.hand_pairs import CASES
+from tests.layer_pairs import PADDLE_TO_TORCH, TORCH_TO_PADDLE
+from tests.pair_jobs import (
+    Job,
+    cli_args,
+    outcome_of,
+    run_jobs,
+    selected_keys,
+    spec_args,
+)
+
+MODULE = "tests.hand_pairs"
+DIRECTIONS = (TORCH_TO_PADDLE, PADDLE_TO_TORCH)
+DEFAULT = ["constant_index", "constant_index_both", "compat_attention"]
+FAITHFUL = {f"{n}-{d}": Job(n, d) for n in DEFAULT for d in DIRECTIONS}
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory) -> dict[str, dict]:
+    directory = tmp_path_factory.mktemp("hand_scripts")
+    return run_jobs(MODULE, CASES, FAITHFUL, selected_keys(request), directory)
+
+
+@pytest.mark.parametrize("key", sorted(FAITHFUL))
+def test_script_makes_outputs_equal(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]
+    assert_outputs_match(outcome)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_constant_one_side_keeps_neither_pairs_nor_is_copied(direction):
+    """Swin's relative_position_index: in paddle's state, not in torch's. It is no
+    weight, so the models pair (they were refused: "tensor counts differ") and no row
+    copies it."""
+    pairing, *_ = pair_models(**spec_args(MODULE, "constant_index", direction))
+    assert pairing.first_error is None, pairing.first_error
+    rows = [c.raw.path for p in pairing.pairs for c in p.copies]
+    assert "relative_position_index" not in " ".join(rows)
+    assert "relative_position_bias_table" in " ".join(rows)
+
+
+def test_a_constant_both_keep_is_compared_and_a_difference_said(monkeypatch, capfd):
+    """Kept by both, compared: equal says nothing; a different one is named with both
+    values (the models compute different functions)."""
+    done = run_cli("emit", *cli_args(MODULE, "constant_index_both", TORCH_TO_PADDLE))
+    assert done.returncode == 0, done.stderr
+    assert "constants" not in done.stderr
+    from tests import hand_pairs
+
+    original = hand_pairs._relative_index
+
+    def shifted(framework):
+        index = original(framework)
+        return index.flip(0) if framework == "torch" else index
+
+    monkeypatch.setattr(hand_pairs, "_relative_index", shifted)
+    capfd.readouterr()
+    pair_models(**spec_args(MODULE, "constant_index_both", TORCH_TO_PADDLE))
+    said = " ".join(capfd.readouterr().err.split())  # padiff-gen's notes, on stderr
+    assert (
+        "base `relative_position_index` and raw `relative_position_index` are "
+        "constants the models compute when built" in said
+    ), said
+    assert "they differ ([9, 9] [" in said
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_paddle_compat_attention_is_copied_as_is_checked_on_the_layer(direction):
+    """paddle.compat.nn.MultiheadAttention keeps torch's tensors: the built-in
+    attention initializer (torch against paddle.nn's) does not take it; the pair is
+    copied tensor by tensor, and running the attention in both models checks it."""
+    pairing, *_ = pair_models(**spec_args(MODULE, "compat_attention", direction))
+    assert pairing.first_error is None, pairing.first_error
+    rows = {c.raw.path: c for p in pairing.pairs for c in p.copies}
+    assert rows["attn.in_proj_weight"].transform == "copy"
+    assert "checked by running `attn` alone in both models" in (
+        rows["attn.in_proj_weight"].condition
+    )
+
+
+def test_a_copy_of_layers_that_compute_apart_is_refused_on_the_layer(monkeypatch):
+    """Negative control: the same tensors, a forward that reads them otherwise (the
+    compat attention with q and k swapped): running the attention refuses the copy."""
+    import paddle
+
+    from tests import hand_pairs
+
+    class SwappedCompat(paddle.compat.nn.MultiheadAttention):
+        def forward(self, query, key, value, *args, **kwargs):
+            return super().forward(key, query, value, *args, **kwargs)
+
+    class Model(hand_pairs.PaddleCompatAttentionModel):
+        def __init__(self):
+            super().__init__()
+            self.attn = SwappedCompat(
+                hand_pairs.EMBED, hand_pairs.HEADS, batch_first=True
+            )
+
+        def forward(self, x):
+            return self.attn(x, x * 2.0, x)[0]
+
+    monkeypatch.setattr(hand_pairs, "PaddleCompatAttentionModel", Model)
+    monkeypatch.setitem(
+        hand_pairs.CASES,
+        "compat_attention",
+        hand_pairs.CASES["compat_attention"].__class__(
+            hand_pairs.TorchAttentionModel, Model, ()
+        ),
+    )
+    pairing, *_ = pair_models(**spec_args(MODULE, "compat_attention", TORCH_TO_PADDLE))
+    message = " ".join(str(pairing.first_error).split())
+    assert "correspond only conditionally" in message, message
+    assert "running `attn` alone in both models" in message
+
+
+def test_an_initializer_takes_only_the_pair_it_was_registered_for(tmp_path):
+    """(torch Linear, paddle TiedOutput): every other torch Linear pairs with its paddle
+    Linear by the table, the head goes to the initializer; no --map needed."""
+    script = tmp_path / "init_weights.py"
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "output_layer_initializer", TORCH_TO_PADDLE),
+        "--init-module",
+        "tests.fixtures.init_tied_output",
+        "-o",
+        str(script),
+    )
+    assert done.returncode == 0, done.stderr
+    text = script.read_text()
+    assert '("head", "head", "init_tied_output")' in text
+    for index in range(4):
+        assert f'("blocks.{index}.weight", "blocks.{index}.weight", "transpose"' in text
+    outcome = check_script(script, list(CASES["output_layer_initializer"].inputs))
+    assert_outputs_match(outcome)
+    assert outcome["max_abs_diff"] <= RELATIVE_TOLERANCE * max(1.0, outcome["scale"])
