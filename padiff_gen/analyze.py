@@ -152,6 +152,42 @@ def resolve_layer_map(
     return explicit, frozenset(base_special), frozenset(raw_special), hints
 
 
+def plain_map_notes(
+    base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
+) -> list[str]:
+    """emit's notes on --map pairs no initializer is registered for: they pair the two
+    layers, whose tensors are then copied by table rows like any pair's."""
+    if not options.maps:
+        return []
+    layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
+    fws = (base.framework, raw.framework)
+    registered = {
+        "base": pool.classes(fws[0], "base", fws[1]),
+        "raw": pool.classes(fws[1], "raw", fws[0]),
+    }
+    notes = []
+    for base_path, raw_path in options.maps:
+        found = {
+            "base": layers["base"].get(base_path),
+            "raw": layers["raw"].get(raw_path),
+        }
+        if any(layer is None for layer in found.values()):
+            continue
+        names = {
+            role: class_names(layer, fws[0] if role == "base" else fws[1])
+            for role, layer in found.items()
+        }
+        if any(set(names[role]) & registered[role] for role in names):
+            continue
+        notes.append(
+            f"note: --map {base_path}={raw_path}: no special initializer is registered "
+            f"for {fws[0]} {names['base'][0]} / {fws[1]} {names['raw'][0]}, so the map "
+            "only pairs the two layers; their tensors are copied by table rows (paired "
+            "by name and shape, as any pair's)."
+        )
+    return notes
+
+
 # ---------------------------------------------------------------- pairing
 
 
@@ -454,12 +490,18 @@ def analyze(
         if not found:
             break
         unmapped |= found
-        options = dataclasses.replace(options, unmapped=tuple(sorted(unmapped)))
-        retried = _analyze(base, raw, options, pool)
-        if retried.first_error is not None and pairing.first_error is not None:
-            if _errors(retried) >= _errors(pairing):
+        trial = dataclasses.replace(options, unmapped=tuple(sorted(unmapped)))
+        retried = _analyze(base, raw, trial, pool)
+        if _errors(retried):
+            # Still no full pairing: the mismatch was something else (a layer missing
+            # on one side shifts every later pair); keep the first analysis and its
+            # messages, unless only layer-map mismatches remain to be tried.
+            if any(
+                p.error is not None and not getattr(p.error, "one_sided", None)
+                for p in retried.pairs
+            ):
                 break
-        pairing = retried
+        pairing, options = retried, trial
     if not options.unmapped:
         return pairing
     return dataclasses.replace(

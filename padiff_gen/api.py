@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
-from .analyze import analyze
+from .analyze import analyze, plain_map_notes
 from .block_probe import check_conditional, check_unpaired, decide_by_blocks
 from .constants import constant_notes
 from .compare_settings import settings_note, with_settings
@@ -203,6 +203,10 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    for note in plain_map_notes(
+        base_proxy, raw_proxy, options, global_special_init_pool
+    ):
+        log.info(note)
     if pairing.undecided:
         with progress.stage("running the layers holding undecided layouts"):
             pairing = decide_by_blocks(pairing, base_proxy, raw_proxy, probe_inputs)

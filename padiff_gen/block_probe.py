@@ -1241,15 +1241,16 @@ def check_unpaired(
     outputs agree, the other model computes it in its forward code (transformers'
     SiLUActivation against paddle's Silu, say); when they differ, the note says by how
     much. Layers of one kind (class, side, the class of the layer holding them) are
-    judged by the first one; what cannot run stays unknown, and the note says so."""
-    if pairing.first_error is not None:
-        return pairing
+    judged by the first one; what cannot run stays unknown, and the note says so.
+    Either way the note names a layer of a class padiff-gen has no row for at the same
+    path of the other model (SiLUActivation), which likely computes it."""
     unpaired = [n for n in pairing.notes if n.setting == "presence"]
     if not unpaired:
         return pairing
     models = (probe_model(base), probe_model(raw))
-    if None in models:
-        return pairing
+    if pairing.first_error is not None or None in models:
+        layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
+        return _with_same_paths(pairing, layers)
     probe = ProbeModels(pairing, *models)
     groups: dict[tuple, list] = {}
     chains = {}
@@ -1279,14 +1280,29 @@ def check_unpaired(
                 f"{max(difference, 1e-7) if computed else difference:.2g} of their scale"
             )
         for note in notes:
-            role, other = ("base", "raw") if note.base else ("raw", "base")
-            there = probe.layers[other].get((note.base or note.raw).path)
-            same_path = type(there).__name__ if there is not None else ""
-            found[id(note)] = dict(
-                evidence=evidence, computed=computed, unrun=unrun, same_path=same_path
-            )
+            found[id(note)] = dict(evidence=evidence, computed=computed, unrun=unrun)
     notes = tuple(
         (dataclasses.replace(note, **found[id(note)]) if id(note) in found else note)
+        for note in pairing.notes
+    )
+    return _with_same_paths(dataclasses.replace(pairing, notes=notes), probe.layers)
+
+
+def _with_same_paths(pairing: Pairing, layers: dict) -> Pairing:
+    """The notes on layers without a partner, each with the class of the other model's
+    layer at the same path, if it has one."""
+
+    def same_path(note) -> str:
+        other = "raw" if note.base else "base"
+        there = layers[other].get((note.base or note.raw).path)
+        return type(there).__name__ if there is not None else ""
+
+    notes = tuple(
+        (
+            dataclasses.replace(note, same_path=same_path(note))
+            if note.setting == "presence"
+            else note
+        )
         for note in pairing.notes
     )
     return dataclasses.replace(pairing, notes=notes)

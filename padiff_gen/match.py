@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
-from .errors import MappingError, Side
+from .errors import MappingError, format_shape, Side
 from .plan import UnitPair, Unit
 from .trees import Row, rows_in_order, side_by_side
 
@@ -328,16 +328,22 @@ def _order_result(
     if extra is not None:
         side, other, units = extra
         if len(units) == 1:
-            which = f"1 unit that the {other} model lacks, `{units[0].path}`"
+            unit = units[0]
+            shapes = ", ".join(format_shape(shape) for shape in unit.shapes)
+            which = f"`{unit.path}` ({unit.class_name}, {shapes})"
+            lacks = f"The {other} model lacks {side} {which}"
         else:
             under = _common_prefix([u.path for u in units])
-            which = (
-                f"{len(units)} units that the {other} model lacks, from "
+            lacks = (
+                f"The {other} model lacks {len(units)} units of the {side} model, from "
                 f"`{units[0].path}` to `{units[-1].path}`"
                 + (f", all under `{under}`" if under else "")
             )
-        message += (
-            f" The {side} model has {which}: without them the rest pairs in order."
+        # Name what is missing first: the pair after it only meets the wrong partner.
+        message = (
+            f"{lacks}: without {'it' if len(units) == 1 else 'them'} the rest pairs in "
+            f"order. (Paired in order, the next pair fails: {error.message})"
+            + names_remark
         )
         hint = (
             f"Build the {side} model without those layers (an auxiliary head, say), or "

@@ -137,8 +137,17 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                 "error": pair.error.text if pair.error is not None else None,
             }
         )
+    undecided = pairing.undecided
     return {
-        "ok": first is None,
+        "ok": first is None and not undecided,  # as inspect's exit status says
+        "undecided": [
+            {
+                "base": pair.base.path,
+                "raw": pair.raw.path,
+                "message": pair.question.text,
+            }
+            for pair in undecided
+        ],
         "base": _model_data(pairing.base),
         "raw": _model_data(pairing.raw),
         "pairs": pairs,
@@ -314,6 +323,21 @@ def format_pairing(
             )
         )
         lines.append(_wrap(first[1].error.text, "  ", width))
+    elif pairing.undecided:
+        count = len(pairing.undecided)
+        lines.append(
+            paint(
+                _wrap(
+                    f"{count} pair{'s' if count != 1 else ''} undecided; the first:",
+                    "",
+                    width,
+                ),
+                color,
+                "red",
+                "bold",
+            )
+        )
+        lines.append(_wrap(pairing.undecided[0].question.text, "  ", width))
     return "\n".join(lines) + "\n"
 
 

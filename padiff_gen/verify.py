@@ -225,7 +225,20 @@ class VerifyResult:
             span = "after it"
         else:
             where, span = "differ", "in the models"
-        lines = [f"{lead} {where}. The layers without weights {span}:"]
+        flagged = [match for match in divergence.layers if match.notes]
+        if flagged and divergence.at is not None:
+            # Name the first layer known to differ, and say the rest follows from it.
+            first = flagged[0]
+            layer = first.base or first.raw
+            lines = [
+                f"The outputs first differ at `{layer.name}`, a layer without weights "
+                f"that differs ({_match_line(first)[2:]}); {pair(divergence.at)} and "
+                "every layer after it differ because of it, not on their own (each "
+                "computes alike on the same input). The layers without weights "
+                f"{span}:"
+            ]
+        else:
+            lines = [f"{lead} {where}. The layers without weights {span}:"]
         if not divergence.layers:
             lines.append(
                 "  none that padiff-gen knows: the difference arises in the models' "

@@ -314,7 +314,10 @@ def test_inserted_layer_is_named_not_a_pair_its_shift_made_by_path(in_root):
             )
         error = raised.value
         assert error.base.path == "stem.enc.0", error.text
-        assert "1 unit that the raw model lacks, `stem.enc.0`" in error.text
+        assert error.text.startswith(
+            "The raw model lacks base `stem.enc.0` (Linear, [4, 4], [4]): without it "
+            "the rest pairs in order."
+        ), error.text
 
 
 def test_an_extra_tied_head_says_it_is_tied():

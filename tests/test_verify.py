@@ -162,9 +162,10 @@ def test_verify_blames_the_dropout_not_the_linear_after_it(direction):
     assert not result.equal
     assert result.first_layer is None  # every Linear computes alike in isolation
     said = _said(result)
+    assert "The outputs first differ at `1`, a layer without weights" in said, said
     assert (
-        "the outputs first differ at base `2` / raw `2` (Linear), after base `0`"
-        in said
+        "base `2` / raw `2` (Linear) and every layer after it differ because of it, "
+        "not on their own" in said
     )
     [layer] = result.divergence.layers
     assert layer.base.path == layer.raw.path == "1" and layer.notes

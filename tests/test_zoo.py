@@ -192,7 +192,7 @@ def test_inception_v3_auxiliary_head_is_reported(capsys, tmp_path, base, raw):
     torch_role = "base" if base == "torch" else "raw"
     other_role = "raw" if torch_role == "base" else "base"
     assert (
-        f"The {torch_role} model has 5 units that the {other_role} model lacks, from "
+        f"The {other_role} model lacks 5 units of the {torch_role} model, from "
         "`AuxLogits.conv0.conv` to `AuxLogits.fc`, all under `AuxLogits`" in paragraph
     )
     assert f"Build the {torch_role} model without those layers" in paragraph
