@@ -40,6 +40,7 @@ from .inputs import InputSpec, make_inputs
 from .runtime.layouts import SIMPLE_TRANSFORMS
 from .weights import flatten_outputs, randomize_weights
 from .load import ModelSpec
+from .plan import Pairing, Plan
 from .runtime.common import WeightMismatchError
 from .walk import collect_units, layers_by_path
 
@@ -88,6 +89,8 @@ class LayerReport:
     raw_shape: tuple[int, ...] = ()
     settings: tuple[str, ...] = ()  # what the settings table finds different on them
     float64: bool = True
+    # The layouts of the fused or stacked tensors inside the pair (its q/k/v's).
+    layouts: tuple[str, ...] = ()
 
     def describe(self) -> str:
         where = (
@@ -194,6 +197,11 @@ class VerifyResult:
             + layer.describe()
         ]
         lines += [f"  setting that differs: {text}" for text in layer.settings]
+        lines += [
+            f"  its fused or stacked tensors are copied as: {text}; if that layout is "
+            "wrong, give the right one with --layout (emit without it lists them)"
+            for text in layer.layouts
+        ]
         return lines
 
     def _divergence_lines(self) -> list[str]:
@@ -239,6 +247,11 @@ class VerifyResult:
             ]
         else:
             lines = [f"{lead} {where}. The layers without weights {span}:"]
+        inside = self.first_layer is not None and divergence.at is not None
+        inside = inside and _under(divergence.at[0], self.first_layer.base_path)
+        if not divergence.layers and inside:
+            lines[-1] = f"{lead} {where}, inside the pair above."
+            return lines
         if not divergence.layers:
             lines.append(
                 "  none that padiff-gen knows: the difference arises in the models' "
@@ -247,6 +260,10 @@ class VerifyResult:
         for match in divergence.layers:
             lines.append(_match_line(match))
         return lines
+
+
+def _under(path: str, block: str) -> bool:
+    return block == "" or path == block or path.startswith(block + ".")
 
 
 def _match_line(match: LayerMatch) -> str:
@@ -407,6 +424,7 @@ def _first_isolated(
     comparison: Comparison,
     atol: float,
     rtol: float,
+    layouts: Mapping[str, tuple[str, ...]] = {},
 ) -> tuple[Optional[tuple[int, LayerReport]], list[str]]:
     """The first pair, in the base model's call order, whose sub-layers differ when run
     on the same input (with its position in that order); and the pairs that could not
@@ -442,6 +460,7 @@ def _first_isolated(
             raw_shape,
             tuple(note.text for note in notes),
             replayed.float64,
+            tuple(layouts.get(base_path, ())),
         )
         return (position, report), not_replayed
     return None, not_replayed
@@ -519,6 +538,29 @@ def _script_pairs(script: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def _holding_blocks(plan: Plan) -> list[tuple[tuple[str, str], tuple[str, ...]]]:
+    """((base layer, raw layer), the layouts it holds) for the layers holding each
+    fused or stacked pair (the attention around separate q/k/v against a fused
+    qkv_proj): such a pair is no pair of layers, so they are replayed in its stead."""
+    from .block_probe import block_chain
+
+    paired = [p for p in plan.pairs if p.base is not None and p.raw is not None]
+    pairing = Pairing(
+        plan.base,
+        plan.raw,
+        tuple(p.base for p in paired),
+        tuple(p.raw for p in paired),
+        tuple(paired),
+    )
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for pair in paired:
+        if pair.base.members or pair.raw.members:
+            chain = block_chain(pair, pairing)
+            if chain:
+                found[chain[0]] = found.get(chain[0], ()) + (pair.layout,)
+    return list(found.items())
+
+
 def _apply_script(script: Any, path: Union[str, Path], base: Any, raw: Any) -> None:
     try:
         script.init_weights(base, raw)
@@ -588,6 +630,7 @@ def verify(
     if loaded is not None:
         _apply_script(loaded, script, base_model, raw_model)
         pairs = _script_pairs(loaded)
+        layouts = {}
         special = [(b, r) for b, r, _ in getattr(loaded, "SPECIAL_INITS", ())]
     else:
         try:
@@ -608,10 +651,13 @@ def verify(
                 "named (in the checkpoint, with --base-ckpt).",
             ) from error
         pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
+        blocks = _holding_blocks(plan)
+        pairs += [block for block, _ in blocks]
+        layouts = {block[0]: texts for block, texts in blocks}
         special = [(p.base.path, p.raw.path) for p in plan.special_pairs]
     comparison = settings_comparison(base_model, raw_model, pairs, special)
     return _compare_models(
-        base_model, raw_model, pairs, specs, atol, rtol, seed, comparison
+        base_model, raw_model, pairs, specs, atol, rtol, seed, comparison, layouts
     )
 
 
@@ -687,9 +733,11 @@ def _compare_models(
     rtol: float,
     seed: int,
     comparison: Comparison,
+    layouts: Mapping[str, tuple[str, ...]] = {},
 ) -> VerifyResult:
     """Run both models with hooks on the paired layers; compare outputs, then each pair
-    in isolation, then, if needed, where the outputs first part."""
+    in isolation, then, if needed, where the outputs first part. ``layouts``: base
+    layer -> the layouts of the fused or stacked tensors it holds."""
     base_layers, raw_layers = layers_by_path(base_model), layers_by_path(raw_model)
     pairs = [(b, r) for b, r in pairs if b in base_layers and r in raw_layers]
     partner: dict[str, str] = {}
@@ -728,7 +776,7 @@ def _compare_models(
             f"{len(raw_out)}; only the first {len(reports)} are compared."
         )
     isolated, not_replayed = _first_isolated(
-        base_model, raw_model, capture, partner, comparison, atol, rtol
+        base_model, raw_model, capture, partner, comparison, atol, rtol, layouts
     )
     result.not_replayed = tuple(not_replayed)
     if isolated is not None:

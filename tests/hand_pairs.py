@@ -7,6 +7,7 @@
 - ``compat_attention``: torch's MultiheadAttention against
   ``paddle.compat.nn.MultiheadAttention`` (what torch->paddle code converters emit),
   which keeps torch's tensors: ``in_proj_weight`` [3E, E] and an ``out_proj`` child;
+- ``missing_ffn2``: an encoder whose port lost one Linear (an Identity in its place);
 - ``output_layer_initializer``: four Linear blocks and an output layer of its own class
   on the paddle side (``TiedOutput``, weight [vocab, hidden]), against a torch Linear
   head, with an initializer registered for (torch Linear, paddle TiedOutput) in
@@ -131,6 +132,45 @@ class TorchBlocksAndHead(tnn.Module):
         return self.head(x)
 
 
+class TorchEncoder(tnn.Module):
+    """Three blocks of ffn1, ffn2, norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = tnn.ModuleList(
+            [
+                tnn.ModuleDict(
+                    {
+                        "ffn1": tnn.Linear(EMBED, 2 * EMBED),
+                        "ffn2": tnn.Linear(2 * EMBED, EMBED),
+                        "norm": tnn.LayerNorm(EMBED),
+                    }
+                )
+                for _ in range(3)
+            ]
+        )
+
+
+class PaddleEncoderMissingFfn2(pnn.Layer):
+    """The same, but block 1's ffn2 replaced by an Identity (a layer lost in a port)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        blocks = []
+        for index in range(3):
+            ffn2 = pnn.Identity() if index == 1 else pnn.Linear(2 * EMBED, EMBED)
+            blocks.append(
+                pnn.LayerDict(
+                    {
+                        "ffn1": pnn.Linear(EMBED, 2 * EMBED),
+                        "ffn2": ffn2,
+                        "norm": pnn.LayerNorm(EMBED),
+                    }
+                )
+            )
+        self.encoder = pnn.LayerList(blocks)
+
+
 CASES: dict[str, Case] = {
     "constant_index": Case(
         lambda: TorchRelativeBias(persistent=False),
@@ -144,6 +184,12 @@ CASES: dict[str, Case] = {
     ),
     "compat_attention": Case(
         TorchAttentionModel, PaddleCompatAttentionModel, (f32(2, 5, EMBED),)
+    ),
+    "missing_ffn2": Case(
+        TorchEncoder,
+        PaddleEncoderMissingFfn2,
+        directions=(),
+        refusal="The raw model lacks base `encoder.1.ffn2`",
     ),
     "output_layer_initializer": Case(
         TorchBlocksAndHead,

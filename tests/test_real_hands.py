@@ -146,3 +146,74 @@ def test_an_initializer_takes_only_the_pair_it_was_registered_for(tmp_path):
     outcome = check_script(script, list(CASES["output_layer_initializer"].inputs))
     assert_outputs_match(outcome)
     assert outcome["max_abs_diff"] <= RELATIVE_TOLERANCE * max(1.0, outcome["scale"])
+
+
+# ---------------------------------------------------------------- diagnostics
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_missing_layer_is_named_first_not_the_pair_after_it(direction):
+    done = run_cli("emit", *cli_args(MODULE, "missing_ffn2", direction))
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    lacking, having = (
+        ("raw", "base") if direction == TORCH_TO_PADDLE else ("base", "raw")
+    )
+    assert message.startswith(
+        f"padiff-gen: error: The {lacking} model lacks {having} `encoder.1.ffn2` "
+        "(Linear, "
+    ), message
+    assert "without it the rest pairs in order" in message
+
+
+def test_verify_replays_the_layers_holding_a_wrong_fused_layout():
+    """A wrong --layout for the fused q/k/v: verify names the attention holding it and
+    its layout, not "the models' forward code" (it replayed no fused pair before)."""
+    from padiff_gen.verify import verify
+
+    result = verify(
+        "torch:tests.block_pairs.torch_model",
+        "paddle:tests.block_pairs.paddle_model",
+        ["2,6:int64:40"],
+        base_kwargs={"case": "rotary_lm"},
+        raw_kwargs={"case": "rotary_lm"},
+        layouts=["qkv_proj=q_proj,k_proj,v_proj"],
+    )
+    said = " ".join(result.report().split())
+    assert result.first_layer is not None
+    assert result.first_layer.base_path == "model.layers.0.self_attn", said
+    assert "copied as: q_proj, k_proj, v_proj one after the other" in said
+    assert "forward code" not in said
+
+
+def test_inspect_says_an_undecided_layout_and_json_agrees_with_the_exit_status():
+    args = cli_args("tests.block_pairs", "scaled_lm", TORCH_TO_PADDLE)
+    text = run_cli("inspect", *args)
+    assert text.returncode == 1
+    assert "2 pairs undecided; the first:" in text.stdout
+    assert "--layout qkv_proj=" in " ".join(text.stdout.split())
+    data = run_cli("inspect", "--json", *args)
+    assert data.returncode == 1
+    import json
+
+    found = json.loads(data.stdout)
+    assert found["ok"] is False
+    assert [u["raw"] for u in found["undecided"]] == [
+        "model.layers.0.self_attn.qkv_proj",
+        "model.layers.1.self_attn.qkv_proj",
+    ]
+
+
+def test_a_map_without_an_initializer_says_it_is_copied_by_rows():
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "constant_index", TORCH_TO_PADDLE),
+        "--map",
+        "proj=proj",
+    )
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    assert (
+        "--map proj=proj: no special initializer is registered for torch Linear / "
+        "paddle Linear, so the map only pairs the two layers" in said
+    ), said
