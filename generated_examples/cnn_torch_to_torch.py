@@ -2321,17 +2321,23 @@ def unwritten_error(row, paths):
     )
 
 
-def init_layer_alone(row, initializer, base_layer, raw_layer, prefix):
+def init_layer_alone(row, initializer, base_layer, raw_layer, prefix, required=None):
     """Run an initializer on a raw layer given fresh, unwritten storage for it alone.
 
-    Every tensor is filled with the sentinel first; one that still holds it afterwards
-    was not written. Returns the raw layer's tensors by state-dict name.
+    Every tensor is filled with the sentinel first; one of `required` (state-dict names;
+    all by default) that still holds it afterwards was not written: a tensor the layer
+    shares with another layer (an output layer tied to the embedding) is written by the
+    table, as in memory. Returns the raw layer's tensors by state-dict name.
     """
     tensors = raw_layer.state_dict(keep_vars=True)
     for tensor in tensors.values():
         mark_unwritten(tensor)
     call_initializer(row, initializer, base_layer, raw_layer)
-    unwritten = [prefix + name for name, t in tensors.items() if is_unwritten(t)]
+    unwritten = [
+        prefix + name
+        for name, t in tensors.items()
+        if is_unwritten(t) and (required is None or name in required)
+    ]
     if unwritten:
         raise unwritten_error(row, unwritten)
     return raw_layer.state_dict(keep_vars=True)
@@ -2378,11 +2384,15 @@ class RawTensors:
         self.rows = {}  # raw tensor id -> TENSOR_TABLE row
         for row in tensor_table:
             self.rows.setdefault(id(get_tensor(raw_model, row_raw_path(row))), row)
-        self.units = {}  # raw tensor id -> (SPECIAL_INITS row, name in its layer)
+        # raw tensor id -> (SPECIAL_INITS row, name in its layer); a tensor a table row
+        # writes (one the layer shares with another: an output layer tied to the
+        # embedding) is the table's, as in memory
+        self.units = {}
         for row in special_inits:
             layer = get_layer(raw_model, row[1])
             for name, tensor in layer.state_dict(keep_vars=True).items():
-                self.units.setdefault(id(tensor), (row, name))
+                if id(tensor) not in self.rows:
+                    self.units.setdefault(id(tensor), (row, name))
 
     def __call__(self, entries):
         """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
@@ -2597,9 +2607,10 @@ class RawTensors:
         read = layer_bytes(base_layer)
         self.in_flight.add(read + layer_bytes(raw_layer))
         prefix = f"{raw_path}." if raw_path else ""
+        required = {n for unit, n in self.units.values() if unit == row}
         try:
             tensors = init_layer_alone(
-                row, self.initializers[name], base_layer, raw_layer, prefix
+                row, self.initializers[name], base_layer, raw_layer, prefix, required
             )
         finally:
             release_layer(base_layer)

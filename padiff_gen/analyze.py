@@ -604,6 +604,7 @@ def _analyze(
     def registered(base_unit: Unit, raw_unit: Unit) -> bool:
         return _find_initializer(pool, frameworks, base_unit, raw_unit) is not None
 
+    base_units, raw_units, tied = _without_tied_heads(base_units, raw_units)
     order_pairs = [pair_units(b, r) for b, r in zip(base_units, raw_units)]
     if len(base_units) != len(raw_units):
         order_pairs.append(_leftover_error(base_units, raw_units))
@@ -624,5 +625,49 @@ def _analyze(
         partners=regrouped.partners,
     )
     return Pairing(
-        base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs)
+        base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs) + tied
     )
+
+
+# How a unit holding only a tensor of another layer pairs: with nothing (see below).
+TIED = "tied"
+
+
+def tied_head_text(unit: Unit) -> str:
+    """What such a unit is, for its row in inspect and the script."""
+    tensors = ", ".join(f"`{t.path}` is `{t.tied_to}`" for t in unit.tensors)
+    return f"holds only a tensor of another layer ({tensors}: one tensor, copied once)"
+
+
+def _without_tied_heads(
+    base_units: list[Unit], raw_units: list[Unit]
+) -> tuple[list[Unit], list[Unit], tuple[UnitPair, ...]]:
+    """The units to pair, without those that only hold a tensor of another layer (an LM
+    head tied to the embedding) when the other model has that many units fewer (it
+    computes with the tensor directly: logits = h @ embed.weight.T): the tied tensor is
+    one tensor, copied once with the layer that owns it. Such a head pairs with nothing;
+    its pair (matched_by TIED) is checked by running both models
+    (padiff_gen.block_probe.check_tied), as any layout the shapes cannot show."""
+    count = len(base_units) - len(raw_units)
+    if count == 0:
+        return base_units, raw_units, ()
+    longer = base_units if count > 0 else raw_units
+    heads = [
+        unit
+        for unit in longer
+        if unit.tensors and not unit.special and all(t.tied_to for t in unit.tensors)
+    ]
+    if len(heads) != abs(count):
+        return base_units, raw_units, ()
+    kept = [unit for unit in longer if unit not in heads]
+    pairs = tuple(
+        (
+            UnitPair(head, None, matched_by=TIED, layout=tied_head_text(head))
+            if count > 0
+            else UnitPair(None, head, matched_by=TIED, layout=tied_head_text(head))
+        )
+        for head in heads
+    )
+    if count > 0:
+        return kept, raw_units, pairs
+    return base_units, kept, pairs

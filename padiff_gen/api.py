@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
-from .analyze import analyze, plain_map_notes
-from .block_probe import check_conditional, check_unpaired, decide_by_blocks
+from .analyze import TIED, analyze, plain_map_notes
+from .block_probe import (
+    check_conditional,
+    check_tied,
+    check_unpaired,
+    decide_by_blocks,
+)
 from .constants import constant_notes
 from .compare_settings import settings_note, with_settings
 from .errors import UsageError
@@ -210,6 +215,9 @@ def pair_models(
     if pairing.undecided:
         with progress.stage("running the layers holding undecided layouts"):
             pairing = decide_by_blocks(pairing, base_proxy, raw_proxy, probe_inputs)
+    if any(pair.matched_by == TIED for pair in pairing.pairs):
+        with progress.stage("running both models to check a tied head"):
+            pairing = check_tied(pairing, base_proxy, raw_proxy, probe_inputs)
     if any(conditional(pair) for pair in pairing.pairs):
         with progress.stage("running the layers holding conditional copies"):
             pairing = check_conditional(pairing, base_proxy, raw_proxy, probe_inputs)

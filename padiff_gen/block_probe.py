@@ -43,6 +43,7 @@ from .choices import decided, question
 from .fusion import EXPERT
 from .inputs import InputSpec, make_inputs
 from .layer_kinds import EMBEDDING
+from .errors import MappingError, Side
 from .plan import Pairing, TensorCopy, TensorRef, Unit, UnitPair
 from .probe_values import IndexMap, Values, family_path, seed_of, stretched
 from .runtime.layouts import SIMPLE_TRANSFORMS, layout_blocks
@@ -294,7 +295,11 @@ class ProbeModels:
         self.adapters = {role: _adapter(fw) for role, fw in self.frameworks.items()}
         self.layers = {role: layers_by_path(m) for role, m in self.models.items()}
         self.stacked = _stacked_lists(pairing)
-        self.units = {"base": pairing.base_units, "raw": pairing.raw_units}
+        tied = [p for p in pairing.pairs if p.matched_by == "tied"]
+        self.units = {  # with the heads that only hold a tied tensor
+            "base": pairing.base_units + tuple(p.base for p in tied if p.base),
+            "raw": pairing.raw_units + tuple(p.raw for p in tied if p.raw),
+        }
         self.slots = {role: self._slots(role) for role in ("base", "raw")}
         self.base_refs = {
             t.path: (t, u)
@@ -1222,6 +1227,59 @@ def check_conditional(
                 pairs[index] = checked(pairs[index], f"checked by {trial.run}")
             elif REFUTED < difference < math.inf:
                 pairs[index] = refuted(pairs[index], difference, trial.run)
+    return dataclasses.replace(pairing, pairs=tuple(pairs))
+
+
+# ---------------------------------------------------------------- tied heads
+
+
+def check_tied(
+    pairing: Pairing, base, raw, inputs: Sequence[InputSpec] = ()
+) -> Pairing:
+    """The pairing with each head that only holds a tied tensor, and pairs with nothing
+    (the other model computes with the embedding's weight directly), checked by running
+    both models whole (the smallest part holding both the embedding and the head): the
+    pair is kept, marked checked, when the outputs agree; refused, naming the tie, when
+    they differ; marked unchecked when the models could not be run here."""
+    from .layout_probe import REFUTED
+
+    tied = [i for i, p in enumerate(pairing.pairs) if p.matched_by == "tied"]
+    if not tied or any(p.error is not None for p in pairing.pairs):
+        return pairing
+    models = (probe_model(base), probe_model(raw))
+    trial = None
+    if None not in models:
+        probe = ProbeModels(pairing, *models)
+        try:
+            trial = _trial(probe, [("", "")], inputs, [probe.rows])
+        except TooLarge:
+            trial = None
+    pairs = list(pairing.pairs)
+    for index in tied:
+        pair = pairs[index]
+        if trial is None:
+            how = "not checked: the models could not be run here (`padiff-gen verify`)"
+            pairs[index] = dataclasses.replace(pair, layout=f"{pair.layout}; {how}")
+        elif trial.differences[0] <= AGREE:
+            how = f"checked by {trial.run}"
+            pairs[index] = dataclasses.replace(pair, layout=f"{pair.layout}; {how}")
+        elif trial.differences[0] > REFUTED:
+            unit = pair.base or pair.raw
+            role, other = ("base", "raw") if pair.base else ("raw", "base")
+            named = ", ".join(f"`{t.path}` is `{t.tied_to}`" for t in unit.tensors)
+            error = MappingError(
+                f"{role} `{unit.path}` ({unit.class_name}) only holds a tied tensor "
+                f"({named}) and the {other} model has no layer for it, but {trial.run} "
+                f"with the tensor copied once made their outputs differ by "
+                f"{trial.differences[0]:.2g} of their scale: the {other} model does not "
+                "compute with it as this head does.",
+                f"Give the {other} model a layer that holds the tied tensor and computes "
+                "with it (a head keeping the embedding's weight as its own), so that "
+                "the two pair; or untie it in both models.",
+                Side(unit.path, unit.class_name, unit.shapes) if pair.base else None,
+                Side(unit.path, unit.class_name, unit.shapes) if pair.raw else None,
+            )
+            pairs[index] = dataclasses.replace(pair, error=error)
     return dataclasses.replace(pairing, pairs=tuple(pairs))
 
 

@@ -7,6 +7,12 @@
 - ``compat_attention``: torch's MultiheadAttention against
   ``paddle.compat.nn.MultiheadAttention`` (what torch->paddle code converters emit),
   which keeps torch's tensors: ``in_proj_weight`` [3E, E] and an ``out_proj`` child;
+- ``tied_head_against_matmul``: a torch LM head tied to the embedding against paddle
+  code that computes the logits with the embedding's weight (no head layer); and a
+  paddle model that computes with it otherwise, as a negative control;
+- ``tied_output_layer_initializer``: an output layer of its own class sharing the
+  embedding's weight, with a bias of its own, copied by an initializer
+  (tests/fixtures/init_tied_layer.py) that writes the bias: the weight is the table's;
 - ``missing_ffn2``: an encoder whose port lost one Linear (an Identity in its place);
 - ``output_layer_initializer``: four Linear blocks and an output layer of its own class
   on the paddle side (``TiedOutput``, weight [vocab, hidden]), against a torch Linear
@@ -171,6 +177,86 @@ class PaddleEncoderMissingFfn2(pnn.Layer):
         self.encoder = pnn.LayerList(blocks)
 
 
+class TorchTiedLM(tnn.Module):
+    """embed -> proj -> lm_head, the head's weight the embedding's (one tensor)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = tnn.Embedding(VOCAB, EMBED)
+        self.proj = tnn.Linear(EMBED, EMBED)
+        self.lm_head = tnn.Linear(EMBED, VOCAB, bias=False)
+        self.lm_head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.lm_head(torch.tanh(self.proj(self.embed(ids))))
+
+
+class PaddleMatmulLM(pnn.Layer):
+    """The style of many paddle LM ports: no head layer, the logits computed with the
+    embedding's weight in forward code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = pnn.Embedding(VOCAB, EMBED)
+        self.proj = pnn.Linear(EMBED, EMBED)
+
+    def forward(self, ids):
+        hidden = paddle.tanh(self.proj(self.embed(ids)))
+        return paddle.matmul(hidden, self.embed.weight, transpose_y=True)
+
+
+class PaddleMatmulLMOtherwise(PaddleMatmulLM):
+    """Negative control: it computes with the embedding's weight otherwise (doubled)."""
+
+    def forward(self, ids):
+        hidden = paddle.tanh(self.proj(self.embed(ids)))
+        return paddle.matmul(hidden, self.embed.weight * 2.0, transpose_y=True)
+
+
+class TorchTiedOutput(tnn.Module):
+    """An output layer of its own class: the embedding's weight, a bias of its own."""
+
+    def __init__(self, embed) -> None:
+        super().__init__()
+        self.weight = embed.weight
+        self.bias = tnn.Parameter(torch.zeros(VOCAB))
+
+    def forward(self, h):
+        return h @ self.weight.T + self.bias
+
+
+class PaddleTiedOutput(pnn.Layer):
+    def __init__(self, embed) -> None:
+        super().__init__()
+        self.weight = embed.weight
+        self.bias = self.create_parameter([VOCAB], is_bias=True)
+
+    def forward(self, h):
+        return paddle.matmul(h, self.weight, transpose_y=True) + self.bias
+
+
+class TorchTiedOutputLM(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = tnn.Embedding(VOCAB, EMBED)
+        self.proj = tnn.Linear(EMBED, EMBED)
+        self.out = TorchTiedOutput(self.embed)
+
+    def forward(self, ids):
+        return self.out(torch.tanh(self.proj(self.embed(ids))))
+
+
+class PaddleTiedOutputLM(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = pnn.Embedding(VOCAB, EMBED)
+        self.proj = pnn.Linear(EMBED, EMBED)
+        self.out = PaddleTiedOutput(self.embed)
+
+    def forward(self, ids):
+        return self.out(paddle.tanh(self.proj(self.embed(ids))))
+
+
 CASES: dict[str, Case] = {
     "constant_index": Case(
         lambda: TorchRelativeBias(persistent=False),
@@ -184,6 +270,18 @@ CASES: dict[str, Case] = {
     ),
     "compat_attention": Case(
         TorchAttentionModel, PaddleCompatAttentionModel, (f32(2, 5, EMBED),)
+    ),
+    "tied_head_against_matmul": Case(
+        TorchTiedLM, PaddleMatmulLM, (tokens(VOCAB, 2, 5),)
+    ),
+    "tied_head_against_other_matmul": Case(
+        TorchTiedLM,
+        PaddleMatmulLMOtherwise,
+        directions=(),
+        refusal="only holds a tied tensor",
+    ),
+    "tied_output_layer_initializer": Case(
+        TorchTiedOutputLM, PaddleTiedOutputLM, (tokens(VOCAB, 2, 5),)
     ),
     "missing_ffn2": Case(
         TorchEncoder,

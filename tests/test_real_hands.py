@@ -217,3 +217,96 @@ def test_a_map_without_an_initializer_says_it_is_copied_by_rows():
         "--map proj=proj: no special initializer is registered for torch Linear / "
         "paddle Linear, so the map only pairs the two layers" in said
     ), said
+
+
+# ---------------------------------------------------------------- tied heads
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_tied_head_against_a_matmul_with_the_embedding_copies_once(
+    direction, tmp_path
+):
+    """torch's head holds the embedding's weight; paddle computes the logits with it in
+    forward code. The tensor is one tensor, copied once; the head pairs with nothing,
+    checked by running both models (it was refused: "4 units ... 3")."""
+    script = tmp_path / "init_weights.py"
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "tied_head_against_matmul", direction),
+        "-o",
+        str(script),
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = check_script(script, list(CASES["tied_head_against_matmul"].inputs))
+    assert_outputs_match(outcome)
+    pairing, *_ = pair_models(
+        **spec_args(MODULE, "tied_head_against_matmul", direction)
+    )
+    [head] = [p for p in pairing.pairs if p.matched_by == "tied"]
+    assert "checked by running `<root>` alone in both models" in head.layout
+
+
+def test_a_tied_head_the_other_model_computes_otherwise_is_refused():
+    done = run_cli(
+        "emit", *cli_args(MODULE, "tied_head_against_other_matmul", TORCH_TO_PADDLE)
+    )
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert (
+        "base `lm_head` (Linear) only holds a tied tensor (`lm_head.weight` is "
+        "`embed.weight`)" in message
+    ), message
+    assert "made their outputs differ by" in message
+
+
+@pytest.mark.parametrize(
+    "direction, checkpoint, output",
+    [
+        (TORCH_TO_PADDLE, "base.pt", "raw.pdparams"),
+        (PADDLE_TO_TORCH, "base.pdparams", "raw.pt"),
+    ],
+)
+def test_conversion_writes_what_init_weights_writes_through_a_tie(
+    direction, checkpoint, output, tmp_path
+):
+    """An output layer sharing the embedding's weight, copied by an initializer that
+    writes its bias: init_weights copied it in memory, but the conversion refused ("did
+    not write raw `out.weight`", which the table writes through the tie)."""
+    import paddle
+    import torch
+
+    from examples.compare import output_difference, randomize
+    from test_checkpoint import run_script
+
+    script = tmp_path / "init_weights.py"
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "tied_output_layer_initializer", direction),
+        "--init-module",
+        "tests.fixtures.init_tied_layer",
+        "-o",
+        str(script),
+    )
+    assert done.returncode == 0, done.stderr
+    case = CASES["tied_output_layer_initializer"]
+    assert_outputs_match(check_script(script, list(case.inputs)))
+    base, raw = (
+        (case.torch(), case.paddle())
+        if direction == TORCH_TO_PADDLE
+        else (case.paddle(), case.torch())
+    )
+    randomize(base, seed=5)
+    source = tmp_path / checkpoint
+    if direction == TORCH_TO_PADDLE:
+        torch.save(base.state_dict(), source)
+    else:
+        paddle.save(base.state_dict(), str(source))
+    converted = run_script(script, "--base-ckpt", source, "-o", tmp_path / output)
+    assert converted.returncode == 0, converted.stderr
+    if direction == TORCH_TO_PADDLE:
+        missing, unexpected = raw.set_state_dict(paddle.load(str(tmp_path / output)))
+        assert not missing and not unexpected
+    else:
+        raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))
+    outcome = output_difference(base, raw, list(case.inputs))
+    assert_outputs_match(outcome)

@@ -123,17 +123,23 @@ def run_special_inits(
         )
 
 
-def init_layer_alone(row, initializer, base_layer, raw_layer, prefix):
+def init_layer_alone(row, initializer, base_layer, raw_layer, prefix, required=None):
     """Run an initializer on a raw layer given fresh, unwritten storage for it alone.
 
-    Every tensor is filled with the sentinel first; one that still holds it afterwards
-    was not written. Returns the raw layer's tensors by state-dict name.
+    Every tensor is filled with the sentinel first; one of `required` (state-dict names;
+    all by default) that still holds it afterwards was not written: a tensor the layer
+    shares with another layer (an output layer tied to the embedding) is written by the
+    table, as in memory. Returns the raw layer's tensors by state-dict name.
     """
     tensors = raw_layer.state_dict(keep_vars=True)
     for tensor in tensors.values():
         mark_unwritten(tensor)
     call_initializer(row, initializer, base_layer, raw_layer)
-    unwritten = [prefix + name for name, t in tensors.items() if is_unwritten(t)]
+    unwritten = [
+        prefix + name
+        for name, t in tensors.items()
+        if is_unwritten(t) and (required is None or name in required)
+    ]
     if unwritten:
         raise unwritten_error(row, unwritten)
     return raw_layer.state_dict(keep_vars=True)
