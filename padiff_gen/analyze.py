@@ -76,15 +76,16 @@ def _check_map_paths(
 ) -> None:
     for base_path, raw_path in pairs:
         for role, path in (("base", base_path), ("raw", raw_path)):
-            if path not in layers[role] or not path:
+            if path not in layers[role]:
                 near = difflib.get_close_matches(
                     path, [p for p in layers[role] if p], n=3
                 )
                 suggestion = f" Close matches: {', '.join(near)}." if near else ""
                 raise UsageError(
-                    f"--map {base_path}={raw_path}: the {role} model has no sub-layer "
-                    f"{path!r}.{suggestion}",
-                    f"Use dotted sub-layer paths as `padiff-gen inspect` shows them.",
+                    f"--map {base_path or '<root>'}={raw_path or '<root>'}: the {role} "
+                    f"model has no sub-layer {path!r}.{suggestion}",
+                    "Use dotted sub-layer paths as `padiff-gen inspect` shows them "
+                    "(`<root>` for the model itself).",
                 )
 
 
@@ -180,7 +181,8 @@ def plain_map_notes(
         if any(set(names[role]) & registered[role] for role in names):
             continue
         notes.append(
-            f"note: --map {base_path}={raw_path}: no special initializer is registered "
+            f"note: --map {base_path or '<root>'}={raw_path or '<root>'}: no special "
+            "initializer is registered "
             f"for {fws[0]} {names['base'][0]} / {fws[1]} {names['raw'][0]}, so the map "
             "only pairs the two layers; their tensors are copied by table rows (paired "
             "by name and shape, as any pair's)."
@@ -546,9 +548,12 @@ def _analyze(
     explicit, base_special, raw_special, hints = resolve_layer_map(
         base, raw, options, pool
     )
-    regrouped = regroup(
-        collect_units(base.model, base_special), collect_units(raw.model, raw_special)
-    )
+    base_collected = collect_units(base.model, base_special)
+    raw_collected = collect_units(raw.model, raw_special)
+    if options.calls[0] and options.calls[1]:
+        base_collected = in_call_order(base_collected, options.calls[0])
+        raw_collected = in_call_order(raw_collected, options.calls[1])
+    regrouped = regroup(base_collected, raw_collected)
     base_units, raw_units = list(regrouped.base_units), list(regrouped.raw_units)
     layers = {"base": layers_by_path(base.model), "raw": layers_by_path(raw.model)}
     explicit_map = {**dict(explicit), **hints}
@@ -627,6 +632,17 @@ def _analyze(
     return Pairing(
         base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs) + tied
     )
+
+
+def in_call_order(units: list[Unit], calls: Sequence[str]) -> list[Unit]:
+    """The units in the order a forward pass first called them; units it never called
+    keep their place after those it did."""
+    position = {path: index for index, path in enumerate(calls)}
+    return sorted(units, key=lambda u: (position.get(u.path, len(position)),))
+
+
+# Pairs whose units were paired in the order a forward pass calls them.
+CALLS = "calls"
 
 
 # How a unit holding only a tensor of another layer pairs: with nothing (see below).

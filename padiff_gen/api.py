@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
-from .analyze import TIED, analyze, plain_map_notes
+from .analyze import CALLS, TIED, analyze, plain_map_notes
 from .block_probe import (
+    call_order,
     check_conditional,
     check_tied,
     check_unpaired,
@@ -66,9 +67,14 @@ def parse_map(item: MapLike) -> tuple[str, str]:
                 f"--map {item!r} is not of the form BASE_PATH=RAW_PATH.",
                 "Write e.g. --map encoder.attn=encoder.attention.",
             )
-        return base_path.strip(), raw_path.strip()
+        return _root(base_path.strip()), _root(raw_path.strip())
     base_path, raw_path = item
-    return str(base_path), str(raw_path)
+    return _root(str(base_path)), _root(str(raw_path))
+
+
+def _root(path: str) -> str:
+    """A --map path: ``<root>`` (as inspect shows the model itself) is the model."""
+    return "" if path == "<root>" else path
 
 
 def parse_layout(item: MapLike) -> tuple[str, str]:
@@ -208,6 +214,11 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
+    if any(pair.error is not None for pair in pairing.pairs):
+        with progress.stage("running both models to pair layers in call order"):
+            pairing = paired_in_call_order(
+                pairing, base_proxy, raw_proxy, options, probe_inputs
+            )
     for note in plain_map_notes(
         base_proxy, raw_proxy, options, global_special_init_pool
     ):
@@ -249,6 +260,45 @@ def pair_models(
     return pairing, base_proxy, raw_proxy, options
 
 
+def paired_in_call_order(
+    pairing: Pairing,
+    base: ProxyModel,
+    raw: ProxyModel,
+    options: MapOptions,
+    probe_inputs: Sequence[InputSpec] = (),
+) -> Pairing:
+    """When layers pair neither in definition order nor by path (a library that
+    defines all downsampling layers before all stages, another that interleaves them,
+    under other names), the order a forward pass calls them is evidence too: both
+    models run (one layer's weights at a time) on the same input, and the units pair
+    in that order, with shapes and classes as before. Kept only if everything pairs
+    so; the pairs definition order would not have made are marked matched in call
+    order."""
+    calls = (call_order(base, probe_inputs), call_order(raw, probe_inputs))
+    if not calls[0] or not calls[1]:
+        return pairing
+    retried = analyze(
+        base,
+        raw,
+        dataclasses.replace(options, calls=calls),
+        global_special_init_pool,
+    )
+    if any(pair.error is not None for pair in retried.pairs):
+        return pairing
+    in_order = {(b.path, r.path) for b, r in zip(pairing.base_units, pairing.raw_units)}
+    pairs = tuple(
+        (
+            dataclasses.replace(pair, matched_by=CALLS)
+            if pair.base is not None
+            and pair.raw is not None
+            and (pair.base.path, pair.raw.path) not in in_order
+            else pair
+        )
+        for pair in retried.pairs
+    )
+    return dataclasses.replace(retried, pairs=pairs)
+
+
 def unchecked_note(pairing: Pairing) -> str:
     """A note on rows exact only under a condition that running the models did not
     check (they were too large, or no input ran): the user should know."""
@@ -281,6 +331,20 @@ def one_sided_kwargs_remark(base: ProxyModel, raw: ProxyModel) -> str:
         f"the {other} model was built with "
         f"its defaults. If both constructors take these arguments, give them to the "
         f"{other} model too ({input_source(other).kwargs()})."
+    )
+
+
+def matched_in_call_order_note(plan: Plan, where: str) -> str:
+    """The note emit gives when pairs were matched in the order a forward pass calls
+    the layers ("" when none)."""
+    moved = sum(1 for pair in plan.pairs if pair.matched_by == CALLS)
+    if not moved:
+        return ""
+    return (
+        f"note: {where}: {moved} layer pair{'s were' if moved != 1 else ' was'} "
+        "matched in the order a forward pass calls the layers: the two models define "
+        "them in another order under other names; the script's tables mark them "
+        "`# matched in call order`."
     )
 
 
@@ -402,6 +466,9 @@ def emit(
     for note in (
         decided_note(plan),
         matched_by_name_note(
+            plan, display_path(output) if output is not None else "the script"
+        ),
+        matched_in_call_order_note(
             plan, display_path(output) if output is not None else "the script"
         ),
     ):

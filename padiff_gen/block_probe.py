@@ -526,6 +526,7 @@ class ProbeModels:
         arguments: tuple,
         rows: Optional[dict[str, TensorCopy]] = None,
         stop: str = "",
+        order: Optional[list] = None,
     ) -> Any:
         """The first output of the layer at ``path`` called alone on ``arguments``
         ((args, kwargs) of framework tensors, or a list of arrays), in eval mode, with
@@ -535,15 +536,21 @@ class ProbeModels:
         Each layer's weights are made when it is called; a layer whose forward reads a
         sub-layer's weight without calling it (torch's MultiheadAttention reads its
         out_proj's) fails so, and the run is made again with every weight of the layer
-        at ``path`` made before it starts (as far as the budget allows)."""
+        at ``path`` made before it starts (as far as the budget allows). ``order``,
+        when given, gets the paths of the layers holding weights, as they are called.
+        """
         try:
-            return self._run(role, path, _fresh(arguments), rows, stop, eager=False)
+            return self._run(
+                role, path, _fresh(arguments), rows, stop, eager=False, order=order
+            )
         except TooLarge:
             raise
         except Exception:
+            if order is not None:
+                raise  # the order of calls is only seen one layer at a time
             return self._run(role, path, arguments, rows, stop, eager=True)
 
-    def _run(self, role, path, arguments, rows, stop, eager: bool) -> Any:
+    def _run(self, role, path, arguments, rows, stop, eager: bool, order=None):
         adapter = self.adapters[role]
         model = self.models[role]
         layer = self.layers[role][path]
@@ -590,6 +597,8 @@ class ProbeModels:
             pending: list = []
 
             def before(l, inputs, hook_path=hook_path, pending=pending):
+                if order is not None:
+                    order.append(hook_path)
                 if not eager:
                     pending.append(place(hook_path, inputs))
                     return
@@ -1228,6 +1237,33 @@ def check_conditional(
             elif REFUTED < difference < math.inf:
                 pairs[index] = refuted(pairs[index], difference, trial.run)
     return dataclasses.replace(pairing, pairs=tuple(pairs))
+
+
+# ---------------------------------------------------------------- call order
+
+
+def call_order(proxy, inputs: Sequence[InputSpec] = ()) -> tuple[str, ...]:
+    """The paths of the model's units in the order a forward pass first calls them, run
+    on ``inputs`` (the model's --input) or an input guessed from its first layer, with
+    random weights made a layer at a time; () when it does not run."""
+    from .layout_probe import guess_inputs_for
+    from .plan import ModelInfo
+
+    model = probe_model(proxy)
+    if model is None:
+        return ()
+    units = tuple(collect_units(model))
+    info = ModelInfo(proxy.framework, type(model).__name__)
+    probe = ProbeModels(Pairing(info, info, units, (), ()), model, model)
+    guesses = [list(inputs)] if inputs else guess_inputs_for(list(units))
+    for guess in guesses:
+        order: list[str] = []
+        try:
+            probe.run("base", "", make_inputs(guess, SEED), order=order)
+        except Exception:
+            continue
+        return tuple(dict.fromkeys(order))
+    return ()
 
 
 # ---------------------------------------------------------------- tied heads

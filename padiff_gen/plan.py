@@ -145,6 +145,10 @@ class MapOptions:
     # class met by a layer of a class no initializer takes (a torch MultiheadAttention
     # against paddle.compat.nn's, which keeps torch's tensors), paired by their tensors.
     unmapped: tuple[tuple[str, str], ...] = ()
+    # The paths of each model's units in the order a forward pass first calls them
+    # (base, raw), when pairing in definition order and by path failed: units are then
+    # paired in this order (padiff_gen.block_probe.call_order).
+    calls: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,11 @@ def site_folders() -> list[str]:
 
 
 # Trailing comments on table rows whose layers were not paired by position.
-MATCH_COMMENTS = {"name": "matched by name", "map": "matched by --map"}
+MATCH_COMMENTS = {
+    "name": "matched by name",
+    "map": "matched by --map",
+    "calls": "matched in call order",
+}
 
 
 def _summary(plan: Plan) -> str:
@@ -268,7 +272,11 @@ def render_script(
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
         "setting_lines": script_lines(plan.notes),
-        "matched_by_path": any(p.matched_by in MATCH_COMMENTS for p in plan.pairs),
+        "matched_by_path": any(
+            p.matched_by in MATCH_COMMENTS and p.matched_by != "calls"
+            for p in plan.pairs
+        ),
+        "matched_in_call_order": any(p.matched_by == "calls" for p in plan.pairs),
         "file_name": file_name,
         "base_suffix": CHECKPOINT_SUFFIX[plan.base.framework],
         "base_formats": CHECKPOINT_FORMATS[plan.base.framework],

@@ -64,7 +64,11 @@ def how(pair: UnitPair) -> str:
 
 
 # How a row was matched, when not by its position in definition order.
-MATCH_MARKS = {"name": "matched by name", "map": "matched by --map"}
+MATCH_MARKS = {
+    "name": "matched by name",
+    "map": "matched by --map",
+    "calls": "matched in call order",
+}
 
 
 def paired(pairing: Pairing) -> list[UnitPair]:
@@ -192,7 +196,7 @@ def _shapes(unit: Unit) -> str:
 
 # How a row's pair was found, when not by position (see padiff_gen.match): a column of
 # its own, shown when some row has it.
-MATCHED_BY = {"name": "by name", "map": "by --map"}
+MATCHED_BY = {"name": "by name", "map": "by --map", "calls": "in call order"}
 
 
 def _how_text(pair: UnitPair) -> str:

@@ -13,6 +13,11 @@
 - ``tied_output_layer_initializer``: an output layer of its own class sharing the
   embedding's weight, with a bias of its own, copied by an initializer
   (tests/fixtures/init_tied_layer.py) that writes the bias: the weight is the table's;
+- ``stages_in_another_order``: ConvNeXt's stages and downsampling layers, defined
+  interleaved in torch (timm) and all downsampling layers first in paddle (PaddleClas),
+  under other names: only the order a forward pass calls them pairs them;
+- ``root_tensor``: a tensor the model holds itself, under other names, defined before
+  or after the layer;
 - ``missing_ffn2``: an encoder whose port lost one Linear (an Identity in its place);
 - ``output_layer_initializer``: four Linear blocks and an output layer of its own class
   on the paddle side (``TiedOutput``, weight [vocab, hidden]), against a torch Linear
@@ -257,6 +262,87 @@ class PaddleTiedOutputLM(pnn.Layer):
         return self.out(paddle.tanh(self.proj(self.embed(ids))))
 
 
+class TorchStagesInterleaved(tnn.Module):
+    """timm's ConvNeXt order: each stage right after the layer downsampling into it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = tnn.Conv2d(3, 4, 1)
+        self.layer1 = tnn.Sequential(
+            tnn.Conv2d(4, 4, 3, padding=1, groups=4), tnn.BatchNorm2d(4)
+        )
+        self.down1 = tnn.Conv2d(4, 8, 2, stride=2)
+        self.layer2 = tnn.Sequential(
+            tnn.Conv2d(8, 8, 3, padding=1, groups=8), tnn.BatchNorm2d(8)
+        )
+        self.down2 = tnn.Conv2d(8, 16, 2, stride=2)
+        self.layer3 = tnn.Sequential(
+            tnn.Conv2d(16, 16, 3, padding=1, groups=16), tnn.BatchNorm2d(16)
+        )
+        self.fc = tnn.Linear(16, 5)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.down1(torch.relu(self.layer1(x)))
+        x = self.down2(torch.relu(self.layer2(x)))
+        x = torch.relu(self.layer3(x))
+        return self.fc(x.mean((2, 3)))
+
+
+class PaddleDownsamplesFirst(pnn.Layer):
+    """PaddleClas' ConvNeXt order: all downsampling layers, then all stages, other
+    names; the forward interleaves them as the torch one does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downsample_layers = pnn.LayerList(
+            [
+                pnn.Conv2D(3, 4, 1),
+                pnn.Conv2D(4, 8, 2, stride=2),
+                pnn.Conv2D(8, 16, 2, stride=2),
+            ]
+        )
+        self.stages = pnn.LayerList(
+            [
+                pnn.Sequential(
+                    pnn.Conv2D(c, c, 3, padding=1, groups=c), pnn.BatchNorm2D(c)
+                )
+                for c in (4, 8, 16)
+            ]
+        )
+        self.head = pnn.Linear(16, 5)
+
+    def forward(self, x):
+        for index in range(3):
+            x = self.downsample_layers[index](x)
+            x = paddle.nn.functional.relu(self.stages[index](x))
+        return self.head(x.mean((2, 3)))
+
+
+class TorchRootBias(tnn.Module):
+    """A tensor the model holds itself, defined after the layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = tnn.Linear(EMBED, EMBED)
+        self.out_bias = tnn.Parameter(torch.zeros(EMBED))
+
+    def forward(self, x):
+        return self.fc(x) + self.out_bias
+
+
+class PaddleRootBias(pnn.Layer):
+    """The same tensor defined before the layer, under another name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift = self.create_parameter([EMBED], is_bias=True)
+        self.fc = pnn.Linear(EMBED, EMBED)
+
+    def forward(self, x):
+        return self.fc(x) + self.shift
+
+
 CASES: dict[str, Case] = {
     "constant_index": Case(
         lambda: TorchRelativeBias(persistent=False),
@@ -283,6 +369,10 @@ CASES: dict[str, Case] = {
     "tied_output_layer_initializer": Case(
         TorchTiedOutputLM, PaddleTiedOutputLM, (tokens(VOCAB, 2, 5),)
     ),
+    "stages_in_another_order": Case(
+        TorchStagesInterleaved, PaddleDownsamplesFirst, (f32(2, 3, 8, 8),)
+    ),
+    "root_tensor": Case(TorchRootBias, PaddleRootBias, (f32(2, 3, EMBED),)),
     "missing_ffn2": Case(
         TorchEncoder,
         PaddleEncoderMissingFfn2,

@@ -19,18 +19,34 @@ from tests.pair_jobs import (
     run_jobs,
     selected_keys,
     spec_args,
+    swap_sources,
 )
 
 MODULE = "tests.hand_pairs"
 DIRECTIONS = (TORCH_TO_PADDLE, PADDLE_TO_TORCH)
-DEFAULT = ["constant_index", "constant_index_both", "compat_attention"]
+DEFAULT = [
+    "constant_index",
+    "constant_index_both",
+    "compat_attention",
+    "stages_in_another_order",
+    "root_tensor",
+]
 FAITHFUL = {f"{n}-{d}": Job(n, d) for n in DEFAULT for d in DIRECTIONS}
+CORRUPTIONS = {
+    # paired in call order; two convs of a stage read each other's bias
+    "stages-conv-biases-swapped": Job(
+        "stages_in_another_order",
+        TORCH_TO_PADDLE,
+        corrupt=swap_sources("downsample_layers.1.bias", "stages.1.0.bias"),
+    ),
+}
 
 
 @pytest.fixture(scope="module")
 def outcomes(request, tmp_path_factory) -> dict[str, dict]:
     directory = tmp_path_factory.mktemp("hand_scripts")
-    return run_jobs(MODULE, CASES, FAITHFUL, selected_keys(request), directory)
+    jobs = {**FAITHFUL, **CORRUPTIONS}
+    return run_jobs(MODULE, CASES, jobs, selected_keys(request), directory)
 
 
 @pytest.mark.parametrize("key", sorted(FAITHFUL))
@@ -38,6 +54,44 @@ def test_script_makes_outputs_equal(outcomes, key):
     outcome = outcome_of(outcomes, key)
     assert "error" not in outcome, outcome["error"]
     assert_outputs_match(outcome)
+
+
+@pytest.mark.parametrize("key", sorted(CORRUPTIONS))
+def test_comparison_catches_a_wrong_copy(outcomes, key):
+    outcome = outcome_of(outcomes, key)
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
+        1.0, outcome["scale"]
+    )
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_layers_in_another_order_under_other_names_pair_in_call_order(direction):
+    """Neither definition order nor paths pair them (refused before: "no unit has the
+    same path and class"); the order the forward passes call them does."""
+    pairing, *_ = pair_models(**spec_args(MODULE, "stages_in_another_order", direction))
+    assert pairing.first_error is None, pairing.first_error
+    moved = [p for p in pairing.pairs if p.matched_by == "calls"]
+    assert moved, [p.matched_by for p in pairing.pairs]
+    torch_unit = {
+        p.base.path if direction == TORCH_TO_PADDLE else p.raw.path: (
+            p.raw.path if direction == TORCH_TO_PADDLE else p.base.path
+        )
+        for p in pairing.pairs
+    }
+    assert torch_unit["down1"] == "downsample_layers.1"
+    assert torch_unit["layer2.0"] == "stages.1.0"
+
+
+def test_map_takes_the_model_itself_as_inspect_shows_it():
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "root_tensor", TORCH_TO_PADDLE),
+        "--map",
+        "<root>=<root>",
+    )
+    assert done.returncode == 0, done.stderr
+    assert '("out_bias", "shift", "copy", (8,), (8,))' in done.stdout
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
