@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import shlex
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
@@ -274,6 +275,8 @@ def paired_in_call_order(
     in that order, with shapes and classes as before. Kept only if everything pairs
     so; the pairs definition order would not have made are marked matched in call
     order."""
+    if not _could_pair(pairing):
+        return pairing  # no order pairs units that differ: running would not help
     calls = (call_order(base, probe_inputs), call_order(raw, probe_inputs))
     if not calls[0] or not calls[1]:
         return pairing
@@ -297,6 +300,22 @@ def paired_in_call_order(
         for pair in retried.pairs
     )
     return dataclasses.replace(retried, pairs=pairs)
+
+
+def _could_pair(pairing: Pairing) -> bool:
+    """Whether the units of both models are alike as collections (the same count of
+    each set of tensor sizes, a matrix either way round), so that some order could
+    pair them."""
+    from collections import Counter
+
+    def sizes(unit) -> tuple:
+        if unit.special:  # an initializer's layer: its tensors' elements (no scalars)
+            return ("layer", sum(math.prod(s) for s in unit.shapes if s))
+        return tuple(sorted(tuple(sorted(shape)) for shape in unit.shapes))
+
+    return Counter(map(sizes, pairing.base_units)) == Counter(
+        map(sizes, pairing.raw_units)
+    )
 
 
 def unchecked_note(pairing: Pairing) -> str:
