@@ -120,9 +120,9 @@ def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
         "--input",
         action="append",
         default=[],
-        required=True,
         metavar="SHAPE[:DTYPE[:HIGH]]",
-        help="one forward argument, e.g. 2,3,224,224 or 1,16:int64:1000 (repeatable)",
+        help="one forward argument, e.g. 2,3,224,224 or 1,16:int64:1000 (repeatable; "
+        "with --target, default: the target's configured inputs)",
     )
     verify.add_argument(
         "--script",
@@ -193,11 +193,25 @@ def run_verify(args: argparse.Namespace) -> int:
     target = _verify_target(args)
     if target is not None:
         base, raw, options = target.base, target.raw, target.options()
-    options.pop("inputs", None)  # verify's own --input, passed below
+    configured = options.pop("inputs", None) or []  # verify's own --input, below
+    inputs = args.input or (configured if target is not None else [])
+    if not inputs:
+        raise UsageError(
+            "verify needs the models' inputs: none given"
+            + (f" and target {target.name} configures none" if target else "")
+            + ".",
+            "Give one --input per forward argument, e.g. --input 2,3,224,224 or "
+            "--input 1,16:int64:1000"
+            + (
+                " (or `inputs = [...]` in the target's configuration)."
+                if target
+                else "."
+            ),
+        )
     result = verify(
         base,
         raw,
-        args.input,
+        inputs,
         atol=args.atol,
         rtol=args.rtol,
         script=args.script,

@@ -471,3 +471,21 @@ def test_match_is_configurable_recorded_and_overridable(tmp_path):
     assert picked.match == "auto" and "--match" not in picked.argv()
     with pytest.raises(UsageError, match=r"`match` of .* is 'sideways'"):
         load_config(write(tmp_path / "bad", '[tool.padiff-gen]\nmatch = "sideways"\n'))
+
+
+def test_verify_of_a_target_runs_on_its_configured_inputs(tmp_path):
+    """`verify --target NAME` without --input takes the target's `inputs`; without
+    either it says what is missing (it demanded --input, whatever the target said)."""
+    write(
+        tmp_path,
+        TWO_TARGETS.replace(
+            'raw = "paddle:examples.mlp.PaddleMLP"\n',
+            'raw = "paddle:examples.mlp.PaddleMLP"\ninputs = ["3,16"]\n',
+        ),
+    )
+    done = run_cli("verify", "--target", "forward", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "the outputs match" in done.stdout
+    missing = run_cli("verify", "--target", "back", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "target back configures none" in " ".join(missing.stderr.split())
