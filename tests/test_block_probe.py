@@ -17,7 +17,7 @@ import re
 import pytest
 
 from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
-from padiff_gen import block_probe
+from padiff_gen import block_probe, probe_models
 from padiff_gen.analyze import analyze
 from padiff_gen.api import as_proxy, emit_text, map_options, pair_models
 from padiff_gen.compare_settings import settings_note
@@ -179,7 +179,7 @@ def test_a_block_nothing_runs_is_refused_naming_it_and_decided_with_input():
 
 
 def test_a_block_too_large_to_make_is_refused_naming_the_tensor(monkeypatch):
-    monkeypatch.setattr(block_probe, "budget_bytes", lambda: 4096)
+    monkeypatch.setattr(probe_models, "budget_bytes", lambda: 4096)
     monkeypatch.setattr("padiff_gen.layout_probe.PROBE_MAX_ELEMENTS", 0)
     pairing, *_ = pair_models(**spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE))
     message = str(pairing.first_error)
@@ -203,8 +203,8 @@ def test_the_block_run_tells_every_other_layout_apart(direction):
     base = as_proxy(args["base"], "base", args["base_kwargs"], lazy=True)
     raw = as_proxy(args["raw"], "raw", args["raw_kwargs"], lazy=True)
     pairing = analyze(base, raw, map_options(), global_special_init_pool)
-    probe = block_probe.ProbeModels(
-        pairing, block_probe.probe_model(base), block_probe.probe_model(raw)
+    probe = probe_models.ProbeModels(
+        pairing, probe_models.probe_model(base), probe_models.probe_model(raw)
     )
     pairs = list(pairing.pairs)
     kinds: dict = {}

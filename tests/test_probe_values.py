@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from padiff_gen.block_probe import _array_view
+from padiff_gen.probe_models import _array_view
 from padiff_gen.probe_values import IndexMap, Values, family_path, seed_of, stretched
 
 

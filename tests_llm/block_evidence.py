@@ -18,7 +18,7 @@ from tests_llm import pairs, published  # transformers before paddleformers
 
 
 def evidence(arch: str, direction: str) -> list[dict]:
-    from padiff_gen import block_probe
+    from padiff_gen import block_probe, probe_models
     from padiff_gen.analyze import analyze
     from padiff_gen.api import as_proxy, map_options
     from padiff_gen.layout_probe import question_kind
@@ -31,8 +31,8 @@ def evidence(arch: str, direction: str) -> list[dict]:
     base = as_proxy(base_spec, "base", kwargs, lazy=True)
     raw = as_proxy(raw_spec, "raw", kwargs, lazy=True)
     pairing = analyze(base, raw, map_options(), global_special_init_pool)
-    probe = block_probe.ProbeModels(
-        pairing, block_probe.probe_model(base), block_probe.probe_model(raw)
+    probe = probe_models.ProbeModels(
+        pairing, probe_models.probe_model(base), probe_models.probe_model(raw)
     )
     pairs_ = list(pairing.pairs)
     kinds: dict = {}
