@@ -303,6 +303,29 @@ class SourceCollector:
         self._substitutes = dict(substitutes or {})
 
     # -------------------------------------------------------------- public
+    def state(self) -> dict[str, Any]:
+        """Everything collected so far, as JSON-ready data (see from_state)."""
+        return {
+            "taken": sorted(self._taken),
+            "definition_names": [[*k, v] for k, v in self._definition_names.items()],
+            "import_names": [[*k, v] for k, v in self._import_names.items()],
+            "definitions": self._definitions,
+            "substitutes": [[*k, *v] for k, v in self._substitutes.items()],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "SourceCollector":
+        """A collector holding what ``state`` says another one had collected."""
+        collector = cls()
+        collector._taken = set(state["taken"])
+        collector._definition_names = {
+            (m, n): v for m, n, v in state["definition_names"]
+        }
+        collector._import_names = {(m, n): v for m, n, v in state["import_names"]}
+        collector._definitions = list(state["definitions"])
+        collector._substitutes = {(a, b): (c, d) for a, b, c, d in state["substitutes"]}
+        return collector
+
     def add(self, obj: Any, name: Optional[str] = None) -> str:
         """Copy ``obj`` (and what it needs) into the script; return its name there.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import keyword
@@ -19,7 +20,7 @@ import jinja2
 from .compare_settings import script_lines
 from .version import __version__
 from .errors import InlineError
-from .extract import SourceCollector
+from .extract import locate, SourceCollector
 from .load import ModelSpec
 from .plan import Plan, TensorCopy, UnitPair
 from .runtime.layouts import SIMPLE_TRANSFORMS
@@ -244,9 +245,7 @@ def render_script(
     folders the models were imported from are recorded relative to it. Built-in
     initializers are always inlined; others only with `inline_initializers`.
     """
-    collector = SourceCollector(reserved=TEMPLATE_NAMES, substitutes=_substitutes(plan))
-    for name, helper in _runtime_helpers(plan).items():
-        collector.add(helper, name)
+    collector = _runtime_collector(plan)
     injected: dict[str, Callable] = {}
     initializer_names: dict[int, str] = {}
     rehearsed: list[str] = []
@@ -284,7 +283,7 @@ def render_script(
         "module_name": Path(file_name).stem,
         "import_groups": _import_groups(collector),
         "quiet_imports": "paddle" in collector.imported_modules,
-        "definitions": join_definitions(collector.definitions),
+        "definitions": DEFINITIONS,
         "initializer_names": list(dict.fromkeys(initializer_names.values())),
         "rehearsed_names": rehearsed,
         "base_spec": _spec_literal(plan.base.spec, directory),
@@ -299,8 +298,14 @@ def render_script(
         name: [_placeholder(name)] if rows else [] for name, rows in tables.items()
     }
     text = _environment().get_template(TEMPLATE).render(**context, **placeholders)
+    definitions = join_definitions(collector.definitions)
     if formatted:
+        # The runtime is most of the script and the same in script after script: it is
+        # formatted on its own (black's output is the same: top-level statements with
+        # two blank lines around them), and kept (padiff_gen.cache).
         text = format_source(text)
+        definitions = format_cached(definitions)
+    text = text.replace(DEFINITIONS + "\n", definitions, 1)
     for name, rows in tables.items():
         if rows:
             text = text.replace(
@@ -309,6 +314,31 @@ def render_script(
                 1,
             )
     return text, injected
+
+
+def _runtime_collector(plan: Plan) -> SourceCollector:
+    """A collector holding the runtime the script inlines. Copying it out of padiff-gen's
+    modules (libcst parses and resolves each) takes seconds and gives the same code for
+    the same helpers and the same padiff-gen sources: it is kept on disk (see
+    padiff_gen.cache), keyed by both, and copied again only when either changes."""
+    from . import cache
+
+    helpers = _runtime_helpers(plan)
+    substitutes = _substitutes(plan)
+    key = cache.key(
+        "runtime",
+        sorted((name, *locate(helper)) for name, helper in helpers.items()),
+        sorted((*k, *v) for k, v in substitutes.items()),
+        sorted(TEMPLATE_NAMES),
+    )
+    state = cache.load(key)
+    if state is not None:
+        return SourceCollector.from_state(state)
+    collector = SourceCollector(reserved=TEMPLATE_NAMES, substitutes=substitutes)
+    for name, helper in helpers.items():
+        collector.add(helper, name)
+    cache.store(key, collector.state())
+    return collector
 
 
 def _import_groups(collector: SourceCollector) -> list[list[str]]:
@@ -413,3 +443,22 @@ def join_definitions(codes: list[str]) -> str:
 
 def format_source(text: str) -> str:
     return black.format_str(text, mode=BLACK_MODE)
+
+
+# The line that stands for the runtime's definitions while the rest is formatted.
+DEFINITIONS = "# padiff-gen: the runtime's definitions"
+
+
+def format_cached(text: str) -> str:
+    """format_source, kept on disk for the same text and black version."""
+    from . import cache
+
+    name = cache.key(
+        "black", black.__version__, hashlib.sha256(text.encode()).hexdigest()
+    )
+    found = cache.load(name)
+    if isinstance(found, str):
+        return found
+    formatted = format_source(text)
+    cache.store(name, formatted)
+    return formatted
