@@ -59,8 +59,6 @@ class _Reached(Exception):
 
 
 class _Torch:
-    name = "torch"
-
     def __init__(self) -> None:
         import torch
 
@@ -81,17 +79,12 @@ class _Torch:
     def layers(self, model) -> list:
         return list(model.modules())
 
-    def has_data(self, tensor) -> bool:
-        return not tensor.is_meta
-
     def runs(self, layer) -> bool:
         """False for a container without a forward of its own (ModuleList)."""
         return type(layer).forward is not self.torch.nn.Module.forward
 
 
 class _Paddle:
-    name = "paddle"
-
     def __init__(self) -> None:
         import paddle
 
@@ -113,9 +106,6 @@ class _Paddle:
 
     def layers(self, model) -> list:
         return list(model.sublayers(include_self=True))
-
-    def has_data(self, tensor) -> bool:
-        return tensor._is_initialized()
 
     def runs(self, layer) -> bool:
         """False for a container without a forward of its own (LayerList)."""
@@ -286,9 +276,6 @@ class ProbeModels:
             for t in u.tensors
             if not t.tied_to
         }
-        self.partners = {
-            p.raw.path: p for p in pairing.pairs if p.base is not None and p.raw
-        }
         self.rows = self._rows(pairing.pairs)
         # Raw units a special initializer makes (the others are made from rows).
         self.initialized = {
@@ -379,7 +366,7 @@ class ProbeModels:
         values = self.base_values(path)
         if rows_used is not None and self._lookup(slot):
             self._reserve(slot.ref, len(rows_used) * slot.ref.shape[1] * 4)
-            return self._table(slot.ref.shape, rows_used, values, IndexMap.whole)
+            return self._table(slot.ref.shape, rows_used, values)
         self._reserve(slot.ref, _bytes(values))
         return self._whole(values)
 
@@ -414,9 +401,7 @@ class ProbeModels:
         ):
             values = sources[0]
             self._reserve(slot.ref, len(rows_used) * slot.ref.shape[1] * 4)
-            return self._table(
-                row.raw.shape, rows_used, values, lambda s: values.index_map()
-            )
+            return self._table(row.raw.shape, rows_used, values)
         maps = [
             (region, index, _mapped(sources[index], views))
             for region, index, views in blocks
@@ -471,9 +456,11 @@ class ProbeModels:
             and len(slot.ref.shape) == 2
         )
 
-    def _table(self, shape, rows_used, values: Values, where) -> np.ndarray:
-        table = np.zeros(shape, np.float32)  # pages not asked for stay unmade
-        full = where(shape)
+    def _table(self, shape, rows_used, values: Values) -> np.ndarray:
+        """A lookup table of ``values`` made at ``rows_used``, zeros elsewhere (whose
+        pages are never made) and at the padding rows of either model."""
+        table = np.zeros(shape, np.float32)
+        full = values.index_map()
         for row in rows_used:
             if 0 <= row < shape[0]:
                 target = table[row : row + 1]

@@ -71,13 +71,6 @@ def _affine(seed: int) -> tuple[int, int]:
     return int(mixed[0]) | 1, int(mixed[1])
 
 
-def uniform(seed: int, indices: np.ndarray) -> np.ndarray:
-    """u(seed, n) in [0, 1) for each index n, as float32 (indices taken mod 2**32)."""
-    multiplier, offset = _affine(seed)
-    x = indices.astype(np.uint32) * np.uint32(multiplier) + np.uint32(offset)
-    return (_hash32(x) >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)
-
-
 @dataclass(frozen=True)
 class IndexMap:
     """Which elements of a base tensor a view holds: element ``i`` (a multi-index) of
