@@ -159,7 +159,7 @@ def find_unknown_tensors(model, known_paths):
     Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
     their weights twice) counts as known under any of its names. Integer and boolean
     tensors are constants a model computes when built (an attention's position index),
-    not weights: the tables leave them out.
+    not weights: one only this model keeps is in no table.
     """
     known = set()
     for path in known_paths:
@@ -2522,6 +2522,30 @@ class RawTensors:
             for name, tensor in layer.state_dict(keep_vars=True).items():
                 if id(tensor) not in self.rows:
                     self.units.setdefault(id(tensor), (row, name))
+        # raw tensor id -> tensor: constants (integers a model computes when built)
+        # that neither a row nor an initializer writes: only the raw model keeps them
+        self.constants = {
+            id(tensor): tensor
+            for tensor in raw_model.state_dict(keep_vars=True).values()
+            if not tensor.is_floating_point()
+            and id(tensor) not in self.rows
+            and id(tensor) not in self.units
+        }
+
+    def own_constant(self, entry):
+        """A constant only the raw model keeps (an integer tensor it computes when
+        built, no row writes it): its own value, when it was built with one."""
+        tensor = self.constants[entry.tensor_id]
+        if not has_data(tensor):
+            raise CheckpointError(
+                f"raw `{entry.key}` is a constant the raw model computes when it is "
+                "built (no table row writes it: the base model has no such tensor), and "
+                "the raw model built without weights has no value for it. Nothing was "
+                "written. Save the raw model's own state instead (build it, "
+                "init_weights, then save), or leave the tensor out of the raw model's "
+                "state (a buffer with persistent=False)"
+            )
+        return tensor
 
     def __call__(self, entries):
         """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
@@ -2547,7 +2571,9 @@ class RawTensors:
                     tensor = ready[entry.tensor_id] = ahead[1].result()
                     ahead = None
                 elif tensor is None:
-                    if entry.tensor_id in self.units:
+                    if entry.tensor_id in self.constants:
+                        ready[entry.tensor_id] = self.own_constant(entry)
+                    elif entry.tensor_id in self.units:
                         ready.update(
                             self.make_layer(self.units[entry.tensor_id][0], entries)
                         )
@@ -2606,6 +2632,8 @@ class RawTensors:
 
     def whole_to_make(self, entry):
         """Bytes held while `entry`'s tensor is made whole."""
+        if entry.tensor_id in self.constants:
+            return entry.nbytes
         if entry.tensor_id in self.rows:
             if self.passes_through(entry):
                 return self.read_bytes(entry)

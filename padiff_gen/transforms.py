@@ -17,6 +17,8 @@ What none of these decides is refused, naming the tensor and how to decide it.
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 import math
 from typing import Callable, Optional, Sequence
@@ -25,6 +27,7 @@ from .choices import answer_for
 
 from .errors import MappingError, Side, format_shape
 from .layer_kinds import CONV, IN_OUT, LAYER_NORM, LINEAR, OUT_IN, WEIGHT_ROLES
+from .walk import is_constant
 from .plan import COPY, RESHAPE, TRANSPOSE, TensorCopy, TensorRef, Unit
 
 # The condition under which a conv computes the same as a Linear (the row's comment).
@@ -263,7 +266,26 @@ def pair_unit_tensors(
     do not match could pair either way (see :func:`tensor_pairings`).
 
     ``layouts`` are the user's ``--layout KEY=copy|transpose`` answers for square
-    matrices that neither kind nor probe decides."""
+    matrices that neither kind nor probe decides. Constants (integer tensors a layer
+    computes: walk.is_constant) pair only with a constant of the same name and shape,
+    copied as it is; the others are left to each model."""
+    kept = [
+        TensorCopy((b,), r)
+        for b in base.tensors
+        for r in raw.tensors
+        if is_constant(b) and is_constant(r) and b.name == r.name and b.shape == r.shape
+    ]
+    base = dataclasses.replace(
+        base, tensors=tuple(t for t in base.tensors if not is_constant(t))
+    )
+    raw = dataclasses.replace(
+        raw, tensors=tuple(t for t in raw.tensors if not is_constant(t))
+    )
+    alternatives, error = _pair_weights(base, raw, cross, probe, hint, layouts)
+    return [tuple(copies) + tuple(kept) for copies in alternatives], error
+
+
+def _pair_weights(base, raw, cross, probe, hint, layouts):
     pairings = tensor_pairings(base, raw)
     if pairings is None:
         return [], _error(

@@ -162,17 +162,18 @@ def collect_units(
         if _is_parametrizations(path, layer):
             continue  # their tensors belong to the layer above (see _refs)
         tensors = _refs(layer, path, framework, first_paths, True)
-        tensors = tuple(t for t in tensors if not is_constant(t))
-        if tensors:
+        if any(not is_constant(t) for t in tensors):  # constants alone make no unit
             units.append(_unit(path, layer, framework, tensors))
     return units
 
 
 def is_constant(ref: TensorRef) -> bool:
     """A tensor that is no weight: integers or booleans a layer computes in its
-    constructor (Swin's relative_position_index), kept in the state by one framework
-    and not by the other. Such tensors neither pair nor are copied; where both models
-    hold one, their values are compared (padiff_gen.constants)."""
+    constructor (Swin's relative_position_index), often kept in the state by one
+    framework and not by the other. A layer holding only constants is no unit; inside
+    a pair, constants of the same name and shape on both sides are copied as they are
+    and the others left to each model (padiff_gen.transforms); where both models hold
+    one, emit compares their values (padiff_gen.constants)."""
     return not ref.dtype.startswith(("float", "bfloat", "complex"))
 
 

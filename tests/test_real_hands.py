@@ -364,3 +364,50 @@ def test_conversion_writes_what_init_weights_writes_through_a_tie(
         raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))
     outcome = output_difference(base, raw, list(case.inputs))
     assert_outputs_match(outcome)
+
+
+@pytest.mark.parametrize(
+    "direction, checkpoint, output",
+    [
+        (TORCH_TO_PADDLE, "base.pt", "raw.pdparams"),
+        (PADDLE_TO_TORCH, "base.pdparams", "raw.pt"),
+    ],
+)
+def test_conversion_keeps_a_constant_only_the_raw_model_holds(
+    direction, checkpoint, output, tmp_path
+):
+    """paddle keeps the position index in its state, torch does not: converting to
+    paddle writes paddle's own index (no row writes it); to torch, there is none."""
+    import paddle
+    import torch
+
+    from examples.compare import output_difference, randomize
+    from test_checkpoint import run_script
+
+    case = CASES["constant_index"]
+    script = tmp_path / "init_weights.py"
+    done = run_cli(
+        "emit", *cli_args(MODULE, "constant_index", direction), "-o", str(script)
+    )
+    assert done.returncode == 0, done.stderr
+    base, raw = (
+        (case.torch(), case.paddle())
+        if direction == TORCH_TO_PADDLE
+        else (case.paddle(), case.torch())
+    )
+    randomize(base, seed=6)
+    source = tmp_path / checkpoint
+    if direction == TORCH_TO_PADDLE:
+        torch.save(base.state_dict(), source)
+    else:
+        paddle.save(base.state_dict(), str(source))
+    converted = run_script(script, "--base-ckpt", source, "-o", tmp_path / output)
+    assert converted.returncode == 0, converted.stderr
+    if direction == TORCH_TO_PADDLE:
+        state = paddle.load(str(tmp_path / output))
+        assert "relative_position_index" in state
+        missing, unexpected = raw.set_state_dict(state)
+        assert not missing and not unexpected
+    else:
+        raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))
+    assert_outputs_match(output_difference(base, raw, list(case.inputs)))

@@ -48,7 +48,7 @@ def find_unknown_tensors(model, known_paths):
     Tensors are compared by identity, so a tied tensor or an alias (paddle's RNN cells list
     their weights twice) counts as known under any of its names. Integer and boolean
     tensors are constants a model computes when built (an attention's position index),
-    not weights: the tables leave them out.
+    not weights: one only this model keeps is in no table.
     """
     known = set()
     for path in known_paths:

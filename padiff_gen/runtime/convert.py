@@ -20,11 +20,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from .checkpoint import ELEMENT_SIZES, FLOATING, file_mapped, release_file_pages
-from .common import dtype_name, get_layer, get_tensor, release_layer
+from .common import CheckpointError, dtype_name, get_layer, get_tensor, release_layer
 from .copy_torch import (
     MAKE_AHEAD,
     TensorBuffers,
     cast_tensor,
+    has_data,
     is_contiguous,
     memory_span,
     transpose_by_blocks,
@@ -126,6 +127,30 @@ class RawTensors:
             for name, tensor in layer.state_dict(keep_vars=True).items():
                 if id(tensor) not in self.rows:
                     self.units.setdefault(id(tensor), (row, name))
+        # raw tensor id -> tensor: constants (integers a model computes when built)
+        # that neither a row nor an initializer writes: only the raw model keeps them
+        self.constants = {
+            id(tensor): tensor
+            for tensor in raw_model.state_dict(keep_vars=True).values()
+            if not tensor.is_floating_point()
+            and id(tensor) not in self.rows
+            and id(tensor) not in self.units
+        }
+
+    def own_constant(self, entry):
+        """A constant only the raw model keeps (an integer tensor it computes when
+        built, no row writes it): its own value, when it was built with one."""
+        tensor = self.constants[entry.tensor_id]
+        if not has_data(tensor):
+            raise CheckpointError(
+                f"raw `{entry.key}` is a constant the raw model computes when it is "
+                "built (no table row writes it: the base model has no such tensor), and "
+                "the raw model built without weights has no value for it. Nothing was "
+                "written. Save the raw model's own state instead (build it, "
+                "init_weights, then save), or leave the tensor out of the raw model's "
+                "state (a buffer with persistent=False)"
+            )
+        return tensor
 
     def __call__(self, entries):
         """Yield (entry, tensor) for each OutputTensor of `entries`, in order. A tensor
@@ -151,7 +176,9 @@ class RawTensors:
                     tensor = ready[entry.tensor_id] = ahead[1].result()
                     ahead = None
                 elif tensor is None:
-                    if entry.tensor_id in self.units:
+                    if entry.tensor_id in self.constants:
+                        ready[entry.tensor_id] = self.own_constant(entry)
+                    elif entry.tensor_id in self.units:
                         ready.update(
                             self.make_layer(self.units[entry.tensor_id][0], entries)
                         )
@@ -210,6 +237,8 @@ class RawTensors:
 
     def whole_to_make(self, entry):
         """Bytes held while `entry`'s tensor is made whole."""
+        if entry.tensor_id in self.constants:
+            return entry.nbytes
         if entry.tensor_id in self.rows:
             if self.passes_through(entry):
                 return self.read_bytes(entry)
