@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 from . import progress
 from .analyze import CALLS, TIED, analyze, plain_map_notes
 from .block_probe import (
-    call_order,
+    call_orders,
     check_conditional,
     check_tied,
     check_unpaired,
@@ -277,7 +277,7 @@ def paired_in_call_order(
     order."""
     if not _could_pair(pairing):
         return pairing  # no order pairs units that differ: running would not help
-    calls = (call_order(base, probe_inputs), call_order(raw, probe_inputs))
+    calls = call_orders(base, raw, probe_inputs)
     if not calls[0] or not calls[1]:
         return pairing
     retried = analyze(

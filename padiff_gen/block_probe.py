@@ -446,28 +446,41 @@ def check_conditional(
 # ---------------------------------------------------------------- call order
 
 
-def call_order(proxy, inputs: Sequence[InputSpec] = ()) -> tuple[str, ...]:
-    """The paths of the model's units in the order a forward pass first calls them, run
-    on ``inputs`` (the model's --input) or an input guessed from its first layer, with
-    random weights made a layer at a time; () when it does not run."""
+def call_orders(
+    base, raw, inputs: Sequence[InputSpec] = ()
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(base, raw): the paths of each model's units in the order a forward pass first
+    calls them, both run on ``inputs`` (the models' --input) or on the first input
+    guessed from the base model's first layers that both take, with random weights made
+    a layer at a time; ((), ()) when they do not run. A paddle model runs only on an
+    input its torch partner ran through (paddle checks fewer shapes, and an image
+    smaller than a network's receptive field corrupted memory instead of raising)."""
     from .layout_probe import guess_inputs_for
     from .plan import ModelInfo
 
-    model = probe_model(proxy)
-    if model is None:
-        return ()
-    units = tuple(collect_units(model))
-    info = ModelInfo(proxy.framework, type(model).__name__)
-    probe = ProbeModels(Pairing(info, info, units, (), ()), model, model)
+    probes = []
+    for proxy in (base, raw):
+        model = probe_model(proxy)
+        if model is None:
+            return (), ()
+        units = tuple(collect_units(model))
+        info = ModelInfo(proxy.framework, type(model).__name__)
+        probes.append(ProbeModels(Pairing(info, info, units, (), ()), model, model))
+    order_of_runs = sorted(
+        range(2), key=lambda i: probes[i].frameworks["base"] != "torch"
+    )
+    units = probes[0].units["base"]
     guesses = [list(inputs)] if inputs else guess_inputs_for(list(units))
     for guess in guesses:
-        order: list[str] = []
+        arrays = make_inputs(guess, SEED)
+        orders: list[list[str]] = [[], []]
         try:
-            probe.run("base", "", make_inputs(guess, SEED), order=order)
+            for index in order_of_runs:
+                probes[index].run("base", "", arrays, order=orders[index])
         except Exception:
             continue
-        return tuple(dict.fromkeys(order))
-    return ()
+        return tuple(dict.fromkeys(orders[0])), tuple(dict.fromkeys(orders[1]))
+    return (), ()
 
 
 # ---------------------------------------------------------------- tied heads

@@ -147,7 +147,7 @@ class MapOptions:
     unmapped: tuple[tuple[str, str], ...] = ()
     # The paths of each model's units in the order a forward pass first calls them
     # (base, raw), when pairing in definition order and by path failed: units are then
-    # paired in this order (padiff_gen.block_probe.call_order).
+    # paired in this order (padiff_gen.block_probe.call_orders).
     calls: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
