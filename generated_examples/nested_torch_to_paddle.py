@@ -1135,9 +1135,8 @@ def real_path(path):
     return REAL_PATHS[path]
 
 
-# The mappings of each file as /proc/self/maps last listed them (reading that file costs
-# ~10 ms with both frameworks loaded, too much to pay per tensor of a checkpoint of
-# many), and whether the list was read since a span was last found in it.
+# The mappings of each file as /proc/self/maps last listed them: reading that file costs
+# ~10 ms with both frameworks loaded, too much to pay per tensor of a checkpoint of many.
 MAPPINGS = {}
 
 
@@ -1159,9 +1158,9 @@ def file_mappings(path, again=False):
         return []
     target = real_path(path)
     known = MAPPINGS.get(target)
-    if known is not None and not again:
-        if all(still_mapped(target, start, end) for start, end in known[0]):
-            return known[0]
+    if known and not again:
+        if all(still_mapped(target, start, end) for start, end in known):
+            return known
     try:
         with open("/proc/self/maps") as handle:
             mappings = handle.read().splitlines()
@@ -1174,7 +1173,7 @@ def file_mappings(path, again=False):
         fields = line.split(None, 5)
         if len(fields) == 6 and fields[5] == target:
             found.append(tuple(int(address, 16) for address in fields[0].split("-")))
-    MAPPINGS[target] = [found, True]
+    MAPPINGS[target] = found
     return found
 
 
@@ -1195,6 +1194,10 @@ def release_file_pages(path, span=None):
     the file's (a tensor copied out of it) is never dropped.
     """
     mappings = file_mappings(path)
+    if span is not None and not any(
+        start < span[1] and span[0] < end for start, end in mappings
+    ):
+        mappings = file_mappings(path, again=True)  # mapped since it was listed
     if not mappings:
         return
     try:
@@ -2358,19 +2361,15 @@ def is_contiguous(tensor):
 
 def file_mapped(path, span):
     """Whether the memory `span` (first byte, end) lies in a mapping of the file at
-    `path`; when not in those listed, the list is read again once (a file mapped since),
-    until a span is found in it."""
+    `path`: in one listed before and still the file's, or else in the list read again
+    (the file may have been mapped since)."""
 
     def inside(mappings):
         return any(start <= span[0] and span[1] <= end for start, end in mappings)
 
-    if path is None:
-        return False
-    if inside(file_mappings(path)):
-        MAPPINGS[real_path(path)][1] = False
-        return True
-    known = MAPPINGS.get(real_path(path))
-    return known is not None and not known[1] and inside(file_mappings(path, True))
+    return path is not None and (
+        inside(file_mappings(path)) or inside(file_mappings(path, again=True))
+    )
 
 
 def transpose_by_blocks(dst, src, rows_per_block, copied):
