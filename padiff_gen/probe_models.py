@@ -83,6 +83,9 @@ class _Torch:
         """False for a container without a forward of its own (ModuleList)."""
         return type(layer).forward is not self.torch.nn.Module.forward
 
+    def guards(self, layer) -> bool:
+        return False  # torch checks its inputs itself
+
 
 class _Paddle:
     def __init__(self) -> None:
@@ -110,6 +113,33 @@ class _Paddle:
     def runs(self, layer) -> bool:
         """False for a container without a forward of its own (LayerList)."""
         return type(layer).forward is not self.paddle.nn.Layer.forward
+
+    def guards(self, layer) -> bool:
+        """Whether ``layer`` is a paddle conv: its CPU kernels, given an input smaller
+        than the kernel, compute with negative sizes and corrupt the process's memory
+        instead of raising (paddle 3.3.1), so its input is checked first."""
+        convs = (self.paddle.nn.Conv1D, self.paddle.nn.Conv2D, self.paddle.nn.Conv3D)
+        return isinstance(layer, convs)
+
+    @staticmethod
+    def guard(layer, inputs) -> None:
+        """Raise ValueError where a conv's input is too small for its kernel."""
+        if not inputs or not hasattr(inputs[0], "shape"):
+            return
+        spatial = list(inputs[0].shape[2:])
+        kernel = list(layer._kernel_size)
+        dilation = list(getattr(layer, "_dilation", [1] * len(kernel)))
+        padding = getattr(layer, "_padding", 0)
+        if isinstance(padding, str):
+            padding = 0 if padding.lower() == "valid" else None
+        if padding is None:  # "same": any size runs
+            return
+        pads = [padding] * len(kernel) if isinstance(padding, int) else list(padding)
+        if len(pads) == 2 * len(kernel):  # [before, after] per axis
+            pads = [(pads[2 * i] + pads[2 * i + 1]) / 2 for i in range(len(kernel))]
+        for size, k, d, p in zip(spatial, kernel, dilation, pads):
+            if size + 2 * p < d * (k - 1) + 1:
+                raise ValueError(f"an input of {spatial} is too small for the conv")
 
 
 def _adapter(framework: str):
@@ -558,6 +588,9 @@ class ProbeModels:
             for hook_path in self.slots[role]
             if _inside(hook_path, path) and hook_path in self.layers[role]
         ]
+        for inner, hooked in self.layers[role].items():
+            if _inside(inner, path) and adapter.guards(hooked):
+                handles.append(adapter.pre_hook(hooked, adapter.guard))
         for hook_path in [path] if eager else hook_paths:
             hooked = self.layers[role][hook_path]
             pending: list = []
