@@ -7,7 +7,7 @@ import difflib
 from typing import Any, Optional, Sequence
 
 from .errors import MappingError, Side, UsageError
-from .frameworks import class_name, framework_of_layer
+from .frameworks import class_name, direct_tensors, framework_of_layer
 from .choices import with_candidates
 from .fusion import (
     Candidate,
@@ -18,7 +18,7 @@ from .fusion import (
     merged_candidates,
     regroup,
 )
-from .layer_kinds import class_names
+from .layer_kinds import affine_norm_family, class_names
 from .match import Titles, choose_pairs
 from .plan import MapOptions, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .probe import matrix_layout
@@ -504,10 +504,26 @@ def analyze(
             ):
                 break
         pairing, options = retried, trial
+    if _errors(pairing) and (_bare_norms(base.model) or _bare_norms(raw.model)):
+        # A norm built without scale and shift holds no tensor, so it is no unit, and a
+        # norm of the other model that holds one (a shift alone) shifts every later
+        # pair: pair such norms too, and keep that pairing if it pairs everything.
+        retried = _analyze(base, raw, options, pool, bare=True)
+        if not _errors(retried):
+            pairing = retried
     if not options.unmapped:
         return pairing
     return dataclasses.replace(
         pairing, pairs=tuple(_conditioned(p, options.unmapped) for p in pairing.pairs)
+    )
+
+
+def _bare_norms(model: Any) -> bool:
+    """Whether the model has a norm built without scale and shift (no unit of its own)."""
+    framework = framework_of_layer(model)
+    return any(
+        affine_norm_family(layer, framework) and not direct_tensors(layer, framework)
+        for _, layer in iter_layers(model)
     )
 
 
@@ -535,7 +551,11 @@ def _conditioned(pair: UnitPair, unmapped) -> UnitPair:
 
 
 def _analyze(
-    base: ProxyModel, raw: ProxyModel, options: MapOptions, pool: SpecialInitPool
+    base: ProxyModel,
+    raw: ProxyModel,
+    options: MapOptions,
+    pool: SpecialInitPool,
+    bare: bool = False,
 ) -> Pairing:
     for proxy, role in ((base, "base"), (raw, "raw")):
         if proxy.auto_role not in (None, role):
@@ -548,8 +568,8 @@ def _analyze(
     explicit, base_special, raw_special, hints = resolve_layer_map(
         base, raw, options, pool
     )
-    base_collected = collect_units(base.model, base_special)
-    raw_collected = collect_units(raw.model, raw_special)
+    base_collected = collect_units(base.model, base_special, bare)
+    raw_collected = collect_units(raw.model, raw_special, bare)
     if options.calls[0] and options.calls[1]:
         base_collected = in_call_order(base_collected, options.calls[0])
         raw_collected = in_call_order(raw_collected, options.calls[1])
@@ -567,6 +587,17 @@ def _analyze(
     }
 
     def pair_units(base_unit: Unit, raw_unit: Unit) -> UnitPair:
+        if _one_sided_affine(base_unit, raw_unit, layers, frameworks):
+            found = _find_initializer(pool, frameworks, base_unit, raw_unit)
+            if found is not None:
+                return _pair_special(
+                    dataclasses.replace(base_unit, special=True),
+                    dataclasses.replace(raw_unit, special=True),
+                    explicit_map,
+                    layers,
+                    pool,
+                    frameworks,
+                )
         if _copied_by_table(base_unit, raw_unit, shared, layers, pool, frameworks):
             plain = (
                 dataclasses.replace(base_unit, special=False),
@@ -629,9 +660,44 @@ def _analyze(
         ),
         partners=regrouped.partners,
     )
+    # Two norms that both hold nothing pair with nothing to copy.
+    empty = {
+        id(unit)
+        for pair in pairs
+        if pair.error is None
+        and pair.initializer is None
+        and pair.base is not None
+        and pair.raw is not None
+        and not pair.base.tensors
+        and not pair.raw.tensors
+        for unit in (pair.base, pair.raw)
+    }
     return Pairing(
-        base_info, raw_info, tuple(base_units), tuple(raw_units), tuple(pairs) + tied
+        base_info,
+        raw_info,
+        tuple(u for u in base_units if id(u) not in empty),
+        tuple(u for u in raw_units if id(u) not in empty),
+        tuple(p for p in pairs if id(p.base) not in empty) + tied,
     )
+
+
+def _one_sided_affine(
+    base: Unit,
+    raw: Unit,
+    layers: dict[str, dict[str, Any]],
+    frameworks: tuple[str, str],
+) -> bool:
+    """Whether two norms of one family (layer_kinds.AFFINE_NORMS) hold different tensors:
+    one side built without the scale or shift the other holds, which then computes as
+    the neutral value (special_init.init_norm_affine writes it or checks it)."""
+    if base.special or raw.special or base.members or raw.members:
+        return False
+    family = affine_norm_family(layers["base"][base.path], frameworks[0])
+    if not family or family != affine_norm_family(
+        layers["raw"][raw.path], frameworks[1]
+    ):
+        return False
+    return {t.name for t in base.tensors} != {t.name for t in raw.tensors}
 
 
 def in_call_order(units: list[Unit], calls: Sequence[str]) -> list[Unit]:

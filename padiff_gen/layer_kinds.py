@@ -86,3 +86,34 @@ def class_names(layer: Any, framework: str) -> tuple[str, ...]:
 def conv_groups(layer: Any) -> int:
     """A conv layer's groups (torch ``groups``, paddle ``_groups``)."""
     return int(getattr(layer, "groups", getattr(layer, "_groups", 1)) or 1)
+
+
+@dataclass(frozen=True)
+class AffineNorm:
+    """Instances of ``framework``'s ``nn.<class_name>`` normalise, then scale by
+    ``weight`` and shift by ``bias``, either of which the layer may be built without
+    (torch ``elementwise_affine=False`` / ``affine=False`` / ``bias=False``, paddle
+    ``weight_attr=False`` / ``bias_attr=False``): it then computes as if it held the
+    neutral value everywhere (``NEUTRAL``). Layers of one ``family`` compute alike."""
+
+    framework: str
+    class_name: str
+    family: str
+
+
+NEUTRAL = (("weight", 1.0), ("bias", 0.0))
+
+AFFINE_NORMS = (
+    AffineNorm("torch", "LayerNorm", LAYER_NORM),
+    AffineNorm("paddle", "LayerNorm", LAYER_NORM),
+    AffineNorm("torch", "GroupNorm", "group_norm"),
+    AffineNorm("paddle", "GroupNorm", "group_norm"),
+)
+
+
+def affine_norm_family(layer: Any, framework: str) -> str:
+    """The AFFINE_NORMS family ``layer`` is an instance of, or ""."""
+    for row in AFFINE_NORMS:
+        if row.framework == framework and isinstance(layer, _framework_class(row)):
+            return row.family
+    return ""

@@ -12,7 +12,7 @@ from .frameworks import (
     named_children,
     shape_of,
 )
-from .layer_kinds import class_names, conv_groups, kind_row
+from .layer_kinds import affine_norm_family, class_names, conv_groups, kind_row
 from .plan import TensorRef, Unit
 
 # torch's parametrizations (torch.nn.utils.parametrize) keep a parametrized tensor's
@@ -132,12 +132,14 @@ def _unit(
 
 
 def collect_units(
-    model: Any, special_paths: frozenset[str] = frozenset()
+    model: Any, special_paths: frozenset[str] = frozenset(), bare: bool = False
 ) -> list[Unit]:
     """The model's units in definition order.
 
     A layer with direct tensors is a unit; a layer in ``special_paths`` is one opaque unit
-    holding every tensor of its subtree; parameterless wrappers contribute nothing.
+    holding every tensor of its subtree; parameterless wrappers contribute nothing. With
+    ``bare``, a norm built without scale and shift (layer_kinds.AFFINE_NORMS) is a unit
+    holding no tensor: it pairs with a norm of the other model that holds one of them.
     """
     framework = framework_of_layer(model)
     first_paths: dict[int, str] = {}
@@ -164,6 +166,8 @@ def collect_units(
         tensors = _refs(layer, path, framework, first_paths, True)
         if any(not is_constant(t) for t in tensors):  # constants alone make no unit
             units.append(_unit(path, layer, framework, tensors))
+        elif bare and not tensors and affine_norm_family(layer, framework):
+            units.append(_unit(path, layer, framework, ()))
     return units
 
 

@@ -22,7 +22,14 @@
 - ``output_layer_initializer``: four Linear blocks and an output layer of its own class
   on the paddle side (``TiedOutput``, weight [vocab, hidden]), against a torch Linear
   head, with an initializer registered for (torch Linear, paddle TiedOutput) in
-  tests/fixtures/init_tied_output.py: only the head pair is the initializer's.
+  tests/fixtures/init_tied_output.py: only the head pair is the initializer's;
+- ``norm_shift_only``: a modulated norm whose torch LayerNorm holds neither scale nor
+  shift and whose paddle one holds a shift alone (between Linear layers, so that a norm
+  left out would shift every later pair); ``norm_scale_only``: a GroupNorm holding a
+  scale alone in paddle against none in torch, between convs; ``norm_without_shift``:
+  torch's LayerNorm(bias=False) against paddle's with both. The side that lacks a tensor
+  computes with 1 / 0; ``zero_one_sided_tensors`` makes the base's one-sided tensors
+  that value, as a trained model's would have to be for the copy to be exact.
 
 Reached through ``torch:tests.hand_pairs.torch_model {"case": ...}`` like the other
 pairs modules.
@@ -343,6 +350,82 @@ class PaddleRootBias(pnn.Layer):
         return self.fc(x) + self.shift
 
 
+class TorchModulatedNorm(tnn.Module):
+    """x -> Linear -> LayerNorm without scale or shift, modulated -> GroupNorm block."""
+
+    def __init__(self, norm_bias: bool = True) -> None:
+        super().__init__()
+        self.embed = tnn.Linear(EMBED, EMBED)
+        self.modulation = tnn.Linear(EMBED, 2 * EMBED)
+        self.norm = tnn.LayerNorm(EMBED, elementwise_affine=False)
+        self.proj = tnn.LayerNorm(EMBED, bias=norm_bias)
+        self.out = tnn.Linear(EMBED, EMBED)
+
+    def forward(self, x):
+        h = self.embed(x)
+        scale, shift = self.modulation(h).chunk(2, dim=-1)
+        h = self.norm(h) * (1 + scale) + shift
+        return self.out(self.proj(h))
+
+
+class PaddleModulatedNorm(pnn.Layer):
+    """The same with a LayerNorm holding a shift alone, as ppdiffusers builds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = pnn.Linear(EMBED, EMBED)
+        self.modulation = pnn.Linear(EMBED, 2 * EMBED)
+        self.norm = pnn.LayerNorm(EMBED, weight_attr=False)
+        self.proj = pnn.LayerNorm(EMBED)
+        self.out = pnn.Linear(EMBED, EMBED)
+
+    def forward(self, x):
+        h = self.embed(x)
+        scale, shift = self.modulation(h).chunk(2, axis=-1)
+        h = self.norm(h) * (1 + scale) + shift
+        return self.out(self.proj(h))
+
+
+class TorchConvGroupNorm(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(3, 8, 3, padding=1)
+        self.norm = tnn.GroupNorm(2, 8, affine=False)
+        self.conv2 = tnn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.conv2(self.norm(self.conv1(x)))
+
+
+class PaddleConvGroupNorm(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = pnn.Conv2D(3, 8, 3, padding=1)
+        self.norm = pnn.GroupNorm(2, 8, bias_attr=False)
+        self.conv2 = pnn.Conv2D(8, 4, 1)
+
+    def forward(self, x):
+        return self.conv2(self.norm(self.conv1(x)))
+
+
+class PaddleModulatedNormBothAffine(PaddleModulatedNorm):
+    """Neither scale nor shift in the modulated norm; both in the last one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = pnn.LayerNorm(EMBED, weight_attr=False, bias_attr=False)
+
+
+def zero_one_sided_tensors(model) -> None:
+    """Give the paddle tensors torch lacks the value torch computes with instead."""
+    if isinstance(model, PaddleModulatedNormBothAffine):
+        model.proj.bias.set_value(paddle.zeros([EMBED]))
+    elif isinstance(model, PaddleModulatedNorm):
+        model.norm.bias.set_value(paddle.zeros([EMBED]))
+    elif isinstance(model, PaddleConvGroupNorm):
+        model.norm.weight.set_value(paddle.ones([8]))
+
+
 CASES: dict[str, Case] = {
     "constant_index": Case(
         lambda: TorchRelativeBias(persistent=False),
@@ -378,6 +461,24 @@ CASES: dict[str, Case] = {
         PaddleEncoderMissingFfn2,
         directions=(),
         refusal="The raw model lacks base `encoder.1.ffn2`",
+    ),
+    "norm_shift_only": Case(
+        TorchModulatedNorm,
+        PaddleModulatedNorm,
+        (f32(2, 3, EMBED),),
+        prepare="zero_one_sided_tensors",
+    ),
+    "norm_scale_only": Case(
+        TorchConvGroupNorm,
+        PaddleConvGroupNorm,
+        (f32(2, 3, 6, 6),),
+        prepare="zero_one_sided_tensors",
+    ),
+    "norm_without_shift": Case(
+        lambda: TorchModulatedNorm(norm_bias=False),
+        PaddleModulatedNormBothAffine,
+        (f32(2, 3, EMBED),),
+        prepare="zero_one_sided_tensors",
     ),
     "output_layer_initializer": Case(
         TorchBlocksAndHead,

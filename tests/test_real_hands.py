@@ -19,6 +19,7 @@ from tests.pair_jobs import (
     run_jobs,
     selected_keys,
     spec_args,
+    replace_once,
     swap_sources,
 )
 
@@ -30,6 +31,9 @@ DEFAULT = [
     "compat_attention",
     "stages_in_another_order",
     "root_tensor",
+    "norm_shift_only",
+    "norm_scale_only",
+    "norm_without_shift",
 ]
 FAITHFUL = {f"{n}-{d}": Job(n, d) for n in DEFAULT for d in DIRECTIONS}
 CORRUPTIONS = {
@@ -39,13 +43,29 @@ CORRUPTIONS = {
         TORCH_TO_PADDLE,
         corrupt=swap_sources("downsample_layers.1.bias", "stages.1.0.bias"),
     ),
+    # the shift torch lacks written as 0.5, not 0; the scale as 2, not 1
+    "norm-shift-not-neutral": Job(
+        "norm_shift_only",
+        TORCH_TO_PADDLE,
+        corrupt=replace_once('("bias", 0.0)', '("bias", 0.5)'),
+    ),
+    "norm-scale-not-neutral": Job(
+        "norm_scale_only",
+        TORCH_TO_PADDLE,
+        corrupt=replace_once('("weight", 1.0)', '("weight", 2.0)'),
+    ),
+}
+# paddle's shift, random and not 0, has nowhere to go in torch's norm
+REFUSED = {
+    "norm-shift-learned": Job("norm_shift_only", PADDLE_TO_TORCH, prepare=False),
+    "norm-scale-learned": Job("norm_scale_only", PADDLE_TO_TORCH, prepare=False),
 }
 
 
 @pytest.fixture(scope="module")
 def outcomes(request, tmp_path_factory) -> dict[str, dict]:
     directory = tmp_path_factory.mktemp("hand_scripts")
-    jobs = {**FAITHFUL, **CORRUPTIONS}
+    jobs = {**FAITHFUL, **CORRUPTIONS, **REFUSED}
     return run_jobs(MODULE, CASES, jobs, selected_keys(request), directory)
 
 
@@ -63,6 +83,32 @@ def test_comparison_catches_a_wrong_copy(outcomes, key):
     assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
         1.0, outcome["scale"]
     )
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED))
+def test_a_one_sided_norm_tensor_not_neutral_is_refused_by_the_script(outcomes, key):
+    """A shift (scale) only the base norm holds is accepted when it is 0 (1), as the
+    raw norm computes; a learned one is refused, naming it, and raw is left as it was.
+    """
+    outcome = outcome_of(outcomes, key)
+    assert "error" in outcome, outcome
+    name = "bias" if "shift" in key else "weight"
+    neutral = "0.0" if "shift" in key else "1.0"
+    assert f"the base layer's {name} is not all {neutral}" in outcome["error"]
+    assert "norm" in outcome["error"], outcome["error"]
+    assert outcome["raw_unchanged"] is True
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_norms_one_side_built_without_scale_or_shift_pair_in_place(direction):
+    """torch's norm holds no tensor, paddle's a shift: it was left out and every later
+    layer paired one position off ("build the raw model without those layers")."""
+    pairing, *_ = pair_models(**spec_args(MODULE, "norm_shift_only", direction))
+    assert pairing.first_error is None, pairing.first_error
+    by_path = {(p.base.path, p.raw.path): p for p in pairing.pairs}
+    assert by_path["norm", "norm"].initializer.name == "init_norm_affine"
+    assert by_path["out", "out"].copies
+    assert by_path["proj", "proj"].initializer is None  # same tensors: table rows
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
@@ -407,6 +453,56 @@ def test_conversion_keeps_a_constant_only_the_raw_model_holds(
         state = paddle.load(str(tmp_path / output))
         assert "relative_position_index" in state
         missing, unexpected = raw.set_state_dict(state)
+        assert not missing and not unexpected
+    else:
+        raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))
+    assert_outputs_match(output_difference(base, raw, list(case.inputs)))
+
+
+@pytest.mark.parametrize(
+    "case_name", ["norm_shift_only", "norm_scale_only", "norm_without_shift"]
+)
+@pytest.mark.parametrize(
+    "direction, checkpoint, output",
+    [
+        (TORCH_TO_PADDLE, "base.pt", "raw.pdparams"),
+        (PADDLE_TO_TORCH, "base.pdparams", "raw.pt"),
+    ],
+)
+def test_conversion_writes_the_neutral_tensor_a_norm_lacks(
+    case_name, direction, checkpoint, output, tmp_path
+):
+    """A checkpoint converts as init_weights copies: the shift (scale) only paddle holds
+    is written as 0 (1) into paddle's checkpoint, and read from paddle's, where it is
+    that value, into nothing."""
+    import paddle
+    import torch
+
+    from examples.compare import output_difference, randomize
+    from test_checkpoint import run_script
+    from tests import hand_pairs
+
+    case = CASES[case_name]
+    script = tmp_path / "init_weights.py"
+    done = run_cli("emit", *cli_args(MODULE, case_name, direction), "-o", str(script))
+    assert done.returncode == 0, done.stderr
+    base, raw = (
+        (case.torch(), case.paddle())
+        if direction == TORCH_TO_PADDLE
+        else (case.paddle(), case.torch())
+    )
+    randomize(base, seed=7)
+    randomize(raw, seed=8)  # so that an unwritten tensor shows
+    hand_pairs.zero_one_sided_tensors(base)
+    source = tmp_path / checkpoint
+    if direction == TORCH_TO_PADDLE:
+        torch.save(base.state_dict(), source)
+    else:
+        paddle.save(base.state_dict(), str(source))
+    converted = run_script(script, "--base-ckpt", source, "-o", tmp_path / output)
+    assert converted.returncode == 0, converted.stderr
+    if direction == TORCH_TO_PADDLE:
+        missing, unexpected = raw.set_state_dict(paddle.load(str(tmp_path / output)))
         assert not missing and not unexpected
     else:
         raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))

@@ -66,6 +66,9 @@ class Initializer:
     origin: str = "built-in"
     validate: Optional[Validator] = field(default=None, compare=False)
     copies_as_is: Optional[AsIsTest] = field(default=None, compare=False)
+    # False: the auto layer map never claims a layer by this entry's classes; the
+    # analysis gives it only the pairs it was made for (see padiff_gen.analyze).
+    by_class: bool = field(default=True, compare=False)
 
     @property
     def name(self) -> str:
@@ -108,6 +111,7 @@ class SpecialInitPool:
         origin: Optional[str] = None,
         validate: Optional[Validator] = None,
         copies_as_is: Optional[AsIsTest] = None,
+        by_class: bool = True,
     ) -> Initializer:
         _check_framework(base_framework, "base_framework")
         _check_framework(raw_framework, "raw_framework")
@@ -119,7 +123,7 @@ class SpecialInitPool:
             )
         key = InitKey(base_framework, base_class, raw_framework, raw_class)
         origin = origin or (self._origins[-1] if self._origins else _origin_of(func))
-        entry = Initializer(key, func, origin, validate, copies_as_is)
+        entry = Initializer(key, func, origin, validate, copies_as_is, by_class)
         self._entries[key] = (
             entry  # a later registration overrides: users may replace built-ins
         )
@@ -195,7 +199,9 @@ class SpecialInitPool:
     def classes(self, framework: str, role: str, other_framework: str) -> set[str]:
         """Class names on one side ('base' or 'raw') of initializers for this direction."""
         found = set()
-        for key in self._entries:
+        for key, entry in self._entries.items():
+            if not entry.by_class:
+                continue
             if role == "base" and (key.base_framework, key.raw_framework) == (
                 framework,
                 other_framework,
@@ -211,8 +217,9 @@ class SpecialInitPool:
     def classes_any_direction(self, framework: str, role: str) -> set[str]:
         return {
             key.base_class if role == "base" else key.raw_class
-            for key in self._entries
-            if (key.base_framework if role == "base" else key.raw_framework)
+            for key, entry in self._entries.items()
+            if entry.by_class
+            and (key.base_framework if role == "base" else key.raw_framework)
             == framework
         }
 
