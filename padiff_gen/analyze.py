@@ -199,16 +199,51 @@ def _find_initializer(
     return pool.find(frameworks[0], base.ancestry, frameworks[1], raw.ancestry)
 
 
+def _ancestors(path: str) -> list[str]:
+    """``path`` and the paths of the layers holding it, nearest first ("" is the root)."""
+    found = [path]
+    while path:
+        path = path.rpartition(".")[0]
+        found.append(path)
+    return found
+
+
 def _initializer_hint(
-    base: Unit, raw: Unit, pool: SpecialInitPool, frameworks: tuple[str, str]
+    base: Unit,
+    raw: Unit,
+    pool: SpecialInitPool,
+    frameworks: tuple[str, str],
+    layers: dict[str, dict[str, Any]],
 ) -> str:
-    entry = _find_initializer(pool, frameworks, base, raw)
+    """A remedy for two units whose tensors do not pair: the initializer registered for
+    them, or for the layers holding them (a torch MultiheadAttention's in_proj_weight
+    against a paddle MultiHeadAttention's q_proj), which the layer map was told not to
+    use (``--layer-map none``)."""
+    entry, pair = None, ("", "")
+    for base_path in _ancestors(base.path):
+        for raw_path in _ancestors(raw.path):
+            base_layer = layers["base"].get(base_path)
+            raw_layer = layers["raw"].get(raw_path)
+            if base_layer is None or raw_layer is None:
+                continue
+            entry = pool.find(
+                frameworks[0],
+                class_names(base_layer, frameworks[0]),
+                frameworks[1],
+                class_names(raw_layer, frameworks[1]),
+            )
+            if entry is not None and entry.by_class:
+                pair = (base_path or "<root>", raw_path or "<root>")
+                break
+            entry = None
+        if entry is not None:
+            break
     if entry is None:
         return ""
     return (
         f"The initializer `{entry.name}` ({entry.origin}) handles {entry.key.describe()}: "
         f"drop `--layer-map none` to map it automatically, or add "
-        f"`--map {base.path}={raw.path}`."
+        f"`--map {pair[0]}={pair[1]}`."
     )
 
 
@@ -614,7 +649,7 @@ def _analyze(
             )
         if base_unit.members or raw_unit.members:
             return _pair_merged(base_unit, raw_unit, regrouped, group_counts, options)
-        hint = _initializer_hint(base_unit, raw_unit, pool, frameworks)
+        hint = _initializer_hint(base_unit, raw_unit, pool, frameworks, layers)
         alternatives, error = pair_unit_tensors(
             base_unit, raw_unit, cross, probe, hint, options.layouts
         )

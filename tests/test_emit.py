@@ -194,16 +194,47 @@ def test_script_refuses_models_that_no_longer_match_and_changes_nothing(tmp_path
     assert "UNCHANGED True" in result.stdout
 
 
+ATTENTION = (
+    "--base",
+    "torch:tests.layer_pairs.torch_model",
+    "--base-kwargs",
+    '{"case": "attention"}',
+    "--raw",
+    "paddle:tests.layer_pairs.paddle_model",
+    "--raw-kwargs",
+    '{"case": "attention"}',
+)
+
+
 def test_registered_pair_outside_the_layer_map_is_named_in_the_error(tmp_path):
+    """torch's packed in_proj_weight meets paddle's q_proj: the initializer registered
+    for the layers holding them is named, with a --map that works."""
+    output = tmp_path / "out.py"
+    result = run_cli("emit", *ATTENTION, "--layer-map", "none", "-o", str(output))
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "base `in_proj_weight` [48, 16] (MultiheadAttention)" in message
+    assert "raw `q_proj.weight` [16, 16] (Linear)" in message
+    assert "init_attention_torch_to_paddle" in message
+    assert "--map <root>=<root>" in message
+    assert "Traceback" not in result.stderr and not output.exists()
+    remedied = run_cli(
+        "emit", *ATTENTION, "--layer-map", "none", "--map", "<root>=<root>"
+    )
+    assert remedied.returncode == 0, remedied.stderr
+    assert '("", "", "init_attention_torch_to_paddle")' in remedied.stdout
+
+
+def test_a_pair_the_tables_copy_needs_no_layer_map(tmp_path):
+    """Without the layer map, a BatchNorm pair's four tensors of one shape are told
+    apart by running the layers: the script copies them by rows and the outputs agree.
+    """
     output = tmp_path / "out.py"
     result = run_cli("emit", *CNN, "--layer-map", "none", "-o", str(output))
-    assert result.returncode == 1
-    message = result.stderr.replace("\n", " ")
-    assert "base `features.1` (BatchNorm2d" in message
-    assert "raw `features.1` (BatchNorm2D" in message
-    assert "init_batchnorm_torch_to_paddle" in message
-    assert "--map features.1=features.1" in message
-    assert "Traceback" not in result.stderr and not output.exists()
+    assert result.returncode == 0, result.stderr
+    text = output.read_text()
+    assert '("features.1.running_var", "features.1._variance", "copy"' in text
+    assert_outputs_match(check_script(output, CNN_INPUTS))
 
 
 def test_specs_may_name_factories_and_instances(tmp_path):

@@ -74,7 +74,10 @@ def test_inspect_marks_the_first_mismatch_and_lists_leftovers():
     assert "left over on the raw side (1):" in out
     assert re.search(r"^\s+layers\.3\s+Linear\s+\[32,4\] \[4\]$", out, re.M)
     assert "first mismatch, at #3:" in out
-    assert "Shape mismatch: base `layers.2.weight` [4, 32]" in out
+    said = " ".join(out.split())
+    # the raw model's extra layer is named first, then the pair it shifts
+    assert "The base model lacks raw `layers.2` (Linear, [32, 32], [32])" in said
+    assert "Shape mismatch: base `layers.2.weight` [4, 32]" in said
     assert "Traceback" not in result.stderr
 
 
