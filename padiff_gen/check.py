@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import os
 import re
 import shlex
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import cache, provenance
 from .config import Config, Target, compact_json
 from .errors import MappingError, PadiffGenError, UsageError
 from .options import parse_emit
@@ -411,28 +413,70 @@ def unified_diff(path: str, committed: str, regenerated: str) -> str:
 # ---------------------------------------------------------------- checking
 
 
-def check_file(path: Path, config: Optional[Config], shown: str) -> Outcome:
-    """Check one file; never raises a PadiffGenError (it is in the outcome)."""
+def _record_name(root: Path, argv: list[str], text: str) -> str:
+    """The name of the record of what deriving ``text`` read (padiff_gen.provenance)."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return cache.key("derived", str(root.resolve()), list(argv), digest)
+
+
+def _derivation(
+    path: Path, config: Optional[Config], shown: str
+) -> tuple[Path, list[str], str, str, Target]:
+    """(root, emit arguments, option changes, fix, target) of the script at ``path``."""
+    target: Optional[Target] = config.target_for(path) if config else None
+    header = read_header(path)
+    recorded = options_of(list(header.argv), f"The command recorded in {shown}")
+    if target is not None:
+        argv = target.argv()
+        changes = option_changes(list(header.argv), argv, config)
+        return (
+            config.root,
+            argv,
+            changes,
+            f"padiff-gen emit --target {target.name}",
+            target,
+        )
+    root, argv = root_for(path, recorded["output"]), list(header.argv)
+    fix = header.command
+    if root.resolve() != Path.cwd().resolve():
+        fix += f"  (in {os.path.relpath(root)})"
+    return root, argv, "", fix, _adhoc_target(argv)
+
+
+def remember(path: Path, config: Optional[Config], opened: set[str]) -> None:
+    """Record what deriving the script just written at ``path`` read, so that ``check``
+    answers it without building the models while nothing recorded changes."""
+    try:
+        root, argv, changes, _, _ = _derivation(path, config, str(path))
+        text = path.read_text(encoding="utf-8")
+    except (PadiffGenError, OSError):
+        return
+    if not changes:
+        cache.store(_record_name(root, argv, text), provenance.snapshot(opened))
+
+
+def check_file(
+    path: Path, config: Optional[Config], shown: str, full: bool = False
+) -> Outcome:
+    """Check one file; never raises a PadiffGenError (it is in the outcome).
+
+    Unless ``full``, a script whose inputs are all as recorded when it was last emitted
+    or found up to date (padiff_gen.provenance) is up to date without deriving it.
+    """
     from .targets import derive_target, use_root
 
-    target: Optional[Target] = config.target_for(path) if config else None
     try:
-        header = read_header(path)
-        recorded = options_of(list(header.argv), f"The command recorded in {shown}")
-        if target is not None:
-            root, argv = config.root, target.argv()
-            changes = option_changes(list(header.argv), argv, config)
-            fix = f"padiff-gen emit --target {target.name}"
-        else:
-            root, argv = root_for(path, recorded["output"]), list(header.argv)
-            changes, fix = "", header.command
-            if root.resolve() != Path.cwd().resolve():
-                fix += f"  (in {os.path.relpath(root)})"
-            target = _adhoc_target(argv)
-        use_root(root)
+        root, argv, changes, fix, target = _derivation(path, config, shown)
         committed = path.read_text(encoding="utf-8")
+        record = _record_name(root, argv, committed)
+        if not full and not changes:
+            found = cache.load(record)
+            if found is not None and provenance.unchanged(found):
+                return Outcome(shown, 0)
+        use_root(root)
         try:
-            regenerated = derive_target(target, root)
+            with provenance.reading() as opened:
+                regenerated = derive_target(target, root)
         except MappingError as error:
             if changes:
                 reason = Reason(
@@ -449,6 +493,8 @@ def check_file(path: Path, config: Optional[Config], shown: str) -> Outcome:
     except PadiffGenError as error:
         return Outcome(shown, error.exit_code, error=error)
     if committed == regenerated:
+        if not changes:
+            cache.store(record, provenance.snapshot(opened))
         return Outcome(shown, 0)
     if changes:  # the options explain the difference; the tables would only echo them
         reasons = [Reason("options", f"the mapping options changed: {changes}")]

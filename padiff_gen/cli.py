@@ -156,7 +156,11 @@ def add_verify_command(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_emit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import provenance
     from .api import emit
+    from .check import remember
     from .config import find_config
     from .targets import emit_targets, select_targets
 
@@ -171,17 +175,19 @@ def run_emit(args: argparse.Namespace) -> int:
             "Write e.g. padiff-gen emit --base torch:models.Net --raw paddle:models.Net "
             "-o init_weights.py.",
         )
-    text = emit(
-        args.base,
-        args.raw,
-        args.output,
-        force=args.force,
-        check_outputs=True,  # run both models after copying, where they are small
-        **emit_options(args),
-    )
+    with provenance.reading() as opened:
+        text = emit(
+            args.base,
+            args.raw,
+            args.output,
+            force=args.force,
+            check_outputs=True,  # run both models after copying, where they are small
+            **emit_options(args),
+        )
     if args.output is None:
         sys.stdout.write(text)
     else:
+        remember(Path(args.output), config, opened)
         logging.getLogger("padiff_gen").info("wrote %s", args.output)
     return 0
 

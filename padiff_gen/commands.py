@@ -49,6 +49,12 @@ def add_commands(
         "generated script in the project, else every generated script under the "
         "current folder)",
     )
+    check.add_argument(
+        "--full",
+        action="store_true",
+        help="derive every script again, even one whose recorded inputs (model "
+        "sources, data files, library versions) are all unchanged",
+    )
     add_color_argument(check)
     check.set_defaults(handler=run_check)
 
@@ -129,7 +135,7 @@ def run_check(args: argparse.Namespace) -> int:
             )
         else:
             with progress.prefix(f"[{number}/{len(paths)}] {name}:"):
-                outcome = check_file(path, config, name)
+                outcome = check_file(path, config, name, full=args.full)
         _print_outcome(outcome, args.quiet, color)
         worst = max(worst, outcome.exit_code)
     return worst

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, ContextManager, Iterator, Optional, Sequence
 
-from . import progress
+from . import progress, provenance
 from .config import Config, Target
 from .errors import UsageError
 from .plugins import init_module_origin, origin_kind
@@ -199,24 +199,29 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
     purpose; a mistyped ``-o`` folder is refused instead, see :mod:`padiff_gen.write`).
     """
     from .api import decided_note, matched_by_name_note
+    from .check import remember
     from .write import check_output_path, write_atomically
 
     use_root(config.root)
     for target in targets:  # fail before the slow part
         check_output_path(config.root / target.output, force, create_folder=True)
-    scripts = []
+    scripts, reads = [], []
     for number, target in enumerate(targets, start=1):
         with progress.prefix(f"[{number}/{len(targets)}] {target.output}:"):
-            scripts.append(derive_target_script(target, config.root))
-    for target, script in zip(targets, scripts):
+            with provenance.reading() as opened:
+                scripts.append(derive_target_script(target, config.root))
+            reads.append(opened)
+    for target, script, opened in zip(targets, scripts, reads):
         path = config.root / target.output
         if _holds(path, script.text):
             log.info("%s is up to date", shown(path))
+            remember(path, config, opened)
             continue
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True)
             log.info("created the folder %s", shown(path.parent))
         write_atomically(path, script.text, force)
+        remember(path, config, opened)
         log.info("wrote %s", shown(path))
         for note in (
             decided_note(script.plan),

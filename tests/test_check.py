@@ -441,3 +441,93 @@ def test_root_for_finds_where_the_command_ran(tmp_path, monkeypatch):
     assert root_for(path, "out/init.py") == (tmp_path / "repo").resolve()
     assert root_for(path, "elsewhere/init.py") == Path.cwd()
     assert root_for(path, None) == Path.cwd()
+
+
+# ---------------------------------------------------------------- unchanged inputs
+
+COUNTED = """
+import json, os, pathlib
+
+import paddle
+import torch
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _width():
+    with open(os.environ["BUILDS"], "a") as log:
+        log.write("built\\n")
+    return json.loads((HERE / "sizes.json").read_text())["width"]
+
+
+class TorchNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, _width())
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+class PaddleNet(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(4, _width())
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_an_unchanged_project_is_answered_without_building_the_models(tmp_path):
+    """emit records what deriving the script read (the models' source, the data file
+    their constructors read, the libraries' versions); check then answers an unchanged
+    project without building the models, and derives it again when one of them changed
+    (the source, a data file) or when told to (--full)."""
+    (tmp_path / "counted.py").write_text(COUNTED)
+    (tmp_path / "sizes.json").write_text('{"width": 3}')
+    builds = tmp_path / "builds.log"
+    env = {
+        "BUILDS": str(builds),
+        "PADIFF_GEN_CACHE": str(tmp_path / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+
+    def cli(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "padiff_gen", *args],
+            cwd=tmp_path,
+            env=subprocess_env(**env),
+            capture_output=True,
+            text=True,
+        )
+        count = len(builds.read_text().splitlines()) if builds.exists() else 0
+        return done, count
+
+    emitted, after_emit = cli(
+        "emit", "--base", "torch:counted.TorchNet", "--raw", "paddle:counted.PaddleNet",
+        "-o", "init_weights.py",
+    )  # fmt: skip
+    assert emitted.returncode == 0, emitted.stderr
+    assert after_emit > 0
+    checked, count = cli("check", "init_weights.py")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "up to date" in checked.stdout
+    assert count == after_emit, "an unchanged project was derived again"
+    full, count = cli("check", "--full", "init_weights.py")
+    assert full.returncode == 0 and count > after_emit
+    # the source changed (a comment): derived again, still up to date
+    with (tmp_path / "counted.py").open("a") as source:
+        source.write("# a comment\n")
+    before = count
+    checked, count = cli("check", "init_weights.py")
+    assert checked.returncode == 0 and count > before
+    before = count
+    checked, count = cli("check", "init_weights.py")  # recorded again: not derived
+    assert checked.returncode == 0 and count == before
+    # the data file a constructor reads changed: derived again, and it differs
+    (tmp_path / "sizes.json").write_text('{"width": 5}')
+    checked, count = cli("check", "init_weights.py")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert count > before
+    assert "fc.weight" in checked.stdout
