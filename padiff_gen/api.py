@@ -28,6 +28,7 @@ from .compare_settings import settings_note, with_settings
 from .errors import UsageError
 from .hf_checkpoints import checkpoint_rows
 from .inputs import InputSpec
+from .layer_kinds import AFFINE_NORMS
 from .layout_probe import conditional, decide_by_probe, outputs_check
 from .log import get_logger
 from .load import ModelSpec, build_model, input_source, parse_spec
@@ -37,6 +38,7 @@ from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
 from .render import render_script
 from .runtime.common import WeightMismatchError
+from .walk import is_constant
 from .special_init import global_special_init_pool
 from .write import check_output_path, write_atomically
 
@@ -279,6 +281,10 @@ def paired_in_call_order(
         return pairing  # no order pairs units that differ: running would not help
     calls = call_orders(base, raw, probe_inputs)
     if not calls[0] or not calls[1]:
+        error = pairing.first_error
+        if error is not None:
+            error.hint = f"{error.hint} {_input_hint(base, probe_inputs)}".strip()
+            error.args = (error.text,)
         return pairing
     retried = analyze(
         base,
@@ -302,20 +308,53 @@ def paired_in_call_order(
     return dataclasses.replace(retried, pairs=pairs)
 
 
-def _could_pair(pairing: Pairing) -> bool:
-    """Whether the units of both models are alike as collections (the same count of
-    each set of tensor sizes, a matrix either way round), so that some order could
-    pair them."""
-    from collections import Counter
+def _input_hint(base: ProxyModel, probe_inputs: Sequence[InputSpec]) -> str:
+    """What lets padiff-gen pair layers in the order a forward pass calls them, when
+    no input ran both models."""
+    import inspect
 
-    def sizes(unit) -> tuple:
-        if unit.special:  # an initializer's layer: its tensors' elements (no scalars)
-            return ("layer", sum(math.prod(s) for s in unit.shapes if s))
-        return tuple(sorted(tuple(sorted(shape)) for shape in unit.shapes))
-
-    return Counter(map(sizes, pairing.base_units)) == Counter(
-        map(sizes, pairing.raw_units)
+    try:
+        signature = inspect.signature(base.model.forward)
+        names = [
+            p.name
+            for p in signature.parameters.values()
+            if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        names = []
+    forward = f" (forward({', '.join(names)}))" if names else ""
+    if probe_inputs:
+        return (
+            "padiff-gen pairs layers defined in another order or under other names in "
+            f"the order a forward pass calls them, but the --input given did not run "
+            f"both models{forward}: give one --input per argument of forward."
+        )
+    return (
+        "padiff-gen pairs layers defined in another order or under other names in the "
+        f"order a forward pass calls them, but no input it could guess runs the "
+        f"models{forward}: give one --input per argument (SHAPE[:DTYPE[:HIGH]], e.g. "
+        "--input 2,16,20 --input 2:int64:4) to let it."
     )
+
+
+def _could_pair(pairing: Pairing) -> bool:
+    """Whether the models hold as many weight elements, so that some order could pair
+    their units: constants (walk.is_constant) and the scale or shift of a norm the
+    other side may compute as a constant (layer_kinds.AFFINE_NORMS) left out; units of
+    another grouping (a fused projection against its parts) count alike."""
+    norms = {row.class_name for row in AFFINE_NORMS}
+
+    def elements(units) -> int:
+        return sum(
+            math.prod(t.shape)
+            for unit in units
+            if not norms & set(unit.ancestry)
+            for t in unit.tensors
+            if not is_constant(t) and not t.tied_to
+        )
+
+    return elements(pairing.base_units) == elements(pairing.raw_units)
 
 
 def unchecked_note(pairing: Pairing) -> str:

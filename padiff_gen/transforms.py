@@ -88,7 +88,7 @@ def tensor_pairings(
             base_left.append(tensor)
     taken = {id(t) for t in fixed.values()}
     raw_left = [t for t in raw.tensors if id(t) not in taken]
-    by_order = dict(zip((t.path for t in base_left), raw_left))
+    by_order = _in_order_by_shape(base_left, raw_left)
     groups: dict[tuple, list[TensorRef]] = {}
     for tensor in base_left:
         groups.setdefault(tensor.shape, []).append(tensor)
@@ -113,6 +113,27 @@ def tensor_pairings(
         [(t, fixed.get(t.path) or alternative[t.path]) for t in base.tensors]
         for alternative in alternatives
     ]
+
+
+def _in_order_by_shape(
+    base: list[TensorRef], raw: list[TensorRef]
+) -> dict[str, TensorRef]:
+    """{base path: raw tensor}: in definition order, or, where that would pair tensors
+    of different shapes and both hold the same shapes (a model's own tensors under
+    other names, defined in another order), each base tensor with the first raw tensor
+    of its shape not yet taken (definition order among tensors of one shape)."""
+    in_order = dict(zip((t.path for t in base), raw))
+    if all(in_order[t.path].shape == t.shape for t in base):
+        return in_order
+    if sorted(t.shape for t in base) != sorted(t.shape for t in raw):
+        return in_order  # a transposed matrix, say: decided per pair as before
+    left = list(raw)
+    paired = {}
+    for tensor in base:
+        partner = next(r for r in left if r.shape == tensor.shape)
+        left.remove(partner)
+        paired[tensor.path] = partner
+    return paired
 
 
 def paired_tensors(

@@ -29,7 +29,11 @@
   scale alone in paddle against none in torch, between convs; ``norm_without_shift``:
   torch's LayerNorm(bias=False) against paddle's with both. The side that lacks a tensor
   computes with 1 / 0; ``zero_one_sided_tensors`` makes the base's one-sided tensors
-  that value, as a trained model's would have to be for the copy to be exact.
+  that value, as a trained model's would have to be for the copy to be exact;
+- ``two_input_port``: a tagger whose forward takes token ids and a mask (no input
+  padiff-gen can guess), ported with every layer renamed and defined in another order,
+  the fused key/value projection split in two, the model's own tensors under other
+  names in another order, and an integer step counter only torch keeps.
 
 Reached through ``torch:tests.hand_pairs.torch_model {"case": ...}`` like the other
 pairs modules.
@@ -416,6 +420,48 @@ class PaddleModulatedNormBothAffine(PaddleModulatedNorm):
         self.norm = pnn.LayerNorm(EMBED, weight_attr=False, bias_attr=False)
 
 
+class TorchTwoInputTagger(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tok = tnn.Embedding(VOCAB, EMBED)
+        self.conv = tnn.Conv1d(EMBED, EMBED, 3, padding=1)
+        self.norm = tnn.BatchNorm1d(EMBED)
+        self.cls_token = tnn.Parameter(torch.zeros(1, 1, EMBED))
+        self.kv = tnn.Linear(EMBED, 2 * EMBED)  # key, then value
+        self.scale = tnn.Parameter(torch.ones(EMBED))
+        self.head = tnn.Linear(EMBED, 3)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def forward(self, tokens, mask):
+        h = self.tok(tokens) * mask[..., None]
+        h = torch.relu(self.norm(self.conv(h.transpose(1, 2)))).transpose(1, 2)
+        h = torch.cat([self.cls_token.expand(h.shape[0], 1, EMBED), h], dim=1)
+        key, value = self.kv(h).chunk(2, dim=-1)
+        h = value * torch.sigmoid(key) * self.scale
+        return self.head(h.mean(dim=1))
+
+
+class PaddleTwoInputTagger(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.classifier = pnn.Linear(EMBED, 3)
+        self.gain = self.create_parameter([EMBED])
+        self.value = pnn.Linear(EMBED, EMBED)
+        self.key = pnn.Linear(EMBED, EMBED)
+        self.summary = self.create_parameter([1, 1, EMBED])
+        self.bn = pnn.BatchNorm1D(EMBED)
+        self.mixer = pnn.Conv1D(EMBED, EMBED, 3, padding=1)
+        self.embed = pnn.Embedding(VOCAB, EMBED)
+
+    def forward(self, tokens, mask):
+        h = self.embed(tokens) * mask.unsqueeze(-1)
+        h = paddle.nn.functional.relu(self.bn(self.mixer(h.transpose([0, 2, 1]))))
+        h = h.transpose([0, 2, 1])
+        h = paddle.concat([self.summary.expand([h.shape[0], 1, EMBED]), h], axis=1)
+        h = self.value(h) * paddle.nn.functional.sigmoid(self.key(h)) * self.gain
+        return self.classifier(h.mean(axis=1))
+
+
 def zero_one_sided_tensors(model) -> None:
     """Give the paddle tensors torch lacks the value torch computes with instead."""
     if isinstance(model, PaddleModulatedNormBothAffine):
@@ -479,6 +525,11 @@ CASES: dict[str, Case] = {
         PaddleModulatedNormBothAffine,
         (f32(2, 3, EMBED),),
         prepare="zero_one_sided_tensors",
+    ),
+    "two_input_port": Case(
+        TorchTwoInputTagger,
+        PaddleTwoInputTagger,
+        (tokens(VOCAB, 2, 5), f32(2, 5)),
     ),
     "output_layer_initializer": Case(
         TorchBlocksAndHead,

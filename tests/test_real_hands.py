@@ -21,6 +21,7 @@ from tests.pair_jobs import (
     spec_args,
     replace_once,
     swap_sources,
+    table_rows,
 )
 
 MODULE = "tests.hand_pairs"
@@ -507,3 +508,54 @@ def test_conversion_writes_the_neutral_tensor_a_norm_lacks(
     else:
         raw.load_state_dict(torch.load(tmp_path / output, weights_only=True))
     assert_outputs_match(output_difference(base, raw, list(case.inputs)))
+
+
+# ---------------------------------------------------------------- a port by hand
+
+PORT_INPUTS = ("--input", f"2,5:int64:{10}", "--input", "2,5")
+
+
+def test_a_renamed_reordered_port_without_a_guessable_input_asks_for_one():
+    """forward(tokens, mask): no input padiff-gen can guess runs it, so the order a
+    forward pass calls the layers is unknown; the error says how to give it."""
+    done = run_cli("emit", *cli_args(MODULE, "two_input_port", TORCH_TO_PADDLE))
+    assert done.returncode == 1
+    said = " ".join(done.stderr.split())
+    assert "no input it could guess runs the models (forward(tokens, mask))" in said
+    assert "give one --input per argument" in said
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_renamed_reordered_port_pairs_in_call_order_given_inputs(direction, tmp_path):
+    """Every layer renamed and defined in another order, a fused key/value projection
+    against two Linear layers, the model's own tensors under other names in another
+    order (paired by their shapes), an integer counter only torch keeps (no weight):
+    with --input, the layers pair in call order and the outputs agree; a copy of the
+    wrong one of two same-shaped tensors shows in the outputs."""
+    script = tmp_path / "init_weights.py"
+    done = run_cli(
+        "emit",
+        *cli_args(MODULE, "two_input_port", direction),
+        *PORT_INPUTS,
+        "-o",
+        str(script),
+    )
+    assert done.returncode == 0, done.stderr
+    inputs = list(CASES["two_input_port"].inputs)
+    assert_outputs_match(check_script(script, inputs))
+    text = script.read_text()
+    rows = {row[1]: row for _, row in table_rows(text)}
+    if direction == TORCH_TO_PADDLE:
+        assert rows["summary"][0] == "cls_token" and rows["gain"][0] == "scale"
+        wrong = swap_sources("mixer.bias", "gain")(text)  # by raw path
+    else:
+        assert rows["cls_token"][0] == "summary" and rows["scale"][0] == "gain"
+        wrong = swap_sources("conv.bias", "scale")(text)
+    assert "steps" not in rows
+    script.write_text(wrong)
+    outcome = check_script(script, inputs)
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
+        1.0, outcome["scale"]
+    )
