@@ -92,8 +92,24 @@ def corresponding_blocks(
         if p.base is not None and p.raw is not None and p.error is None:
             mine, theirs = (p.base, p.raw) if role == "base" else (p.raw, p.base)
             partner[mine.path] = theirs
+    # A layer that is one unit against several of the other model (a fused Linear
+    # against the two Linear layers of a gated projection) computes something else than
+    # the layer holding those: the layers holding both correspond, not these two.
+    whole = {
+        side: {
+            (p.base if side == "base" else p.raw).path
+            for p in pairing.pairs
+            if p.base is not None
+            and p.raw is not None
+            and not (p.base if side == "base" else p.raw).members
+            and (p.raw if side == "base" else p.base).members
+        }
+        for side in ("base", "raw")
+    }
     chain = []
     for block in _ancestors(path):
+        if block in whole[role]:
+            continue
         held = [u for u in units[role] if _under(u, block)]
         if not held or any(u.path not in partner for u in held):
             continue
@@ -117,6 +133,8 @@ def corresponding_blocks(
         ]
         if block in same:
             holder = block
+        if holder in whole[other]:
+            continue
         pair = (block, holder) if role == "base" else (holder, block)
         if pair not in chain:
             chain.append(pair)

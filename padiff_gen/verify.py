@@ -650,7 +650,13 @@ def verify(
                 "The raw model cannot compute alike with these values: fix the value "
                 "named (in the checkpoint, with --base-ckpt).",
             ) from error
-        pairs = [(p.base.path, p.raw.path) for p in plan.pairs if p.base and p.raw]
+        # a fused or stacked pair is no pair of layers: the layers holding it are
+        # compared instead (_holding_blocks)
+        pairs = [
+            (p.base.path, p.raw.path)
+            for p in plan.pairs
+            if p.base and p.raw and not (p.base.members or p.raw.members)
+        ]
         blocks = _holding_blocks(plan)
         pairs += [block for block, _ in blocks]
         layouts = {block[0]: texts for block, texts in blocks}

@@ -420,6 +420,26 @@ class PaddleModulatedNormBothAffine(PaddleModulatedNorm):
         self.norm = pnn.LayerNorm(EMBED, weight_attr=False, bias_attr=False)
 
 
+class TorchGate(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.kv = tnn.Linear(EMBED, 2 * EMBED)  # key, then value
+
+    def forward(self, h):
+        key, value = self.kv(h).chunk(2, dim=-1)
+        return value * torch.sigmoid(key)
+
+
+class PaddleGate(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = pnn.Linear(EMBED, EMBED)
+        self.key = pnn.Linear(EMBED, EMBED)
+
+    def forward(self, h):
+        return self.value(h) * paddle.nn.functional.sigmoid(self.key(h))
+
+
 class TorchTwoInputTagger(tnn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -427,7 +447,7 @@ class TorchTwoInputTagger(tnn.Module):
         self.conv = tnn.Conv1d(EMBED, EMBED, 3, padding=1)
         self.norm = tnn.BatchNorm1d(EMBED)
         self.cls_token = tnn.Parameter(torch.zeros(1, 1, EMBED))
-        self.kv = tnn.Linear(EMBED, 2 * EMBED)  # key, then value
+        self.gate = TorchGate()
         self.scale = tnn.Parameter(torch.ones(EMBED))
         self.head = tnn.Linear(EMBED, 3)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
@@ -436,8 +456,7 @@ class TorchTwoInputTagger(tnn.Module):
         h = self.tok(tokens) * mask[..., None]
         h = torch.relu(self.norm(self.conv(h.transpose(1, 2)))).transpose(1, 2)
         h = torch.cat([self.cls_token.expand(h.shape[0], 1, EMBED), h], dim=1)
-        key, value = self.kv(h).chunk(2, dim=-1)
-        h = value * torch.sigmoid(key) * self.scale
+        h = self.gate(h) * self.scale
         return self.head(h.mean(dim=1))
 
 
@@ -446,8 +465,7 @@ class PaddleTwoInputTagger(pnn.Layer):
         super().__init__()
         self.classifier = pnn.Linear(EMBED, 3)
         self.gain = self.create_parameter([EMBED])
-        self.value = pnn.Linear(EMBED, EMBED)
-        self.key = pnn.Linear(EMBED, EMBED)
+        self.gating = PaddleGate()
         self.summary = self.create_parameter([1, 1, EMBED])
         self.bn = pnn.BatchNorm1D(EMBED)
         self.mixer = pnn.Conv1D(EMBED, EMBED, 3, padding=1)
@@ -458,7 +476,7 @@ class PaddleTwoInputTagger(pnn.Layer):
         h = paddle.nn.functional.relu(self.bn(self.mixer(h.transpose([0, 2, 1]))))
         h = h.transpose([0, 2, 1])
         h = paddle.concat([self.summary.expand([h.shape[0], 1, EMBED]), h], axis=1)
-        h = self.value(h) * paddle.nn.functional.sigmoid(self.key(h)) * self.gain
+        h = self.gating(h) * self.gain
         return self.classifier(h.mean(axis=1))
 
 

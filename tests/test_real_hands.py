@@ -559,3 +559,21 @@ def test_a_renamed_reordered_port_pairs_in_call_order_given_inputs(direction, tm
     assert outcome["max_abs_diff"] > 100 * RELATIVE_TOLERANCE * max(
         1.0, outcome["scale"]
     )
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_verify_in_process_passes_a_right_fused_layout(direction):
+    """The fused key/value projection against two Linear layers: verify compared the
+    fused Linear with the layer holding the two ("output shapes [2, 6, 16] (base) vs
+    [2, 6, 8] (raw)") and failed a right copy; the layers holding both are compared."""
+    from padiff_gen.verify import verify
+
+    args = spec_args(MODULE, "two_input_port", direction)
+    result = verify(
+        args["base"],
+        args["raw"],
+        ["2,5:int64:10", "2,5"],
+        base_kwargs=args["base_kwargs"],
+        raw_kwargs=args["raw_kwargs"],
+    )
+    assert result.equal and result.first_layer is None, result.report()
