@@ -2482,6 +2482,7 @@ class RawTensors:
         load_layer,
         materialize_layer,
         threads=MAKE_AHEAD,
+        build_raw=None,
     ):
         self.base_model = base_model
         self.raw_model = raw_model
@@ -2489,6 +2490,9 @@ class RawTensors:
         self.initializers = initializers
         self.load_layer = load_layer
         self.materialize_layer = materialize_layer
+        # builds the raw model with its tensors, for constants the weightless one lacks
+        self.build_raw = build_raw
+        self.built_state = None
         self.in_flight = InFlight()
         self.buffers = TensorBuffers()
         self.threads = threads
@@ -2527,6 +2531,21 @@ class RawTensors:
         """A constant only the raw model keeps (an integer tensor it computes when
         built, no row writes it): its own value, when it was built with one."""
         tensor = self.constants[entry.tensor_id]
+        if not has_data(tensor) and self.build_raw is not None:
+            if self.built_state is None:
+                report(
+                    f"note: raw `{entry.key}` is a constant the raw model computes when "
+                    "it is built, and no table row writes it: building the raw model "
+                    "with its tensors to read it (memory for its weights, once)"
+                )
+                built = self.build_raw()
+                self.built_state = {
+                    key: value
+                    for key, value in built.state_dict(keep_vars=True).items()
+                    if not value.is_floating_point()
+                }
+                del built
+            tensor = self.built_state.get(entry.key, tensor)
         if not has_data(tensor):
             raise CheckpointError(
                 f"raw `{entry.key}` is a constant the raw model computes when it is "
@@ -2860,6 +2879,7 @@ def convert_checkpoint(
             INITIALIZERS,
             load_layer,
             materialize_layer,
+            build_raw=lambda: build_model(RAW_SPEC),
         )
         stream = progress.counting(tensors(entries))
         write_output(output, entries, stream, "paddle", write_checkpoint, saved_tensors)

@@ -20,7 +20,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from .checkpoint import ELEMENT_SIZES, FLOATING, file_mapped, release_file_pages
-from .common import CheckpointError, dtype_name, get_layer, get_tensor, release_layer
+from .common import (
+    CheckpointError,
+    dtype_name,
+    get_layer,
+    get_tensor,
+    release_layer,
+    report,
+)
 from .copy_torch import (
     MAKE_AHEAD,
     TensorBuffers,
@@ -96,6 +103,7 @@ class RawTensors:
         load_layer,
         materialize_layer,
         threads=MAKE_AHEAD,
+        build_raw=None,
     ):
         self.base_model = base_model
         self.raw_model = raw_model
@@ -103,6 +111,9 @@ class RawTensors:
         self.initializers = initializers
         self.load_layer = load_layer
         self.materialize_layer = materialize_layer
+        # builds the raw model with its tensors, for constants the weightless one lacks
+        self.build_raw = build_raw
+        self.built_state = None
         self.in_flight = InFlight()
         self.buffers = TensorBuffers()
         self.threads = threads
@@ -141,6 +152,21 @@ class RawTensors:
         """A constant only the raw model keeps (an integer tensor it computes when
         built, no row writes it): its own value, when it was built with one."""
         tensor = self.constants[entry.tensor_id]
+        if not has_data(tensor) and self.build_raw is not None:
+            if self.built_state is None:
+                report(
+                    f"note: raw `{entry.key}` is a constant the raw model computes when "
+                    "it is built, and no table row writes it: building the raw model "
+                    "with its tensors to read it (memory for its weights, once)"
+                )
+                built = self.build_raw()
+                self.built_state = {
+                    key: value
+                    for key, value in built.state_dict(keep_vars=True).items()
+                    if not value.is_floating_point()
+                }
+                del built
+            tensor = self.built_state.get(entry.key, tensor)
         if not has_data(tensor):
             raise CheckpointError(
                 f"raw `{entry.key}` is a constant the raw model computes when it is "
