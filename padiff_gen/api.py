@@ -217,7 +217,7 @@ def pair_models(
     raw_proxy = as_proxy(raw, "raw", raw_kwargs, lazy=lazy)
     with progress.stage("pairing the layers"):
         pairing = analyze(base_proxy, raw_proxy, options, global_special_init_pool)
-    if any(pair.error is not None for pair in pairing.pairs):
+    if options.match == "auto" and any(p.error is not None for p in pairing.pairs):
         with progress.stage("running both models to pair layers in call order"):
             pairing = paired_in_call_order(
                 pairing, base_proxy, raw_proxy, options, probe_inputs
@@ -292,8 +292,14 @@ def paired_in_call_order(
         dataclasses.replace(options, calls=calls),
         global_special_init_pool,
     )
-    if any(pair.error is not None for pair in retried.pairs):
+
+    def errors(found: Pairing) -> int:
+        return sum(1 for pair in found.pairs if pair.error is not None)
+
+    if errors(retried) and errors(retried) >= errors(pairing):
         return pairing
+    # Everything pairs in call order, or fewer pairs fail than in definition order
+    # (a layer lost in a port is then named, not the pairs after it).
     in_order = {(b.path, r.path) for b, r in zip(pairing.base_units, pairing.raw_units)}
     pairs = tuple(
         (

@@ -238,10 +238,13 @@ def _trial(
     chain: list[tuple[str, str]],
     inputs: Sequence[InputSpec],
     row_sets: Sequence[dict[str, TensorCopy]],
+    eager: bool = False,
 ) -> Optional[_Trial]:
     """The cheapest way to run a pair of blocks of ``chain`` that runs: the base block
     once, the raw block once per set of rows. None when no way runs; raises TooLarge
-    (with the blocks named) when the way that would run needs too large a tensor."""
+    (with the blocks named) when the way that would run needs too large a tensor.
+    ``eager``: every weight of the blocks is made before they run (forward code reads
+    a weight outside its layer's call; see ProbeModels.run)."""
     for position, outer in _ways(probe, chain):
         base_block, raw_block = chain[position]
         where = _describe_block(base_block, raw_block)
@@ -250,11 +253,15 @@ def _trial(
                 probe, chain, position, outer, inputs, row_sets[0]
             )
             if expected is None:
-                expected = probe.run("base", base_block, _fresh(arguments[0]))
+                expected = probe.run(
+                    "base", base_block, _fresh(arguments[0]), eager=eager
+                )
             differences = []
             for rows in row_sets:
                 try:
-                    got = probe.run("raw", raw_block, _fresh(arguments[1]), rows)
+                    got = probe.run(
+                        "raw", raw_block, _fresh(arguments[1]), rows, eager=eager
+                    )
                 except TooLarge:
                     raise
                 except Exception:
@@ -522,7 +529,9 @@ def check_tied(
     if None not in models:
         probe = ProbeModels(pairing, *models)
         try:
-            trial = _trial(probe, [("", "")], inputs, [probe.rows])
+            # eager: the other model reads the tensor in forward code, outside the
+            # call of the layer holding it
+            trial = _trial(probe, [("", "")], inputs, [probe.rows], eager=True)
         except TooLarge:
             trial = None
     pairs = list(pairing.pairs)

@@ -167,7 +167,12 @@ def run_emit(args: argparse.Namespace) -> int:
     config = find_config()
     targets = select_targets(config, args)
     if targets is not None:
-        return emit_targets(config, targets, args.force)
+        return emit_targets(
+            config,
+            targets,
+            args.force,
+            written=lambda path, opened: remember(path, config, opened),
+        )
     if not (args.base and args.raw):
         raise UsageError(
             "emit needs --base and --raw (or targets in [tool.padiff-gen] of "
@@ -283,7 +288,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     args.debug = getattr(args, "debug", False)
     args.quiet = getattr(args, "quiet", False)
+    logger = logging.getLogger("padiff_gen")
+    kept = (logger.handlers[:], logger.level, logger.propagate)
     _configure(args)
+    try:
+        return _handle(args)
+    finally:  # main() called in a program leaves its logging as it was
+        logger.handlers[:], logger.level, logger.propagate = kept
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run the command; a PadiffGenError becomes its paragraph and exit code."""
     try:
         return args.handler(args)
     except PadiffGenError as error:

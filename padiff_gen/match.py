@@ -363,7 +363,10 @@ def _look_alike(base: Unit, raw: Unit, registered: RegisteredFn) -> bool:
     """Could the two units pair? Classes correspond and the non-scalar tensor shapes
     agree (2-D ones possibly transposed, as Linear weights are across frameworks). A
     layer-map unit's initializer rearranges its tensors (torch attention packs q, k and
-    v in one), so there only the number of non-scalar elements must agree."""
+    v in one), so there only the number of non-scalar elements must agree; so too for
+    a unit that stands for several layers of the other model (a fused projection)."""
+    if base.members or raw.members:
+        return _elements(base) == _elements(raw)
     if not classes_correspond(base, raw, registered):
         return False
     if base.special:

@@ -523,6 +523,7 @@ class ProbeModels:
         rows: Optional[dict[str, TensorCopy]] = None,
         stop: str = "",
         order: Optional[list] = None,
+        eager: bool = False,
     ) -> Any:
         """The first output of the layer at ``path`` called alone on ``arguments``
         ((args, kwargs) of framework tensors, or a list of arrays), in eval mode, with
@@ -534,7 +535,11 @@ class ProbeModels:
         out_proj's) fails so, and the run is made again with every weight of the layer
         at ``path`` made before it starts (as far as the budget allows). ``order``,
         when given, gets the paths of the layers holding weights, as they are called.
+        A model built with its weights does not fail so (the weight it reads is its
+        own, not the probe's): with ``eager``, the run is made so from the start.
         """
+        if eager:
+            return self._run(role, path, arguments, rows, stop, eager=True)
         try:
             return self._run(
                 role, path, _fresh(arguments), rows, stop, eager=False, order=order

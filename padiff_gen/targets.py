@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, ContextManager, Iterator, Optional, Sequence
 
 from . import progress, provenance
 from .config import Config, Target
@@ -192,14 +192,21 @@ def derive_target_script(target: Target, root: Optional[Path] = None) -> "Script
         return derive_script(target.argv(), root)
 
 
-def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
+def emit_targets(
+    config: Config,
+    targets: Sequence[Target],
+    force: bool,
+    written: Callable[[Path, set[str]], None] = lambda path, opened: None,
+) -> int:
     """Emit every target, or none: all scripts are made before the first is written.
+
+    ``written(path, opened)`` is called for each script on disk (written or found up to
+    date) with the files deriving it read (:func:`padiff_gen.provenance.reading`).
 
     A target's output folder is created when missing (the configuration names it on
     purpose; a mistyped ``-o`` folder is refused instead, see :mod:`padiff_gen.write`).
     """
     from .api import decided_note, matched_by_name_note
-    from .check import remember
     from .write import check_output_path, write_atomically
 
     use_root(config.root)
@@ -215,13 +222,13 @@ def emit_targets(config: Config, targets: Sequence[Target], force: bool) -> int:
         path = config.root / target.output
         if _holds(path, script.text):
             log.info("%s is up to date", shown(path))
-            remember(path, config, opened)
+            written(path, opened)
             continue
         if not path.parent.is_dir():
             path.parent.mkdir(parents=True)
             log.info("created the folder %s", shown(path.parent))
         write_atomically(path, script.text, force)
-        remember(path, config, opened)
+        written(path, opened)
         log.info("wrote %s", shown(path))
         for note in (
             decided_note(script.plan),

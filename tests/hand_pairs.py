@@ -30,6 +30,8 @@
   torch's LayerNorm(bias=False) against paddle's with both. The side that lacks a tensor
   computes with 1 / 0; ``zero_one_sided_tensors`` makes the base's one-sided tensors
   that value, as a trained model's would have to be for the copy to be exact;
+- ``port_lost_norm``: the tagger of ``two_input_port`` with a GroupNorm, its port
+  without it: the lost norm is named (in call order, past the fused projection);
 - ``two_input_port``: a tagger whose forward takes token ids and a mask (no input
   padiff-gen can guess), ported with every layer renamed and defined in another order,
   the fused key/value projection split in two, the model's own tensors under other
@@ -480,6 +482,37 @@ class PaddleTwoInputTagger(pnn.Layer):
         return self.classifier(h.mean(axis=1))
 
 
+class TorchGroupNormTagger(TorchTwoInputTagger):
+    """The tagger with a GroupNorm after its conv (a norm's tensors are not counted
+    when padiff-gen asks whether both models hold as many weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = tnn.GroupNorm(4, EMBED)
+
+
+class PaddleTaggerWithoutNorm(pnn.Layer):
+    """The port of TorchGroupNormTagger, renamed and reordered but for its gate, that
+    lost the norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classifier = pnn.Linear(EMBED, 3)
+        self.gain = self.create_parameter([EMBED])
+        self.gate = PaddleGate()
+        self.summary = self.create_parameter([1, 1, EMBED])
+        self.mixer = pnn.Conv1D(EMBED, EMBED, 3, padding=1)
+        self.embed = pnn.Embedding(VOCAB, EMBED)
+
+    def forward(self, tokens, mask):
+        h = self.embed(tokens) * mask.unsqueeze(-1)
+        h = paddle.nn.functional.relu(self.mixer(h.transpose([0, 2, 1])))
+        h = h.transpose([0, 2, 1])
+        h = paddle.concat([self.summary.expand([h.shape[0], 1, EMBED]), h], axis=1)
+        h = self.gate(h) * self.gain
+        return self.classifier(h.mean(axis=1))
+
+
 def zero_one_sided_tensors(model) -> None:
     """Give the paddle tensors torch lacks the value torch computes with instead."""
     if isinstance(model, PaddleModulatedNormBothAffine):
@@ -548,6 +581,13 @@ CASES: dict[str, Case] = {
         TorchTwoInputTagger,
         PaddleTwoInputTagger,
         (tokens(VOCAB, 2, 5), f32(2, 5)),
+    ),
+    "port_lost_norm": Case(
+        TorchGroupNormTagger,
+        PaddleTaggerWithoutNorm,
+        (tokens(VOCAB, 2, 5), f32(2, 5)),
+        directions=(),
+        refusal="lacks",
     ),
     "output_layer_initializer": Case(
         TorchBlocksAndHead,

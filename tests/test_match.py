@@ -320,12 +320,17 @@ def test_inserted_layer_is_named_not_a_pair_its_shift_made_by_path(in_root):
         ), error.text
 
 
-def test_an_extra_tied_head_says_it_is_tied():
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_a_tied_head_of_models_built_with_weights_is_checked_by_running(scale):
     """torch ties its LM head to the embedding; paddle computes the head with a matmul
-    on the embedding's weight and has no head layer. The refusal names the tie and a
-    way out, not only the unit counts."""
+    on the embedding's weight in forward code, outside the embedding's call. Models a
+    program built with their weights: the run that checks the head must compute with
+    the probe's tensor there too (it once read the model's own, and claimed outputs
+    differ). The same computation pairs and copies right; another (``scale`` 2, the
+    negative control) is refused, naming the tie."""
     import paddle
     import torch
+    from examples.compare import output_difference, randomize
 
     class TorchTied(torch.nn.Module):
         def __init__(self):
@@ -343,11 +348,23 @@ def test_an_extra_tied_head_says_it_is_tied():
             self.embed = paddle.nn.Embedding(10, 4)
 
         def forward(self, ids):
-            return paddle.matmul(self.embed(ids), self.embed.weight, transpose_y=True)
+            logits = paddle.matmul(self.embed(ids), self.embed.weight, transpose_y=True)
+            return logits * scale
 
-    with pytest.raises(MappingError) as raised:
-        api.emit_text(TorchTied(), PaddleMatmul())
-    text = " ".join(str(raised.value).split())
-    assert "nothing on the raw side pairs with base `lm_head` (Linear)" in text
-    assert "`lm_head.weight` is `embed.weight` (tied: one tensor)" in text
-    assert "Give the raw model a layer that holds the tied tensor" in text
+    base, raw = TorchTied(), PaddleMatmul()
+    randomize(base)
+    if scale != 1.0:
+        with pytest.raises(MappingError) as raised:
+            api.assign_weight(base, raw)
+        text = " ".join(str(raised.value).split())
+        assert (
+            "base `lm_head` (Linear) only holds a tied tensor (`lm_head.weight` is "
+            "`embed.weight`)" in text
+        ), text
+        assert "made their outputs differ by" in text
+        assert "Give the raw model a layer that holds the tied tensor" in text
+        return
+    plan = api.assign_weight(base, raw)
+    [head] = [pair for pair in plan.pairs if pair.matched_by == "tied"]
+    assert "checked by running `<root>` alone in both models" in head.layout
+    assert_outputs_match(output_difference(base, raw, [["int64", [2, 5], 10]]))

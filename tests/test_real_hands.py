@@ -521,6 +521,24 @@ def test_conversion_writes_the_neutral_tensor_a_norm_lacks(
 PORT_INPUTS = ("--input", f"2,5:int64:{10}", "--input", "2,5")
 
 
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_norm_lost_in_a_renamed_port_is_named(direction):
+    """Renamed, reordered, a fused projection on one side, and the norm lost: in
+    definition order the first pair that fails is a later one; in call order the lost
+    norm is named (a fused unit is compared by its elements, so the search for a lost
+    layer goes past it)."""
+    done = run_cli("emit", *cli_args(MODULE, "port_lost_norm", direction), *PORT_INPUTS)
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    lacking, having = (
+        ("raw", "base") if direction == TORCH_TO_PADDLE else ("base", "raw")
+    )
+    assert message.startswith(
+        f"padiff-gen: error: The {lacking} model lacks {having} `norm` (GroupNorm"
+    ), message
+    assert "Traceback" not in done.stderr
+
+
 def test_a_renamed_reordered_port_without_a_guessable_input_asks_for_one():
     """forward(tokens, mask): no input padiff-gen can guess runs it, so the order a
     forward pass calls the layers is unknown; the error says how to give it."""
