@@ -20,6 +20,11 @@ printed too.) Its peak RSS is the largest of the runs'.
 
 Section 5 (``--llama7b``, needs ~30 GB of free disk): a LLaMA-7B-shaped checkpoint in
 bfloat16 (13.5 GB, sharded safetensors) converted to a paddle `.pdparams` in bfloat16.
+
+Section 6, many tensors: an MoE-shaped checkpoint (``bench.models.TorchExperts``: 20
+layers x 128 experts x an up and a down Linear with biases = 10,240 tensors of 256 x 256
+or 256 floats, 1.35 GB float32), safetensors and `.pt` -> `.pdparams`, measured as above,
+with the time per tensor: what a conversion costs beyond moving the bytes.
 """
 
 from __future__ import annotations
@@ -358,3 +363,61 @@ def bench_llama7b(work: Path, emit_script, run_measured) -> dict:
     remove(output)
     shutil.rmtree(folder)
     return result
+
+
+EXPERTS = dict(num_layers=20, num_experts=128, width=256)  # 10,240 tensors
+
+
+def bench_many_tensors(work: Path, emit_script, run_measured, scale=1.0) -> dict:
+    """Section 6: see the module docstring (`scale` < 1: fewer layers, for a try)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from bench.models import TorchExperts
+
+    sizes = dict(EXPERTS, num_layers=max(1, round(EXPERTS["num_layers"] * scale)))
+    start = time.perf_counter()
+    script = emit_script(
+        "torch:bench.models.TorchExperts",
+        "paddle:bench.models.PaddleExperts",
+        work / "convert_experts.py",
+        base_kwargs=sizes,
+        raw_kwargs=sizes,
+    )
+    emitted = time.perf_counter() - start
+    state = TorchExperts(**sizes).state_dict()
+    count = len(state)
+    paths = {"pt": work / "experts.pt", "safetensors": work / "experts.safetensors"}
+    torch.save(state, paths["pt"])
+    save_file({k: v.contiguous() for k, v in state.items()}, str(paths["safetensors"]))
+    nbytes = sum(t.numel() * t.element_size() for t in state.values())
+    del state
+    gc.collect()
+    baseline = imports(script, run_measured)
+    print(
+        f"\n6. many tensors: {count} tensors, {nbytes / GB:.2f} GB float32 "
+        f"({sizes['num_layers']} layers x {sizes['num_experts']} experts; emitted in "
+        f"process in {emitted:.0f} s); imports alone {baseline[0]:.1f} s",
+        flush=True,
+    )
+    results = {"tensors": count, "model_bytes": nbytes, "imports": baseline}
+    results["runs"] = []
+    for kind, source in paths.items():
+        output = work / f"experts-from-{kind}.pdparams"
+        command = [str(script), "--base-ckpt", str(source), "-o", str(output)]
+        result = measure(
+            f"script {source.suffix} -> .pdparams",
+            command + ["--quiet"],
+            source,
+            output,
+            work,
+            run_measured,
+            baseline,
+        )
+        result["ms_per_tensor"] = 1000 * result["less_imports"] / count
+        print(f"  {'':<34} {result['ms_per_tensor']:.2f} ms per tensor", flush=True)
+        results["runs"].append(result)
+        remove(output)
+    for path in paths.values():
+        remove(path)
+    return results

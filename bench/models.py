@@ -10,6 +10,11 @@ arguments. Linear weights dominate, so copying torch -> paddle is mostly transpo
 ``TorchTables`` / ``PaddleTables``: a stack of embedding tables, whose weights have the
 same layout in both frameworks: copying them needs no transpose at all.
 
+``TorchExperts`` / ``PaddleExperts``: MoE-shaped layers of many small experts (an up and
+a down Linear each, with biases) and nothing else: a checkpoint of many tensors, e.g.
+40 layers x 128 experts x 4 = 20,480 tensors (2.7 GB at width 256), for the cost of a
+conversion per tensor.
+
 ``dtype`` builds every tensor in that dtype ("float32", "bfloat16", "float16", ...);
 ``tie_embeddings`` (torch only) makes the LM head share the embedding's weight.
 """
@@ -162,6 +167,29 @@ class TorchTables(torch.nn.Module):
         return sum(table(tokens) for table in self.tables)
 
 
+class TorchExperts(torch.nn.Module):
+    """layers x experts of (up, down) Linear width -> width, with biases."""
+
+    def __init__(self, num_layers=40, num_experts=128, width=256, dtype="float32"):
+        super().__init__()
+        dtype = getattr(torch, dtype)
+        self.layers = torch.nn.ModuleList(
+            torch.nn.ModuleList(
+                torch.nn.Sequential(
+                    torch.nn.Linear(width, width, dtype=dtype),
+                    torch.nn.Linear(width, width, dtype=dtype),
+                )
+                for _ in range(num_experts)
+            )
+            for _ in range(num_layers)
+        )
+
+    def forward(self, x):
+        for experts in self.layers:
+            x = sum(expert(x) for expert in experts) / len(experts)
+        return x
+
+
 # ------------------------------------------------------------------ paddle
 
 
@@ -298,3 +326,30 @@ class PaddleTables(paddle.nn.Layer):
 
     def forward(self, tokens):
         return sum(table(tokens) for table in self.tables)
+
+
+class PaddleExperts(paddle.nn.Layer):
+    """layers x experts of (up, down) Linear width -> width, with biases."""
+
+    def __init__(self, num_layers=40, num_experts=128, width=256, dtype="float32"):
+        super().__init__()
+        with paddle_default_dtype(dtype):
+            self.layers = paddle.nn.LayerList(
+                [
+                    paddle.nn.LayerList(
+                        [
+                            paddle.nn.Sequential(
+                                paddle.nn.Linear(width, width),
+                                paddle.nn.Linear(width, width),
+                            )
+                            for _ in range(num_experts)
+                        ]
+                    )
+                    for _ in range(num_layers)
+                ]
+            )
+
+    def forward(self, x):
+        for experts in self.layers:
+            x = sum(expert(x) for expert in experts) / len(experts)
+        return x

@@ -18,7 +18,9 @@ on the machine; rerun at a quiet moment if the numbers look contended. Sections:
    from .pdparams, against the time to copy the checkpoint's files, the peak RSS, a model
    a third of the size, and the plain way (bench/convert.py);
 5. with ``--llama7b``: a LLaMA-7B-shaped bfloat16 checkpoint (13.5 GB, sharded
-   safetensors) converted to paddle (needs ~30 GB of free disk).
+   safetensors) converted to paddle (needs ~30 GB of free disk);
+6. conversion of a checkpoint of many small tensors (10,240, MoE-shaped), per tensor
+   (bench/convert.py).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.convert import bench_conversion, bench_llama7b
+from bench.convert import bench_conversion, bench_llama7b, bench_many_tensors
 
 ROOT = Path(__file__).resolve().parent.parent
 GB = 1e9
@@ -374,7 +376,7 @@ def main(argv=None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=("copy", "tables", "emit", "convert"),
+        choices=("copy", "tables", "emit", "convert", "many"),
     )
     args = parser.parse_args(argv)
     if str(ROOT) not in sys.path:
@@ -423,6 +425,10 @@ def main(argv=None) -> int:
             )
         if "convert" not in args.skip:
             results["convert"] = bench_conversion(
+                work, emit_script, run_measured, args.scale
+            )
+        if "many" not in args.skip:
+            results["many"] = bench_many_tensors(
                 work, emit_script, run_measured, args.scale
             )
         if args.llama7b:

@@ -221,11 +221,13 @@ def _summary(plan: Plan) -> str:
             "are copied exactly, but such layers compute slightly different outputs.",
             width=88,
         )
-    others = sum(1 for note in plan.notes if not note.unit)
+    # What script_lines lists above the tables: not a layer without a partner that
+    # running the layers holding it showed the other model computes in its code.
+    others = sum(1 for note in plan.notes if not note.unit and not note.computed)
     if others:
         summary += "\n\n" + textwrap.fill(
             f"{others} difference{'s' if others != 1 else ''} in layers without weights "
-            "(listed above the tables) change the outputs too.",
+            "(listed above the tables, each with what it changes).",
             width=88,
         )
     return summary

@@ -245,6 +245,26 @@ def test_an_activation_the_other_model_computes_in_code_is_no_difference():
     assert "no counterpart" not in settings_note(pairing.notes)
 
 
+@pytest.mark.parametrize("lacking", [False, True])
+def test_the_script_header_counts_only_differences_it_lists(monkeypatch, lacking):
+    """An activation the other model computes in code is no difference: the script's
+    header said "2 differences in layers without weights (listed above the tables)
+    change the outputs too" with nothing listed. One model lacking it is listed."""
+    if lacking:
+        monkeypatch.setattr(
+            block_pairs, "TorchMLP", block_pairs.TorchMLPWithoutActivation
+        )
+    text = emit_text(
+        **spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE), layouts=[GATE_UP]
+    )
+    header = " ".join(text.split('"""')[1].split())
+    if lacking:
+        assert "differences in layers without weights (listed above" in header, header
+        assert "no counterpart" in text
+    else:
+        assert "in layers without weights" not in header, header
+
+
 def test_an_activation_one_model_lacks_is_noted_with_the_difference_measured(
     monkeypatch,
 ):

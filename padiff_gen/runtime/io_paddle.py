@@ -299,7 +299,7 @@ class StreamingPickler(pickle._Pickler):
         else:
             header = pickle.BINBYTES + struct.pack("<I", size)
         self._write_large_bytes(header, obj.data)
-        let_go_of_written(self.handle)
+        let_go_of_written(self.handle, size)
 
     dispatch[ArrayBytes] = save_array_bytes
 

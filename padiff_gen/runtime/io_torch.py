@@ -228,8 +228,8 @@ def write_checkpoint(path, entries, tensors):
         # As a storage (shared, not copied): torch 2.13 deprecates a raw data pointer.
         storage = torch.from_numpy(data).untyped_storage()
         writer.write_record(record, storage, data.nbytes)
+        let_go_of_written(written_file, data.nbytes)
         del tensor, data, storage  # before the next tensor is made
-        let_go_of_written(written_file)
     writer.write_end_of_file()
     written_file.close()
 
