@@ -8,8 +8,8 @@ raw:  paddle:examples.reordered.PaddleReordered
 
 8 tensors copied from the table (3 transposed) and 1 layer copied by special initializers.
 
-4 layer pairs are defined in a different order in the two models and matched by path
-(marked in the tables).
+4 layer pairs are not paired in definition order: 4 matched by name (marked in the
+tables).
 
 The tables come first; padiff-gen's runtime, which reads them, follows below the marker.
 

@@ -36,7 +36,7 @@ from .match import DEFAULT_MATCH, MATCH_MODES
 from .plan import MapOptions, Pairing, Plan, plan_from
 from .plugins import init_module_origin, load_plugins
 from .proxy import ProxyModel, create_model
-from .render import render_script
+from .render import MATCH_COMMENTS, how_matched, render_script
 from .runtime.common import WeightMismatchError
 from .walk import is_constant
 from .special_init import global_special_init_pool
@@ -415,13 +415,19 @@ def matched_in_call_order_note(plan: Plan, where: str) -> str:
 def matched_by_name_note(plan: Plan, where: str) -> str:
     """The note ``emit`` gives once per script whose layers were not all paired by
     position ("" when they were); ``where`` names the script (or its target)."""
-    moved = sum(1 for pair in plan.pairs if pair.matched_by == "name")
-    if not moved:
+    ways = [pair.matched_by for pair in plan.pairs if pair.matched_by in MATCH_COMMENTS]
+    if not ways:
         return ""
+    if set(ways) == {"name"}:
+        return (
+            f"note: {where}: {len(ways)} layer pair{'s were' if len(ways) != 1 else ' was'} "
+            "matched by name, because the two models define them in a different "
+            "order; the script's tables mark them `# matched by name`."
+        )
     return (
-        f"note: {where}: {moved} layer pair{'s were' if moved != 1 else ' was'} "
-        "matched by name, because the two models define them in a different order; "
-        "the script's tables mark them `# matched by name`."
+        f"note: {where}: {len(ways)} layer pair{'s were' if len(ways) != 1 else ' was'} "
+        f"not paired in definition order: {how_matched(ways)}; the script's tables "
+        "mark each so."
     )
 
 

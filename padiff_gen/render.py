@@ -12,7 +12,7 @@ import sysconfig
 import textwrap
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import black
 import jinja2
@@ -197,6 +197,16 @@ MATCH_COMMENTS = {
 }
 
 
+def how_matched(ways: Sequence[str]) -> str:
+    """``4 matched by name, 2 matched in call order``: the MATCH_COMMENTS of ``ways``
+    (Pair.matched_by values), counted, in the table's order."""
+    return ", ".join(
+        f"{ways.count(way)} {comment}"
+        for way, comment in MATCH_COMMENTS.items()
+        if way in ways
+    )
+
+
 def _summary(plan: Plan) -> str:
     copies = plan.copies
     transposed = sum(1 for c in copies if "transpose" in c.transform)
@@ -205,12 +215,13 @@ def _summary(plan: Plan) -> str:
         f"{len(copies)} tensors copied from the table ({transposed} transposed) and "
         f"{special} layer{'s' if special != 1 else ''} copied by special initializers."
     )
-    moved = sum(1 for pair in plan.pairs if pair.matched_by in MATCH_COMMENTS)
+    moved = [
+        pair.matched_by for pair in plan.pairs if pair.matched_by in MATCH_COMMENTS
+    ]
     if moved:
         summary += "\n\n" + textwrap.fill(
-            f"{moved} layer pair{'s are' if moved != 1 else ' is'} defined in a "
-            "different order in the two models and matched by path (marked in the "
-            "tables).",
+            f"{len(moved)} layer pair{'s are' if len(moved) != 1 else ' is'} not paired "
+            f"in definition order: {how_matched(moved)} (marked in the tables).",
             width=88,
         )
     differing = sum(1 for pair in plan.pairs if pair.difference)

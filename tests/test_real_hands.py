@@ -6,6 +6,8 @@ default invocation, scripts run standalone, outputs compared, negative controls.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import RELATIVE_TOLERANCE, assert_outputs_match, check_script, run_cli
@@ -569,6 +571,21 @@ def test_a_renamed_reordered_port_pairs_in_call_order_given_inputs(direction, tm
     inputs = list(CASES["two_input_port"].inputs)
     assert_outputs_match(check_script(script, inputs))
     text = script.read_text()
+    # The note and the header count the pairs by how they were matched (they said
+    # "matched by name" / "matched by path" for pairs matched in call order).
+    said = " ".join(done.stderr.split())
+    header = " ".join(text.split('"""')[1].split())
+    assert "# matched in call order" in text
+    assert re.search(
+        r"layer pairs? (was|were) not paired in definition order: "
+        r"\d+ matched in call order",
+        said,
+    ), said
+    assert re.search(
+        r"layer pairs? (is|are) not paired in definition order: "
+        r"\d+ matched in call order \(marked in the tables\)",
+        header,
+    ), header
     rows = {row[1]: row for _, row in table_rows(text)}
     if direction == TORCH_TO_PADDLE:
         assert rows["summary"][0] == "cls_token" and rows["gain"][0] == "scale"
