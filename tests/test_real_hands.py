@@ -254,21 +254,6 @@ def test_an_initializer_takes_only_the_pair_it_was_registered_for(tmp_path):
 # ---------------------------------------------------------------- diagnostics
 
 
-@pytest.mark.parametrize("direction", DIRECTIONS)
-def test_a_missing_layer_is_named_first_not_the_pair_after_it(direction):
-    done = run_cli("emit", *cli_args(MODULE, "missing_ffn2", direction))
-    assert done.returncode == 1
-    message = " ".join(done.stderr.split())
-    lacking, having = (
-        ("raw", "base") if direction == TORCH_TO_PADDLE else ("base", "raw")
-    )
-    assert message.startswith(
-        f"padiff-gen: error: The {lacking} model lacks {having} `encoder.1.ffn2` "
-        "(Linear, "
-    ), message
-    assert "without it the rest pairs in order" in message
-
-
 def test_verify_replays_the_layers_holding_a_wrong_fused_layout():
     """A wrong --layout for the fused q/k/v: verify names the attention holding it and
     its layout, not "the models' forward code" (it replayed no fused pair before)."""
@@ -524,20 +509,30 @@ PORT_INPUTS = ("--input", f"2,5:int64:{10}", "--input", "2,5")
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
-def test_a_norm_lost_in_a_renamed_port_is_named(direction):
-    """Renamed, reordered, a fused projection on one side, and the norm lost: in
-    definition order the first pair that fails is a later one; in call order the lost
-    norm is named (a fused unit is compared by its elements, so the search for a lost
-    layer goes past it)."""
-    done = run_cli("emit", *cli_args(MODULE, "port_lost_norm", direction), *PORT_INPUTS)
+@pytest.mark.parametrize(
+    "case, inputs, lost",
+    [
+        ("missing_ffn2", (), "`encoder.1.ffn2` (Linear, "),
+        # Renamed, reordered, a fused projection on one side, the norm lost: in
+        # definition order the first pair that fails is a later one; in call order
+        # the lost norm is named (a fused unit is compared by its elements, so the
+        # search for a lost layer goes past it).
+        ("port_lost_norm", PORT_INPUTS, "`norm` (GroupNorm"),
+    ],
+)
+def test_a_missing_layer_is_named_first_not_the_pair_after_it(
+    direction, case, inputs, lost
+):
+    done = run_cli("emit", *cli_args(MODULE, case, direction), *inputs)
     assert done.returncode == 1
     message = " ".join(done.stderr.split())
     lacking, having = (
         ("raw", "base") if direction == TORCH_TO_PADDLE else ("base", "raw")
     )
     assert message.startswith(
-        f"padiff-gen: error: The {lacking} model lacks {having} `norm` (GroupNorm"
+        f"padiff-gen: error: The {lacking} model lacks {having} {lost}"
     ), message
+    assert "without it the rest pairs in order" in message
     assert "Traceback" not in done.stderr
 
 
