@@ -23,7 +23,9 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
+        # Not setStream: it flushes the stream of before, which a test's capture may
+        # have closed since.
+        self.stream = sys.stderr
         super().emit(record)
 
 
