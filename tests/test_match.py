@@ -70,7 +70,10 @@ def test_reordered_layers_pair_by_name_by_default(capsys, tmp_path, base, raw):
         "head.bias": True,
         "norm": True,  # the BatchNorm layer-map pair takes part too
     }
-    assert "4 layer pairs are defined in a different order" in text
+    header = " ".join(text.split('"""')[1].split())
+    assert "4 layer pairs are not paired in definition order: 4 matched by name" in (
+        header
+    ), header
     assert "--match" not in text.splitlines()[2]  # the default needs no flag
     assert_outputs_match(check_script(script, IMAGES))
 
