@@ -35,9 +35,10 @@ SEED = 0
 BUDGET_BYTES = 768 << 20
 # ... or a quarter of the memory available when emit starts, up to this.
 MAX_BUDGET_BYTES = 8 << 30
-# Made tensors kept for the next call (experts alike, a block run per candidate).
+# Made tensors kept for the next call (experts alike, a block run per candidate): base
+# tensors and raw ones share it. 2 x 256 MB took Qwen3-Next's emit to 1.5 GB.
 CACHE_BYTES = 256 << 20
-CACHE_ENTRY_BYTES = 128 << 20
+CACHE_ENTRY_BYTES = 64 << 20
 # A torch model built for probing makes tensors up to this many elements for real
 # (rotary frequencies, masks, norms: what a forward needs and weights do not give).
 SMALL_ELEMENTS = 1 << 20
@@ -248,26 +249,47 @@ def _stacked_lists(pairing: Pairing) -> dict[str, int]:
 
 
 class _Cache:
-    """Made arrays by what they hold, kept while they fit (first come, first kept: the
+    """Made arrays by what they hold, kept while they fit. First come, first kept (the
     experts of a list are made in turn, again and again, so evicting the oldest would
-    keep nothing)."""
+    keep nothing), except that an array asked for again (a list's experts share their
+    values) displaces arrays never asked for twice: DeepSeek-V3's shared expert, made
+    first, kept its 256 routed experts' 59 MB tensors from being kept, and each was
+    hashed again for every expert (185 s of a 190 s emit)."""
 
     def __init__(self) -> None:
         self.entries: dict = {}
+        self.hits: dict = {}
+        self.asked: set = set()
         self.bytes = 0
 
     def get(self, key, make: Callable[[], np.ndarray]) -> np.ndarray:
         if key in self.entries:
+            self.hits[key] += 1
             return self.entries[key]
         array = make()
         size = _owned_bytes(array)
-        if size <= CACHE_ENTRY_BYTES and self.bytes + size <= CACHE_BYTES:
-            self.entries[key] = array
-            self.bytes += size
+        if size <= CACHE_ENTRY_BYTES:
+            if self.bytes + size > CACHE_BYTES and key in self.asked:
+                self._evict_unused(CACHE_BYTES - size)
+            if self.bytes + size <= CACHE_BYTES:
+                self.entries[key] = array
+                self.hits[key] = 0
+                self.bytes += size
+        self.asked.add(key)
         return array
+
+    def _evict_unused(self, room: int) -> None:
+        """Let go of arrays never asked for again, oldest first, until at most
+        ``room`` bytes are kept."""
+        for key in [k for k, hits in self.hits.items() if not hits]:
+            if self.bytes <= room:
+                return
+            self.bytes -= _owned_bytes(self.entries.pop(key))
+            del self.hits[key]
 
     def clear(self) -> None:
         self.entries.clear()
+        self.hits.clear()
         self.bytes = 0
 
 
@@ -313,7 +335,7 @@ class ProbeModels:
         }
         # Base tensors made whole (placed, or cut into raw ones), and raw tensors made
         # (the experts of a list, made alike, are one array): both kept while they fit.
-        self.sources, self.made = _Cache(), _Cache()
+        self.cache = _Cache()
         self.values: dict[str, Values] = {}
         self.live = 0  # bytes of the weights made for the layers running now
         self.budget = budget_bytes()
@@ -344,9 +366,10 @@ class ProbeModels:
         layer = self.layers[role].get(path)
         return layer is not None and self.adapters[role].runs(layer)
 
-    def weight_bytes(self, block: str, until: str = "") -> int:
+    def weight_bytes(self, block: str, until: str = "", whole: bool = False) -> int:
         """The bytes of base weights a run of ``block`` makes (a stacked tensor counts
-        one expert, a lookup table nothing); with ``until``, only of the units defined
+        one expert, a lookup table nothing; ``whole``: every expert, the memory a
+        framework may copy them into); with ``until``, only of the units defined
         before the layer at ``until``."""
         total = 0
         for unit in self.units["base"]:
@@ -359,10 +382,10 @@ class ProbeModels:
                 if ref.tied_to or (unit.kind == EMBEDDING and len(ref.shape) == 2):
                     continue
                 size = 4 * math.prod(ref.shape)
-                if self._alike(unit, ref):
+                if self._alike(unit, ref) and not whole:
                     size //= max(ref.shape[0], 1)
                 made += size
-            if unit.members and unit.path in self.stacked:  # experts alike: one made
+            if unit.members and unit.path in self.stacked and not whole:  # one made
                 made //= self.stacked[unit.path]
             total += made
         return total
@@ -401,7 +424,7 @@ class ProbeModels:
         return self._whole(values)
 
     def _whole(self, values: Values) -> np.ndarray:
-        return self.sources.get(
+        return self.cache.get(
             ("base", values.key(), values.index_map().key(), values.shape),
             values.array,
         )
@@ -445,12 +468,12 @@ class ProbeModels:
             single = _alike_slices(maps, sources, experts)
             if single is not None:
                 self._reserve(slot.ref, 4 * math.prod(shape[1:]))
-                return self.made.get(
+                return self.cache.get(
                     ("raw-alike", single[0], shape),
                     lambda: _stretch_fill(shape, single[1], sources),
                 )
         self._reserve(slot.ref, 4 * math.prod(shape))
-        return self.made.get(
+        return self.cache.get(
             ("raw", signature, shape),
             lambda: _fill_blocks(shape, blocks, maps, sources, self._source),
         )
@@ -471,12 +494,11 @@ class ProbeModels:
 
     @property
     def kept(self) -> int:
-        return self.sources.bytes + self.made.bytes
+        return self.cache.bytes
 
     def forget(self) -> None:
         """Let go of every array kept for later."""
-        self.sources.clear()
-        self.made.clear()
+        self.cache.clear()
 
     def _lookup(self, slot: _Slot) -> bool:
         """A lookup table: made at the rows its input asks for."""

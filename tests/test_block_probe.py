@@ -282,12 +282,27 @@ def test_an_activation_one_model_lacks_is_noted_with_the_difference_measured(
     ), text
 
 
-def test_an_activation_nothing_can_run_is_said_to_be_unknown(monkeypatch):
+@pytest.mark.parametrize("why", ["nothing runs", "too large"])
+def test_an_activation_nothing_can_run_is_said_to_be_unknown(monkeypatch, why):
+    """A note on a layer without a partner rests on a run or says it is unknown, and
+    why: no block holding it runs, or the smallest makes more weights than a check
+    of a note may (GPT-OSS's MoE block, 3.2 GB, took emit to 4.2 GB and 200 s)."""
     monkeypatch.setattr(block_pairs, "TorchMLP", block_pairs.TorchMLPWithoutActivation)
-    monkeypatch.setattr(block_probe, "WORK_BYTES", -1)
+    if why == "nothing runs":
+        monkeypatch.setattr(probe_models.ProbeModels, "runs", lambda *_, **__: False)
+    else:
+        monkeypatch.setattr(block_probe, "NOTE_WORK_BYTES", 1024)
     pairing, *_ = pair_models(
         **spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE), layouts=[GATE_UP]
     )
     text = " ".join(settings_note(pairing.notes).split())
-    assert "is unknown (padiff-gen could not run the layers holding them)" in text, text
+    if why == "nothing runs":
+        assert "is unknown (padiff-gen could not run the layers holding them)" in text
+    else:
+        assert re.search(
+            r"is unknown \(running `model\.layers\.\d\.mlp` alone in both models would "
+            r"make [0-9.]+ KiB of weights against a limit of 1 KiB, too much to make "
+            r"here\)",
+            text,
+        ), text
     assert "the outputs differ" not in text

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from padiff_gen import probe_models
 from padiff_gen.probe_models import _array_view
 from padiff_gen.probe_values import IndexMap, Values, family_path, seed_of, stretched
 
@@ -114,3 +115,29 @@ def test_a_view_that_is_not_contiguous_cannot_be_reshaped():
     where = IndexMap.whole((4, 6)).view(("transpose",))
     with pytest.raises(ValueError):
         where.view(("reshape", (24,)))
+
+
+def test_an_array_asked_for_again_displaces_arrays_asked_for_once(monkeypatch):
+    """The probe's cache keeps arrays first come, but one asked for again (the values
+    a list's experts share) takes the place of arrays no one asked for twice: else a
+    block run before the experts kept them from being kept, and every expert was made
+    again (DeepSeek-V3 at its published size: 185 s)."""
+    monkeypatch.setattr(probe_models, "CACHE_BYTES", 3 * 800)
+    made = []
+
+    def maker(key):
+        def make():
+            made.append(key)
+            return np.zeros(100, np.float64)  # 800 bytes
+
+        return make
+
+    cache = probe_models._Cache()
+    for key in ("a", "b", "c"):  # fill it, each asked for once
+        cache.get(key, maker(key))
+    cache.get("a", maker("a"))  # "a" asked for again: kept, a hit
+    for _ in range(3):  # an expert's values, asked for again and again
+        cache.get("expert", maker("expert"))
+    assert made == ["a", "b", "c", "expert", "expert"], made
+    assert "a" in cache.entries and "b" not in cache.entries
+    assert cache.bytes <= probe_models.CACHE_BYTES
