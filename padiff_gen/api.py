@@ -19,6 +19,7 @@ from .analyze import CALLS, TIED, analyze, plain_map_notes
 from .block_probe import (
     call_orders,
     check_conditional,
+    check_given,
     check_tied,
     check_unpaired,
     decide_by_blocks,
@@ -203,12 +204,15 @@ def pair_models(
     init_modules: Sequence[str] = (),
     lazy: bool = True,
     check_outputs: bool = False,
+    refute_given: bool = True,
 ) -> tuple[Pairing, ProxyModel, ProxyModel, MapOptions]:
     """Load and analyze two models; mismatches are in the pairing, not raised.
 
     Layouts the shapes cannot tell apart (fused, stacked) are decided by ``layouts``
     (``--layout``), else by running both models on ``inputs`` (``--input`` specs) or on
-    an input guessed from the base model (:mod:`padiff_gen.layout_probe`)."""
+    an input guessed from the base model (:mod:`padiff_gen.layout_probe`). A layout
+    given that the block holding it refutes is a mapping error (``refute_given``;
+    verify leaves it to its replay, which names the layer)."""
     options = map_options(layer_map, maps, match, layouts)
     probe_inputs = [InputSpec.parse(text) for text in inputs]
     load_plugins(global_special_init_pool)
@@ -229,6 +233,9 @@ def pair_models(
     if pairing.undecided:
         with progress.stage("running the layers holding undecided layouts"):
             pairing = decide_by_blocks(pairing, base_proxy, raw_proxy, probe_inputs)
+    if refute_given and any(pair.given for pair in pairing.pairs):
+        with progress.stage("running the layers holding the layouts given"):
+            pairing = check_given(pairing, base_proxy, raw_proxy, probe_inputs)
     if any(pair.matched_by == TIED for pair in pairing.pairs):
         with progress.stage("running both models to check a tied head"):
             pairing = check_tied(pairing, base_proxy, raw_proxy, probe_inputs)
@@ -559,11 +566,12 @@ def assign_weight(
     layouts: Iterable[MapLike] = (),
     inputs: Sequence[str] = (),
     init_modules: Sequence[str] = (),
+    refute_given: bool = True,
 ) -> Plan:
     """Copy base's weights into raw now, running exactly the code ``emit`` would write.
 
     Initializers are called as registered (not inlined), so lambdas and closures work here.
-    Returns the plan that was applied.
+    Returns the plan that was applied. ``refute_given``: see pair_models.
     """
     pairing, base_proxy, raw_proxy, _ = pair_models(
         base,
@@ -577,6 +585,7 @@ def assign_weight(
         inputs=inputs,
         init_modules=init_modules,
         lazy=False,
+        refute_given=refute_given,
     )
     plan = plan_from(pairing)
     text, injected = render_script(plan, inline_initializers=False, formatted=False)

@@ -36,7 +36,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .choices import decided, question
+from .choices import _side, decided, question
 from .errors import MappingError, Side
 from .inputs import InputSpec, make_inputs
 from .plan import Pairing, TensorCopy, Unit, UnitPair
@@ -205,6 +205,57 @@ def decide_by_blocks(
             )
         probe.rows = probe.rows_with([pairs[i] for i in indices])
     return _remarked(pairing, pairs, remarks, kinds)
+
+
+def check_given(
+    pairing: Pairing, base, raw, inputs: Sequence[InputSpec] = ()
+) -> Pairing:
+    """The pairing with an error on each pair whose ``--layout`` the block holding it
+    refutes: run with the rows of every layout the shapes allow, the layout given
+    makes the outputs differ while exactly one other makes them agree (the evidence
+    _decide_kind decides by). Where the block cannot run, is too large, or no layout
+    (or more than one) agrees, the layout given stands: the user knows what the run
+    cannot show."""
+    if pairing.first_error is not None:
+        return pairing
+    models = (probe_model(base), probe_model(raw))
+    if None in models:
+        return pairing
+    from .layout_probe import question_kind
+
+    pairs = list(pairing.pairs)
+    kinds: dict[tuple, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        if pair.given:
+            kind = question_kind(dataclasses.replace(pair, candidates=pair.given[1]))
+            kinds.setdefault(kind, []).append(index)
+    probe = ProbeModels(pairing, *models)
+    for indices in kinds.values():
+        probe.forget()
+        option, candidates = pairs[indices[0]].given
+        asked = [
+            dataclasses.replace(pairs[i], candidates=pairs[i].given[1]) for i in indices
+        ]
+        chosen = [c.copies for c in candidates].index(pairs[indices[0]].copies)
+        outcome = _decide_kind(probe, pairing, asked, list(range(len(asked))), inputs)
+        if outcome.choice is None or outcome.choice == chosen:
+            continue
+        right = candidates[outcome.choice].layout
+        differences = outcome.differences
+        error = MappingError(
+            f"{option} does not hold for base `{pairs[indices[0]].base.path}` / raw "
+            f"`{pairs[indices[0]].raw.path}`: {outcome.how[len('found by '):]}, with "
+            f"the rows of each layout the shapes allow: the outputs differ by "
+            f"{differences[chosen]:.2g} of their scale with that one and agree within "
+            f"{max(differences[outcome.choice], 1e-7):.2g} with {right.describe()}.",
+            f"Give --layout {option.split()[1].split('=')[0]}={right.choice} instead, "
+            "or leave that --layout out: padiff-gen finds it the same way.",
+            _side(pairs[indices[0]].base),
+            _side(pairs[indices[0]].raw),
+        )
+        for index in indices:
+            pairs[index] = dataclasses.replace(pairs[index], error=error)
+    return dataclasses.replace(pairing, pairs=tuple(pairs))
 
 
 def _remarked(pairing, pairs, remarks: dict, kinds: dict) -> Pairing:

@@ -80,7 +80,10 @@ def with_candidates(
                 f"`{pair.base.path}` / raw `{pair.raw.path}`.",
                 f"Choose one of: {names}.",
             )
-        return decided(pair, chosen[0], f"--layout {key}={choice}")
+        option = f"--layout {key}={choice}"
+        return dataclasses.replace(
+            decided(pair, chosen[0], option), given=(option, tuple(candidates))
+        )
     pair = dataclasses.replace(pair, candidates=tuple(candidates))
     return dataclasses.replace(pair, question=question(pair, what))
 

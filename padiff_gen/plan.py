@@ -117,6 +117,10 @@ class UnitPair:
     # its rows, and the error to report if nothing decides (--layout, a probe).
     candidates: tuple = ()
     question: Optional[MappingError] = None
+    # With a layout chosen by --layout: (the option's text, the candidates it chose
+    # among), so that running the block holding it can refute it
+    # (padiff_gen.block_probe.check_given).
+    given: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ MAX_BUDGET_BYTES = 8 << 30
 # Made tensors kept for the next call (experts alike, a block run per candidate): base
 # tensors and raw ones share it. 2 x 256 MB took Qwen3-Next's emit to 1.5 GB.
 CACHE_BYTES = 256 << 20
-CACHE_ENTRY_BYTES = 64 << 20
+CACHE_ENTRY_BYTES = 128 << 20
 # A torch model built for probing makes tensors up to this many elements for real
 # (rotary frequencies, masks, norms: what a forward needs and weights do not give).
 SMALL_ELEMENTS = 1 << 20

@@ -643,6 +643,7 @@ def verify(
                 layouts=layouts,
                 inputs=[spec.describe() for spec in specs],
                 init_modules=init_modules,
+                refute_given=False,  # the replay below names the layer
             )
         except WeightMismatchError as error:  # the base weights break an invariant
             raise MappingError(

@@ -195,6 +195,50 @@ def test_a_block_too_large_to_make_is_refused_naming_the_tensor(monkeypatch):
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
+def test_a_layout_given_that_the_block_refutes_is_refused(direction):
+    """--layout is the user's answer, but the block holding it is evidence too: when
+    the layout given makes the block's outputs differ and another makes them agree,
+    emit refuses naming both (it warned and wrote a script that computes otherwise).
+    The right layout given passes, as does any given where the block cannot run."""
+    wrong = "qkv_proj=q_proj,k_proj,v_proj"  # rotary_lm reads them in 2 groups
+    pairing, *_ = pair_models(
+        **spec_args(MODULE, "rotary_lm", direction), layouts=[wrong]
+    )
+    message = " ".join(str(pairing.first_error).split())
+    assert f"--layout {wrong} does not hold for" in message, message
+    assert re.search(
+        r"running `model\.layers\.0\.self_attn` alone in both models.* the outputs "
+        r"differ by [0-9.e+-]+ of their scale with that one and agree within "
+        r"[0-9.e+-]+ with q_proj, k_proj, v_proj in 2 groups \(per KV head\)",
+        message,
+    ), message
+    assert "Give --layout qkv_proj=q_proj,k_proj,v_proj/2 instead" in message
+    right, *_ = pair_models(
+        **spec_args(MODULE, "rotary_lm", direction),
+        layouts=["qkv_proj=q_proj,k_proj,v_proj/2"],
+    )
+    assert right.first_error is None, right.first_error
+
+
+def test_a_refuted_layout_exits_1_and_writes_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "init_weights.py"
+    args = cli_args(MODULE, "rotary_lm", TORCH_TO_PADDLE)
+    done = run_cli(
+        "emit", *args, "--layout", "qkv_proj=q_proj,k_proj,v_proj", "-o", str(out)
+    )
+    assert done.returncode == 1, done.stderr
+    assert "does not hold for" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+    # where the block cannot be made here, the layout given stands
+    monkeypatch.setattr(probe_models, "budget_bytes", lambda: 4096)
+    pairing, *_ = pair_models(
+        **spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE),
+        layouts=["qkv_proj=q_proj,k_proj,v_proj", GATE_UP],
+    )
+    assert pairing.first_error is None, pairing.first_error
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
 def test_the_block_run_tells_every_other_layout_apart(direction):
     """Negative control of the evidence itself: on the attention, the layout chosen
     agrees to float32 noise and every other one (other orders, other groupings) misses
