@@ -162,6 +162,7 @@ class _Outcome:
     how: str = ""
     differences: list = dataclasses.field(default_factory=list)
     remark: str = ""
+    trial: Optional["_Trial"] = None
 
 
 def decide_by_blocks(
@@ -192,7 +193,7 @@ def decide_by_blocks(
             kinds,
         )
     probe = ProbeModels(pairing, *models)
-    remarks = {}
+    remarks, agreeing = {}, []
     for kind, indices in kinds.items():
         probe.forget()  # what the runs of one kind make again is kept
         outcome = _decide_kind(probe, pairing, pairs, indices, inputs)
@@ -204,7 +205,12 @@ def decide_by_blocks(
                 pairs[index], pairs[index].candidates[outcome.choice], outcome.how
             )
         probe.rows = probe.rows_with([pairs[i] for i in indices])
-    return _remarked(pairing, pairs, remarks, kinds)
+        trial = outcome.trial
+        agreeing.append((*trial.blocks, trial.run, outcome.differences[outcome.choice]))
+    found = _remarked(pairing, pairs, remarks, kinds)
+    return dataclasses.replace(
+        found, agreeing_runs=pairing.agreeing_runs + tuple(agreeing)
+    )
 
 
 def check_given(
@@ -284,6 +290,7 @@ class _Trial:
     where: str
     via: str
     differences: list
+    blocks: tuple = ()  # (base block, raw block)
 
     @property
     def run(self) -> str:
@@ -342,7 +349,7 @@ def _trial(
         except Exception:
             continue
         if any(math.isfinite(d) for d in differences):
-            return _Trial(where, via, differences)
+            return _Trial(where, via, differences, (base_block, raw_block))
     return None
 
 
@@ -384,7 +391,7 @@ def _decide_kind(
     within = min(PROBE_TOLERANCE, max(NOISE, SEPARATION * closest))
     agreeing = [i for i, d in enumerate(differences) if d <= within]
     if len(agreeing) == 1:
-        return _Outcome(agreeing[0], f"found by {trial.run}", differences)
+        return _Outcome(agreeing[0], f"found by {trial.run}", differences, trial=trial)
     said = trial.run[0].upper() + trial.run[1:]
     if not agreeing:
         return _Outcome(
@@ -676,6 +683,11 @@ def check_unpaired(
     for key, notes in groups.items():
         evidence, computed, unrun = "", False, ""
         chain = chains[key]
+        ran = _agreeing_run(pairing, chain)
+        if ran:
+            for note in notes:
+                found[id(note)] = dict(evidence=ran, computed=True, unrun="")
+            continue
         try:
             trial = (
                 _trial(
@@ -707,6 +719,20 @@ def check_unpaired(
         for note in pairing.notes
     )
     return _with_same_paths(dataclasses.replace(pairing, notes=notes), probe.layers)
+
+
+def _agreeing_run(pairing: Pairing, chain) -> str:
+    """The evidence of a block of ``chain`` already run with the plan's rows (to decide
+    a layout) whose outputs agreed within AGREE: a layer without weights inside it is
+    computed by the other model too. "" when none was."""
+    blocks = set(chain)
+    for base_block, raw_block, run, difference in pairing.agreeing_runs:
+        if (base_block, raw_block) in blocks and difference <= AGREE:
+            return (
+                f"{run} with the weights copied (deciding a layout there), their "
+                f"outputs agree within {max(difference, 1e-7):.2g} of their scale"
+            )
+    return ""
 
 
 def _with_same_paths(pairing: Pairing, layers: dict) -> Pairing:

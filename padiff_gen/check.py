@@ -473,6 +473,9 @@ def check_file(
             found = cache.load(record)
             if found is not None and provenance.unchanged(found):
                 return Outcome(shown, 0)
+        for folder in _spec_folders(committed, path):
+            use_root(folder)  # where emit imported the models from (it may have run
+            # elsewhere than the script's folder: -o records only the file's name then)
         use_root(root)
         try:
             with provenance.reading() as opened:
@@ -501,6 +504,28 @@ def check_file(
     else:
         reasons = classify(committed, regenerated)
     return Outcome(shown, 1, reasons, unified_diff(shown, committed, regenerated), fix)
+
+
+def _spec_folders(text: str, path: Path) -> list[Path]:
+    """The folders BASE_SPEC and RAW_SPEC say the models were imported from (relative
+    to the script), that exist."""
+    module = _parse(text)
+    folders = []
+    for node in module.body if module is not None else ():
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in ("BASE_SPEC", "RAW_SPEC")
+        ):
+            try:
+                spec = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            folder = spec.get("folder") if isinstance(spec, dict) else None
+            if isinstance(folder, str) and (path.parent / folder).is_dir():
+                folders.append((path.parent / folder).resolve())
+    return folders
 
 
 def _adhoc_target(argv: list[str]) -> Target:

@@ -682,10 +682,16 @@ def settings_note(notes: Sequence[SettingNote]) -> str:
     return "\n".join(lines)
 
 
-def script_lines(notes: Sequence[SettingNote]) -> list[str]:
+def unknown(note: SettingNote) -> bool:
+    """A layer without a partner that no run showed computed or not by the other model."""
+    return note.setting == "presence" and not note.computed and not note.evidence
+
+
+def script_lines(notes: Sequence[SettingNote], unknowns: bool = False) -> list[str]:
     """The script's comment on the layers without weights that differ (unit pairs are
-    marked on their table rows), wrapped to fit a comment."""
-    notes = [n for n in notes if not n.unit]
+    marked on their table rows), wrapped to fit a comment; with ``unknowns``, on those
+    only one model has that no run could judge instead."""
+    notes = [n for n in notes if not n.unit and unknown(n) == unknowns]
     facts = [n for n in notes if n.setting != "presence"]
     unpaired = [n for n in notes if n.setting == "presence" and not n.computed]
     texts = _grouped(facts)

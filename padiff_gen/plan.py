@@ -167,6 +167,10 @@ class Pairing:
     # Settings that are not weights but differ (padiff_gen.compare_settings.SettingNote):
     # on unit pairs (also in their `difference`) and on the layers without weights.
     notes: tuple = ()
+    # Blocks run with the rows the plan copies (deciding a layout) whose outputs agreed:
+    # (base block, raw block, how they ran, their relative difference). Evidence for
+    # layers without weights inside them (padiff_gen.block_probe.check_unpaired).
+    agreeing_runs: tuple = ()
 
     @property
     def first_error(self) -> Optional[MappingError]:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 import black
 import jinja2
 
-from .compare_settings import script_lines
+from .compare_settings import script_lines, unknown
 from .version import __version__
 from .errors import InlineError
 from .extract import locate, SourceCollector
@@ -234,11 +234,20 @@ def _summary(plan: Plan) -> str:
         )
     # What script_lines lists above the tables: not a layer without a partner that
     # running the layers holding it showed the other model computes in its code.
-    others = sum(1 for note in plan.notes if not note.unit and not note.computed)
-    if others:
+    others = [note for note in plan.notes if not note.unit and not note.computed]
+    known = sum(1 for note in others if not unknown(note))
+    if known:
         summary += "\n\n" + textwrap.fill(
-            f"{others} difference{'s' if others != 1 else ''} in layers without weights "
+            f"{known} difference{'s' if known != 1 else ''} in layers without weights "
             "(listed above the tables, each with what it changes).",
+            width=88,
+        )
+    if len(others) > known:
+        count = len(others) - known
+        summary += "\n\n" + textwrap.fill(
+            f"{count} layer{'s' if count != 1 else ''} without weights only one model "
+            "has could not be run here: whether the outputs differ there is unknown "
+            "(listed above the tables).",
             width=88,
         )
     return summary
@@ -284,6 +293,7 @@ def render_script(
         "raw_description": plan.raw.description,
         "summary": _summary(plan),
         "setting_lines": script_lines(plan.notes),
+        "unknown_lines": script_lines(plan.notes, unknowns=True),
         "matched_by_path": any(
             p.matched_by in MATCH_COMMENTS and p.matched_by != "calls"
             for p in plan.pairs

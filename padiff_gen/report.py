@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Optional
 
+from .compare_settings import unknown
 from .match import UNPAIRED
 from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, clip_right, fit_columns, paint
@@ -367,15 +368,28 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
     return lines
 
 
+def _wrapped(text: str) -> str:
+    return textwrap.fill(
+        text,
+        width=100,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+
+
 def _differences(pairing: Pairing) -> list:
     """The notes on what differs outside the weights: not the layers without a partner
-    that running them showed the other model computes in its forward code."""
-    return [note for note in pairing.notes if not note.computed]
+    that running them showed the other model computes in its forward code, nor those
+    no run could judge."""
+    return [n for n in pairing.notes if not n.computed and not unknown(n)]
 
 
 def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
     notes = _differences(pairing)
     computed = [note for note in pairing.notes if note.computed]
+    unknowns = [note for note in pairing.notes if unknown(note)]
     lines = []
     if notes:
         lines += [
@@ -388,15 +402,19 @@ def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
             ),
         ]
     for note in notes:
-        text = textwrap.fill(
-            note.text,
-            width=100,
-            initial_indent="  ",
-            subsequent_indent="    ",
-            break_on_hyphens=False,
-            break_long_words=False,
-        )
-        lines.append(paint(text, color, "yellow"))
+        lines.append(paint(_wrapped(note.text), color, "yellow"))
+    if unknowns:
+        lines += [
+            "",
+            paint(
+                f"layers without weights only one model has, not run here "
+                f"({len(unknowns)}): whether the outputs differ is unknown",
+                color,
+                "bold",
+            ),
+        ]
+    for note in unknowns:
+        lines.append(paint(_wrapped(note.text), color, "yellow"))
     if computed:
         first = computed[0]
         layer = first.base or first.raw
@@ -438,6 +456,12 @@ def _summary(pairing: Pairing, first, color: bool, width: Optional[int] = None) 
     if _differences(pairing):
         count = len(_differences(pairing))
         text += f" {count} difference{'s' if count != 1 else ''} outside the weights."
+    unknowns = sum(1 for note in pairing.notes if unknown(note))
+    if unknowns:
+        text += (
+            f" {unknowns} layer{'s' if unknowns != 1 else ''} without weights only one "
+            "model has could not be run here."
+        )
     settled = first is None and not pairing.undecided
     if settled:
         text += " Everything pairs."

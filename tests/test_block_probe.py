@@ -11,6 +11,7 @@ layout.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -21,6 +22,7 @@ from padiff_gen import block_probe, probe_models
 from padiff_gen.analyze import analyze
 from padiff_gen.api import as_proxy, emit_text, map_options, pair_models
 from padiff_gen.compare_settings import settings_note
+from padiff_gen.report import format_pairing
 from padiff_gen.layout_probe import PROBE_MAX_ELEMENTS, question_kind
 from padiff_gen.special_init import global_special_init_pool
 from tests import block_pairs
@@ -289,6 +291,26 @@ def test_an_activation_the_other_model_computes_in_code_is_no_difference():
     assert "no counterpart" not in settings_note(pairing.notes)
 
 
+def test_an_activation_inside_a_block_run_to_decide_a_layout_rests_on_that_run():
+    """The MLP run to decide gate/up with the plan's rows already shows its activation
+    computed alike: no second run (at Qwen3-32B's widths that run was refused as too
+    large while the note said the same MLP decided the layout). A run whose outputs
+    did not agree is no such evidence."""
+    args = spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE)
+    decided_here, *_ = pair_models(**args)
+    [*notes] = [n for n in decided_here.notes if n.setting == "presence"]
+    assert notes and all(n.computed for n in notes), notes
+    assert "(deciding a layout there), their outputs agree within" in notes[0].evidence
+    given, *_ = pair_models(**args, layouts=[GATE_UP])
+    [note, *_] = [n for n in given.notes if n.setting == "presence"]
+    assert note.computed and "deciding" not in note.evidence, note.evidence
+    chain = block_probe.corresponding_blocks(decided_here, "raw", note.raw.path)
+    assert block_probe._agreeing_run(decided_here, chain)
+    runs = tuple((*run[:3], 0.5) for run in decided_here.agreeing_runs)
+    refuted = dataclasses.replace(decided_here, agreeing_runs=runs)
+    assert block_probe._agreeing_run(refuted, chain) == ""
+
+
 @pytest.mark.parametrize("lacking", [False, True])
 def test_the_script_header_counts_only_differences_it_lists(monkeypatch, lacking):
     """An activation the other model computes in code is no difference: the script's
@@ -340,6 +362,20 @@ def test_an_activation_nothing_can_run_is_said_to_be_unknown(monkeypatch, why):
         **spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE), layouts=[GATE_UP]
     )
     text = " ".join(settings_note(pairing.notes).split())
+    script = emit_text(
+        **spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE), layouts=[GATE_UP]
+    )
+    # the script files it as unknown, not among the settings that differ
+    assert "# Settings that differ" not in script
+    assert "# Layers without weights that only one model has" in script
+    header = " ".join(script.split('"""')[1].split())
+    assert (
+        "could not be run here: whether the outputs differ there is unknown" in header
+    )
+    assert "differences in layers without weights" not in header
+    shown = " ".join(format_pairing(pairing).split())  # inspect
+    assert "not run here (2): whether the outputs differ is unknown" in shown, shown
+    assert "the outputs differ even with equal weights" not in shown
     if why == "nothing runs":
         assert "is unknown (padiff-gen could not run the layers holding them)" in text
     else:

@@ -435,6 +435,22 @@ def test_read_header(tmp_path):
         read_header(path)
 
 
+def test_a_script_written_outside_the_folder_emit_ran_in_checks_from_its_own(
+    repo, tmp_path
+):
+    """emit ran in the models' folder with -o elsewhere: the header records only the
+    file's name, so check from the script's folder could not import the models
+    ("Cannot import module"); it now imports them from where BASE_SPEC says emit did."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    args = list(EMIT)
+    args[args.index("-o") + 1] = str(elsewhere / "init_weights.py")
+    assert run_cli(*args, cwd=repo).returncode == 0
+    done = run_cli("check", "--full", "init_weights.py", cwd=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "init_weights.py: up to date"
+
+
 def test_root_for_finds_where_the_command_ran(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "repo" / "out" / "init.py"
