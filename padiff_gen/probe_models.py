@@ -252,9 +252,10 @@ class _Cache:
     """Made arrays by what they hold, kept while they fit. First come, first kept (the
     experts of a list are made in turn, again and again, so evicting the oldest would
     keep nothing), except that an array asked for again (a list's experts share their
-    values) displaces arrays never asked for twice: DeepSeek-V3's shared expert, made
-    first, kept its 256 routed experts' 59 MB tensors from being kept, and each was
-    hashed again for every expert (185 s of a 190 s emit)."""
+    values; a projection no candidate layout changes is made again for each) displaces
+    arrays never asked for twice, and may be as large as the cache: DeepSeek-V3's
+    shared expert, made first, kept its 256 routed experts' 59 MB tensors from being
+    kept, and each was hashed again for every expert (185 s of a 190 s emit)."""
 
     def __init__(self) -> None:
         self.entries: dict = {}
@@ -268,8 +269,9 @@ class _Cache:
             return self.entries[key]
         array = make()
         size = _owned_bytes(array)
-        if size <= CACHE_ENTRY_BYTES:
-            if self.bytes + size > CACHE_BYTES and key in self.asked:
+        again = key in self.asked
+        if size <= CACHE_ENTRY_BYTES or (again and size <= CACHE_BYTES):
+            if self.bytes + size > CACHE_BYTES and again:
                 self._evict_unused(CACHE_BYTES - size)
             if self.bytes + size <= CACHE_BYTES:
                 self.entries[key] = array

@@ -418,7 +418,11 @@ def _settings_lines(pairing: Pairing, color: bool) -> list[str]:
     if computed:
         first = computed[0]
         layer = first.base or first.raw
-        more = f" and {len(computed) - 1} more like it" if len(computed) > 1 else ""
+        more = (
+            f" and {len(computed) - 1} more like it (judged by the first)"
+            if len(computed) > 1
+            else ""
+        )
         lines += [
             "",
             textwrap.fill(

@@ -141,3 +141,24 @@ def test_an_array_asked_for_again_displaces_arrays_asked_for_once(monkeypatch):
     assert made == ["a", "b", "c", "expert", "expert"], made
     assert "a" in cache.entries and "b" not in cache.entries
     assert cache.bytes <= probe_models.CACHE_BYTES
+
+
+def test_an_array_asked_for_again_may_be_as_large_as_the_cache(monkeypatch):
+    """Above the size of an entry, an array is kept once asked for again (the raw
+    o_proj of GLM-4.5-Air, 201 MB, made again for each of the q/k/v layouts tried)."""
+    monkeypatch.setattr(probe_models, "CACHE_BYTES", 2000)
+    monkeypatch.setattr(probe_models, "CACHE_ENTRY_BYTES", 800)
+    made = []
+
+    def make():
+        made.append(1)
+        return np.zeros(200, np.float64)  # 1600 bytes: above an entry, within the cache
+
+    cache = probe_models._Cache()
+    for _ in range(4):
+        cache.get("o_proj", make)
+    assert len(made) == 2 and cache.bytes == 1600
+    too_large = np.zeros(300, np.float64)  # 2400 bytes: never kept
+    for _ in range(2):
+        cache.get("larger", lambda: too_large)
+    assert "larger" not in cache.entries and cache.bytes <= 2000
