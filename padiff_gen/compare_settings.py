@@ -571,11 +571,12 @@ def with_settings(pairing: Pairing, base_model: Any, raw_model: Any) -> Pairing:
     return dataclasses.replace(pairing, pairs=tuple(pairs), notes=notes)
 
 
-def _bullet(text: str) -> str:
+def wrap_note(text: str, first: str = "  - ") -> str:
+    """A note wrapped to 100 columns, its first line starting with ``first``."""
     return textwrap.fill(
         text,
         width=100,
-        initial_indent="  - ",
+        initial_indent=first,
         subsequent_indent="    ",
         break_on_hyphens=False,
         break_long_words=False,
@@ -663,7 +664,7 @@ def settings_note(notes: Sequence[SettingNote]) -> str:
             )
         else:
             lines.append(f"{head} these settings outside them change the outputs:")
-            lines += [_bullet(text) for text in texts[:NOTES_SHOWN]]
+            lines += [wrap_note(text) for text in texts[:NOTES_SHOWN]]
             if len(texts) > NOTES_SHOWN:
                 lines.append(
                     f"  and {len(texts) - NOTES_SHOWN} more (padiff-gen inspect lists all)"

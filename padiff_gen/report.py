@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Optional
 
-from .compare_settings import unknown
+from .compare_settings import wrap_note, unknown
 from .match import UNPAIRED
 from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, clip_right, fit_columns, paint
@@ -369,14 +369,7 @@ def _leftover_lines(pairing: Pairing, first, color: bool) -> list[str]:
 
 
 def _wrapped(text: str) -> str:
-    return textwrap.fill(
-        text,
-        width=100,
-        initial_indent="  ",
-        subsequent_indent="    ",
-        break_on_hyphens=False,
-        break_long_words=False,
-    )
+    return wrap_note(text, first="  ")
 
 
 def _differences(pairing: Pairing) -> list:
