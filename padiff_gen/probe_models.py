@@ -251,16 +251,16 @@ def _stacked_lists(pairing: Pairing) -> dict[str, int]:
 class _Cache:
     """Made arrays by what they hold, kept while they fit. First come, first kept (the
     experts of a list are made in turn, again and again, so evicting the oldest would
-    keep nothing), except that an array asked for again (a list's experts share their
+    keep nothing), except that an array made again (a list's experts share their
     values; a projection no candidate layout changes is made again for each) displaces
-    arrays never asked for twice, and may be as large as the cache: DeepSeek-V3's
+    arrays used less, and may be as large as the cache: DeepSeek-V3's
     shared expert, made first, kept its 256 routed experts' 59 MB tensors from being
     kept, and each was hashed again for every expert (185 s of a 190 s emit)."""
 
     def __init__(self) -> None:
         self.entries: dict = {}
-        self.hits: dict = {}
-        self.asked: set = set()
+        self.hits: dict = {}  # key -> times a kept array was asked for since kept
+        self.misses: dict = {}  # key -> times an array was made for it
         self.bytes = 0
 
     def get(self, key, make: Callable[[], np.ndarray]) -> np.ndarray:
@@ -269,21 +269,25 @@ class _Cache:
             return self.entries[key]
         array = make()
         size = _owned_bytes(array)
-        again = key in self.asked
-        if size <= CACHE_ENTRY_BYTES or (again and size <= CACHE_BYTES):
-            if self.bytes + size > CACHE_BYTES and again:
-                self._evict_unused(CACHE_BYTES - size)
+        misses = self.misses.get(key, 0)
+        self.misses[key] = misses + 1
+        if size <= CACHE_ENTRY_BYTES or (misses and size <= CACHE_BYTES):
+            if self.bytes + size > CACHE_BYTES and misses:
+                self._evict_used_less(CACHE_BYTES - size, misses)
             if self.bytes + size <= CACHE_BYTES:
                 self.entries[key] = array
                 self.hits[key] = 0
                 self.bytes += size
-        self.asked.add(key)
         return array
 
-    def _evict_unused(self, room: int) -> None:
-        """Let go of arrays never asked for again, oldest first, until at most
-        ``room`` bytes are kept."""
-        for key in [k for k, hits in self.hits.items() if not hits]:
+    def _evict_used_less(self, room: int, than: int) -> None:
+        """Let go of kept arrays asked for fewer than ``than`` times since kept (those
+        asked for least first, then the oldest), until at most ``room`` bytes are
+        kept: an array made again and again displaces, in the end, arrays used less."""
+        for key in sorted(
+            (k for k, hits in self.hits.items() if hits < than),
+            key=lambda k: self.hits[k],
+        ):
             if self.bytes <= room:
                 return
             self.bytes -= _owned_bytes(self.entries.pop(key))
