@@ -124,13 +124,7 @@ def test_an_array_asked_for_again_displaces_arrays_asked_for_once(monkeypatch):
     again (DeepSeek-V3 at its published size: 185 s)."""
     monkeypatch.setattr(probe_models, "CACHE_BYTES", 3 * 800)
     made = []
-
-    def maker(key):
-        def make():
-            made.append(key)
-            return np.zeros(100, np.float64)  # 800 bytes
-
-        return make
+    maker = _maker(made)
 
     cache = probe_models._Cache()
     for key in ("a", "b", "c"):  # fill it, each asked for once
@@ -170,13 +164,7 @@ def test_an_array_made_again_and_again_displaces_arrays_used_less(monkeypatch):
     made again for each of 12 q/k/v layouts: 60 s -> 40 s)."""
     monkeypatch.setattr(probe_models, "CACHE_BYTES", 2 * 800)
     made = []
-
-    def maker(key):
-        def make():
-            made.append(key)
-            return np.zeros(100, np.float64)  # 800 bytes
-
-        return make
+    maker = _maker(made)
 
     cache = probe_models._Cache()
     for key in ("k", "v"):
@@ -186,3 +174,16 @@ def test_an_array_made_again_and_again_displaces_arrays_used_less(monkeypatch):
         cache.get("o_proj", maker("o_proj"))
     assert made.count("o_proj") == 3, made  # kept once made more often than k was used
     assert "o_proj" in cache.entries and cache.bytes <= probe_models.CACHE_BYTES
+
+
+def _maker(made: list):
+    """make(key) for a cache: an 800-byte array, each making noted in ``made``."""
+
+    def maker(key):
+        def make():
+            made.append(key)
+            return np.zeros(100, np.float64)
+
+        return make
+
+    return maker
