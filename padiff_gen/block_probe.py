@@ -242,7 +242,10 @@ def check_given(
         asked = [
             dataclasses.replace(pairs[i], candidates=pairs[i].given[1]) for i in indices
         ]
-        chosen = [c.copies for c in candidates].index(pairs[indices[0]].copies)
+        copies = [c.copies for c in candidates]
+        if pairs[indices[0]].copies not in copies:
+            continue  # rows changed since (not the candidate's): nothing to refute
+        chosen = copies.index(pairs[indices[0]].copies)
         outcome = _decide_kind(probe, pairing, asked, list(range(len(asked))), inputs)
         if outcome.choice is None or outcome.choice == chosen:
             continue
