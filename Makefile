@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-zoo test-llm golden bench bench-llm lint fuzz clean
+.PHONY: demo test test-fast test-zoo test-llm golden bench bench-llm lint fuzz clean
 
 # The venv pins the CPU builds we develop against; the package itself only asks for ranges.
 $(INSTALLED): pyproject.toml
@@ -16,8 +16,13 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(PY) -m examples.demo
 
+# The unit tier (tests/unit: pieces tested without models or subprocesses) runs first,
+# so that a broken law fails in seconds; `make test-fast` runs it alone.
 test: $(INSTALLED)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q tests/unit tests
+
+test-fast: $(INSTALLED)
+	$(PY) -m pytest -q tests/unit
 
 # The zoo tests against real torchvision, in a venv of their own: torchvision pins its
 # torch, and the pair is several GB, so this stays out of `make test` and CI.

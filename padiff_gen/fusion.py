@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from .layer_kinds import IN_OUT, LINEAR, OUT_IN
+from .operations import Concatenate, Pipeline, Stack, Transpose
 from .plan import TensorCopy, TensorRef, Unit
 
 # The longest run of sibling layers one fused layer may stand for (q, k, v: 3).
@@ -208,44 +209,35 @@ def fused_layouts(fused: Fused, group_counts: Sequence[int]) -> list[Layout]:
     ]
 
 
-def _literal(values: Sequence[int]) -> str:
-    return (
-        "("
-        + ", ".join(str(v) for v in values)
-        + ("," if len(values) == 1 else "")
-        + ")"
-    )
-
-
 def fused_copies(
     fused: Fused, layout: Layout, split_is_base: bool
 ) -> tuple[TensorCopy, ...]:
-    """The rows for one layout: one fused row, or one row per split part."""
+    """The rows for one layout: one fused row, or one row per split part.
+
+    The layout is declared once, as the parts joined into the fused tensor; rows that
+    make the parts from it are that pipeline's inverse, narrowed to each part."""
     parts = [fused.parts[i] for i in layout.order]
     whole = fused.fused
     axis = _out_axis(whole.layout)
-    grouped = f", groups={layout.groups}" if layout.groups > 1 else ""
     rows = []
     for name in ("weight", "bias"):
         whole_tensor = whole.weight if name == "weight" else whole.bias
         if whole_tensor is None:
             continue
         tensors = [p.weight if name == "weight" else p.bias for p in parts]
-        flip = [name == "weight" and p.layout != whole.layout for p in parts]
+        flip = any(name == "weight" and p.layout != whole.layout for p in parts)
         tensor_axis = axis if name == "weight" else 0
+        join = Pipeline.of(Concatenate(tensor_axis, layout.groups))
+        if flip:
+            join = Pipeline.of(Transpose()).then(*join.operations)
         if split_is_base:
-            steps = (["transpose"] if any(flip) else []) + [
-                f"concatenate(axis={tensor_axis}{grouped})"
-            ]
-            rows.append(TensorCopy(tuple(tensors), whole_tensor, " | ".join(steps)))
+            rows.append(TensorCopy(tuple(tensors), whole_tensor, join))
             continue
-        sizes = [p.out for p in parts]
-        for position, (part, tensor) in enumerate(zip(parts, tensors)):
-            steps = [
-                f"split(axis={tensor_axis}, sizes={_literal(sizes)}{grouped})",
-                f"item(index={position})",
-            ] + (["transpose"] if flip[position] else [])
-            rows.append(TensorCopy((whole_tensor,), tensor, " | ".join(steps)))
+        shapes = [t.shape for t in tensors]
+        for position, tensor in enumerate(tensors):
+            rows.append(
+                TensorCopy((whole_tensor,), tensor, join.part(position, shapes))
+            )
     return tuple(sorted(rows, key=lambda c: _row_order(c, split_is_base, fused)))
 
 
@@ -436,36 +428,24 @@ def _stacked_rows(
             tensors = [next(t for t in u.tensors if t.name == name) for u in parts]
             layouts = [linear_shapes(u)[0].layout for u in parts]
             per_expert.append((tensors, layouts))
-        sizes = [
-            linear_shapes(stacked.experts[0][group.parts[i]])[0].out for i in order
-        ]
-        if stacked_is_base:
-            for e, (tensors, layouts) in enumerate(per_expert):
-                for position, (tensor, layout) in enumerate(zip(tensors, layouts)):
-                    steps = [f"select(axis=0, index={e})"]
-                    if count > 1:
-                        steps += [
-                            f"split(axis={axis}, sizes={_literal(sizes)})",
-                            f"item(index={position})",
-                        ]
-                    if name == "weight" and layout != slice_layout:
-                        steps.append("transpose")
-                    rows.append(TensorCopy((whole,), tensor, " | ".join(steps)))
-        else:
-            sources, steps = [], []
-            flips = {
-                name == "weight" and layout != slice_layout
-                for _, layouts in per_expert
-                for layout in layouts
-            }
-            for tensors, _ in per_expert:
-                sources.extend(tensors)
-            if True in flips:
-                steps.append("transpose")
-            if count > 1:
-                steps.append(f"concatenate(axis={axis}, every={count})")
-            steps.append("stack(axis=0)")
-            rows.append(TensorCopy(tuple(sources), whole, " | ".join(steps)))
+        # Declared as the experts' parts joined into the stacked tensor; rows that make
+        # one expert's part from it are that pipeline's inverse, narrowed to the part.
+        flip = any(
+            name == "weight" and layout != slice_layout
+            for _, layouts in per_expert
+            for layout in layouts
+        )
+        join = Pipeline.of(Transpose()) if flip else Pipeline()
+        if count > 1:
+            join = join.then(Concatenate(axis, every=count))
+        join = join.then(Stack(0))
+        sources = [tensor for tensors, _ in per_expert for tensor in tensors]
+        if not stacked_is_base:
+            rows.append(TensorCopy(tuple(sources), whole, join))
+            continue
+        shapes = [t.shape for t in sources]
+        for index, tensor in enumerate(sources):
+            rows.append(TensorCopy((whole,), tensor, join.part(index, shapes)))
     return rows
 
 

@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .operations import Concatenate, Pipeline, Stack
 from .plan import TensorRef
 
 
@@ -34,7 +35,7 @@ class CheckpointRow:
     keys: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     tensor: TensorRef
-    transform: str
+    transform: Pipeline
 
 
 def _operations(converter: Any) -> Optional[tuple[int, Optional[int]]]:
@@ -102,9 +103,7 @@ def _row(
         for pattern in sources
         for expert in range(experts)
     )
-    steps = [f"stack(axis=0, every={experts})" if len(sources) > 1 else "stack(axis=0)"]
+    transform = Pipeline.of(Stack(0, experts if len(sources) > 1 else 0))
     if concatenate is not None:
-        steps.append(f"concatenate(axis={concatenate})")
-    return CheckpointRow(
-        keys, (tuple(part_shape),) * len(keys), tensor, " | ".join(steps)
-    )
+        transform = transform.then(Concatenate(concatenate))
+    return CheckpointRow(keys, (tuple(part_shape),) * len(keys), tensor, transform)

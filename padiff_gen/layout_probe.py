@@ -299,7 +299,7 @@ def apply_pairs(pairs: Sequence[UnitPair], base: Any, raw: Any) -> None:
             row = (
                 row_copy.base_path,
                 row_copy.raw.path,
-                row_copy.transform,
+                row_copy.transform.text(),
                 row_copy.base_shape,
                 None,
             )

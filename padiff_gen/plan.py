@@ -7,11 +7,8 @@ from typing import Optional
 
 from .errors import MappingError
 from .load import ModelSpec
+from .operations import COPY, Pipeline, as_pipeline
 from .special_init import Initializer
-
-COPY = "copy"
-TRANSPOSE = "transpose"
-RESHAPE = "reshape"
 
 
 @dataclass(frozen=True)
@@ -69,18 +66,22 @@ class Unit:
 class TensorCopy:
     """One row of the tensor table: a raw tensor and the base tensor(s) it comes from.
 
-    ``base`` has one tensor, or several for a composite row, whose ``transform`` is then
-    a pipeline of operations (see :mod:`padiff_gen.runtime.layouts`).
+    ``base`` has one tensor, or several for a composite row; ``transform`` is the
+    :class:`~padiff_gen.operations.Pipeline` that makes the raw tensor from them (its
+    text is accepted too, and parsed).
     """
 
     base: tuple[TensorRef, ...]
     raw: TensorRef
-    transform: str = COPY
+    transform: Pipeline = COPY
     # How the transform was chosen, when not by the models alone (--layout), for the row.
     note: str = ""
     # When the copy is exact, if not always (a conv computing a Linear), for the row;
     # padiff_gen.layout_probe checks it by running both models where it can.
     condition: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transform", as_pipeline(self.transform))
 
     @property
     def base_path(self):

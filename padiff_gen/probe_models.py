@@ -22,9 +22,9 @@ import numpy as np
 
 from .fusion import EXPERT
 from .layer_kinds import EMBEDDING
+from .operations import COPY
 from .plan import Pairing, TensorCopy, TensorRef, Unit, UnitPair
 from .probe_values import IndexMap, Values, family_path, seed_of, stretched
-from .runtime.layouts import layout_blocks
 from .walk import layers_by_path
 from .weights import flatten_outputs, value_scale
 
@@ -455,7 +455,7 @@ class ProbeModels:
         if (
             rows_used is not None
             and self._lookup(slot)
-            and row.transform == "copy"
+            and row.transform == COPY
             and len(sources) == 1
         ):
             values = sources[0]
@@ -775,14 +775,7 @@ def _bytes(values: Values) -> int:
 
 def _blocks(row: TensorCopy) -> list:
     """[(raw region, base index, views)] of a row (see runtime.layouts.layout_blocks)."""
-    if row.transform == "copy":
-        return [((), 0, ())]
-    if row.transform == "transpose":
-        return [((), 0, (("transpose",),))]
-    if row.transform == "reshape":
-        return [((), 0, (("reshape", row.raw.shape),))]
-    shapes = [t.shape for t in row.base]
-    return layout_blocks(row.transform, shapes)
+    return row.transform.blocks([t.shape for t in row.base], row.raw.shape)
 
 
 def _mapped(values: Values, views) -> IndexMap:

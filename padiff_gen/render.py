@@ -23,7 +23,6 @@ from .errors import InlineError
 from .extract import locate, SourceCollector
 from .load import ModelSpec
 from .plan import Plan, TensorCopy, UnitPair
-from .runtime.layouts import SIMPLE_TRANSFORMS
 
 TEMPLATE = "init_weights.py.j2"
 # Names the template defines itself; copied code must not take them.
@@ -209,7 +208,7 @@ def how_matched(ways: Sequence[str]) -> str:
 
 def _summary(plan: Plan) -> str:
     copies = plan.copies
-    transposed = sum(1 for c in copies if "transpose" in c.transform)
+    transposed = sum(1 for c in copies if c.transform.transposes)
     special = len(plan.special_pairs)
     summary = (
         f"{len(copies)} tensors copied from the table ({transposed} transposed) and "
@@ -383,7 +382,9 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
     """The lines of the script's tables, one per tensor or special layer."""
     return {
         "tensor_rows": [
-            literal((c.base_path, c.raw.path, c.transform, c.base_shape, c.raw.shape))
+            literal(
+                (c.base_path, c.raw.path, c.transform.text(), c.base_shape, c.raw.shape)
+            )
             + ","
             + _row_comment(p, c)
             for p in plan.pairs
@@ -398,7 +399,9 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
             for p in plan.special_pairs
         ],
         "checkpoint_rows": [
-            literal((r.keys, r.tensor.path, r.transform, r.shapes, r.tensor.shape))
+            literal(
+                (r.keys, r.tensor.path, r.transform.text(), r.shapes, r.tensor.shape)
+            )
             + ","
             for r in plan.checkpoint_rows
         ],
@@ -418,7 +421,7 @@ def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
     remarks = (
         [MATCH_COMMENTS[pair.matched_by]] if pair.matched_by in MATCH_COMMENTS else []
     )
-    if pair.layout and copy is not None and copy.transform not in SIMPLE_TRANSFORMS:
+    if pair.layout and copy is not None and not copy.transform.simple:
         remarks.append(pair.layout)
     if copy is not None and copy.note:
         remarks.append(copy.note)

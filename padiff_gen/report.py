@@ -13,7 +13,8 @@ from typing import Any, Optional
 
 from .compare_settings import wrap_note, unknown
 from .match import UNPAIRED
-from .plan import COPY, TRANSPOSE, ModelInfo, Pairing, TensorRef, Unit, UnitPair
+from .operations import COPY, TRANSPOSE
+from .plan import ModelInfo, Pairing, TensorRef, Unit, UnitPair
 from .term import align, clip_right, fit_columns, paint
 
 FIRST_MARK = ">"  # the first mismatch
@@ -123,7 +124,7 @@ def pairing_data(pairing: Pairing) -> dict[str, Any]:
                             else [t.path for t in c.base]
                         ),
                         "raw": c.raw.path,
-                        "transform": c.transform,
+                        "transform": c.transform.text(),
                         "note": c.note or None,
                         "condition": c.condition or None,
                     }
@@ -207,7 +208,9 @@ def _how_text(pair: UnitPair) -> str:
     elif kind == "undecided":
         text = f"UNDECIDED: {len(pair.candidates)} layouts fit"
     elif kind == "layout":
-        text = pair.layout or "; ".join(sorted({c.transform for c in pair.copies}))
+        text = pair.layout or "; ".join(
+            sorted({c.transform.text() for c in pair.copies})
+        )
     elif kind == "initializer":
         text = f"{pair.initializer.name} ({pair.initializer.origin})"
     elif kind == "transpose":

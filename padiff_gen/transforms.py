@@ -28,7 +28,8 @@ from .choices import answer_for
 from .errors import MappingError, Side, format_shape
 from .layer_kinds import CONV, IN_OUT, LAYER_NORM, LINEAR, OUT_IN, WEIGHT_ROLES
 from .walk import is_constant
-from .plan import COPY, RESHAPE, TRANSPOSE, TensorCopy, TensorRef, Unit
+from .operations import COPY, RESHAPE, TRANSPOSE, Pipeline, Reshape, Transpose
+from .plan import TensorCopy, TensorRef, Unit
 
 # The condition under which a conv computes the same as a Linear (the row's comment).
 CONV_AS_LINEAR = (
@@ -168,7 +169,7 @@ class TensorDecision:
 
     def __init__(
         self,
-        transform: str = COPY,
+        transform: Pipeline = COPY,
         note: str = "",
         problem: str = "",
         condition: str = "",
@@ -195,24 +196,12 @@ def _conv_linear(
     expected = flat if other.layout == OUT_IN else flat[::-1]
     if other_tensor.shape != expected:
         return None
-    transpose = other.layout == IN_OUT
-    if conv is base:
-        steps = [f"reshape(shape={_literal(flat)})"] + (
-            ["transpose"] if transpose else []
-        )
-    else:
-        steps = (["transpose"] if transpose else []) + [
-            f"reshape(shape={_literal(conv_tensor.shape)})"
-        ]
-    return TensorDecision(
-        " | ".join(steps), condition=f"conv as Linear: {CONV_AS_LINEAR}"
-    )
-
-
-def _literal(shape: tuple[int, ...]) -> str:
-    return (
-        "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-    )
+    # Declared conv -> Linear; the other way is its inverse.
+    to_linear = Pipeline.of(Reshape(flat))
+    if other.layout == IN_OUT:
+        to_linear = to_linear.then(Transpose())
+    transform = to_linear if conv is base else to_linear.part(0, [conv_tensor.shape])
+    return TensorDecision(transform, condition=f"conv as Linear: {CONV_AS_LINEAR}")
 
 
 def decide(
@@ -338,9 +327,9 @@ def _copies(base, raw, pairs, cross, probe, hint, layouts):
         decision = decide(base, raw, b, r, cross, probe)
         if decision.problem == "square":
             answer = answer_for(layouts, (base, raw))
-            if answer is not None and answer[1] in (COPY, TRANSPOSE):
+            if answer is not None and answer[1] in (COPY.text(), TRANSPOSE.text()):
                 decision = TensorDecision(
-                    answer[1], note=f"--layout {'='.join(answer)}"
+                    Pipeline.parse(answer[1]), note=f"--layout {'='.join(answer)}"
                 )
         if decision.problem:
             return (), _decision_error(base, raw, b, r, decision, probe, hint)

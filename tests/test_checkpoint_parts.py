@@ -101,7 +101,7 @@ def rows_of(model) -> tuple:
         for name, t in model.state_dict().items()
     ]
     return tuple(
-        (r.keys, r.tensor.path, r.transform, r.shapes, r.tensor.shape)
+        (r.keys, r.tensor.path, r.transform.text(), r.shapes, r.tensor.shape)
         for r in checkpoint_rows(model, tensors)
     )
 

@@ -188,7 +188,7 @@ def test_paddle_compat_attention_is_copied_as_is_checked_on_the_layer(direction)
     pairing, *_ = pair_models(**spec_args(MODULE, "compat_attention", direction))
     assert pairing.first_error is None, pairing.first_error
     rows = {c.raw.path: c for p in pairing.pairs for c in p.copies}
-    assert rows["attn.in_proj_weight"].transform == "copy"
+    assert rows["attn.in_proj_weight"].transform.text() == "copy"
     assert "checked by running `attn` alone in both models" in (
         rows["attn.in_proj_weight"].condition
     )
