@@ -174,6 +174,21 @@ EXAMPLES = (
         ),
         (("float32", (2, 8)),),
     ),
+    Example(
+        "moe_torch_to_paddle",
+        (
+            "--base",
+            "torch:examples.moe.torch_model",
+            "--base-kwargs",
+            _kwargs(layers=8, odd=5),
+            "--raw",
+            "paddle:examples.moe.paddle_model",
+            "--raw-kwargs",
+            _kwargs(layers=8, odd=5),
+        ),
+        (("float32", (3, 8)),),
+        notes="8 layers of 8 experts: rows folded by layer and expert",
+    ),
 )
 
 

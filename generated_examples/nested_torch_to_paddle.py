@@ -24,7 +24,6 @@ built with its weights; ``--help`` lists the options)::
 """
 
 import argparse
-import ast
 import ctypes
 import glob
 import importlib
@@ -259,6 +258,9 @@ def check_data(
         )
 
 
+SIMPLE_TRANSFORMS = ("copy", "transpose", "reshape")
+
+
 def as_torch(tensor):
     """A torch tensor sharing memory with `tensor` (paddle tensors cross over by DLPack)."""
     if isinstance(tensor, torch.Tensor):
@@ -392,252 +394,18 @@ def copy_tensor(dst, src, transform="copy"):
         copy()
 
 
-SIMPLE_TRANSFORMS = ("copy", "transpose", "reshape")
-
-
-class Piece:
-    """One base tensor seen through views: (operation, arguments...) applied in order."""
-
-    def __init__(self, source, shape, views=()):
-        self.source = source
-        self.shape = tuple(shape)
-        self.views = tuple(views)
-
-    def view(self, step, shape):
-        return Piece(self.source, shape, self.views + (step,))
-
-
-def parse_pipeline(transform):
-    """[(name, {argument: value}), ...] of a transform string."""
-    steps = []
-    for text in transform.split("|"):
-        call = ast.parse(text.strip(), mode="eval").body
-        if isinstance(call, ast.Name):
-            steps.append((call.id, {}))
-            continue
-        if not isinstance(call, ast.Call) or call.args:
-            raise ValueError(f"cannot read the operation {text.strip()!r}")
-        arguments = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-        steps.append((call.func.id, arguments))
-    return steps
-
-
-class Joined:
-    """Values side by side along an axis, in order."""
-
-    def __init__(self, axis, parts, shape):
-        self.axis = axis
-        self.parts = tuple(parts)
-        self.shape = tuple(shape)
-
-
-def transposed(value):
-    """Swap the last two axes."""
-    shape = value.shape[:-2] + (value.shape[-1], value.shape[-2])
-    if isinstance(value, Piece):
-        return value.view(("transpose",), shape)
-    last = len(value.shape) - 1
-    axis = {last: last - 1, last - 1: last}.get(value.axis, value.axis)
-    return Joined(axis, [transposed(part) for part in value.parts], shape)
-
-
-def reshaped(value, shape):
-    if not isinstance(value, Piece):
-        raise ValueError("reshape applies to a single base tensor")
-    return value.view(("reshape", tuple(shape)), shape)
-
-
-def selected(value, axis, index):
-    """Index `index` along `axis`, which goes away."""
-    shape = value.shape[:axis] + value.shape[axis + 1 :]
-    if isinstance(value, Piece):
-        return value.view(("select", axis, index), shape)
-    if value.axis == axis:
-        for part in value.parts:
-            if index < part.shape[axis]:
-                return selected(part, axis, index)
-            index -= part.shape[axis]
-        raise IndexError(f"index out of range along axis {axis}")
-    inner = value.axis - 1 if value.axis > axis else value.axis
-    return Joined(inner, [selected(part, axis, index) for part in value.parts], shape)
-
-
-def _axis(value, axis):
-    return axis + len(value.shape) if axis < 0 else axis
-
-
-def _group_size(size, groups, what):
-    if size % groups:
-        raise ValueError(f"{what} of size {size} does not split into {groups} groups")
-    return size // groups
-
-
-def joined(axis, parts):
-    """Values side by side along `axis` (one value stays itself)."""
-    if len(parts) == 1:
-        return parts[0]
-    shape = list(parts[0].shape)
-    shape[axis] = sum(part.shape[axis] for part in parts)
-    return Joined(axis, parts, shape)
-
-
-def narrowed(value, axis, start, length):
-    """Elements start .. start + length along `axis`."""
-    shape = list(value.shape)
-    shape[axis] = length
-    if isinstance(value, Piece):
-        return value.view(("narrow", axis, start, length), shape)
-    if value.axis != axis:
-        parts = [narrowed(part, axis, start, length) for part in value.parts]
-        return Joined(value.axis, parts, shape)
-    parts, offset = [], 0
-    for part in value.parts:
-        size = part.shape[axis]
-        begin, end = max(start, offset), min(start + length, offset + size)
-        if begin < end:
-            parts.append(narrowed(part, axis, begin - offset, end - begin))
-        offset += size
-    return joined(axis, parts)
-
-
-def _split(value, axis, sizes, groups=1):
-    axis = _axis(value, axis)
-    if sum(sizes) != value.shape[axis]:
-        raise ValueError(f"the sizes {sizes} do not add up to {value.shape[axis]}")
-    per_group = [_group_size(size, groups, "a part") for size in sizes]
-    stride = sum(per_group)
-    parts = []
-    for part, size in enumerate(per_group):
-        offset = sum(per_group[:part])
-        pieces = [
-            narrowed(value, axis, g * stride + offset, size) for g in range(groups)
-        ]
-        parts.append(joined(axis, pieces))
-    return parts
-
-
-def _concatenate(values, axis, groups=1):
-    axis = _axis(values[0], axis)
-    sizes = [_group_size(v.shape[axis], groups, "a tensor") for v in values]
-    pieces = [
-        narrowed(value, axis, g * size, size)
-        for g in range(groups)
-        for value, size in zip(values, sizes)
-    ]
-    return joined(axis, pieces)
-
-
-def unsqueezed(value, axis):
-    """A new axis of size 1 at `axis`."""
-    shape = value.shape[:axis] + (1,) + value.shape[axis:]
-    if isinstance(value, Piece):
-        return value.view(("unsqueeze", axis), shape)
-    outer = value.axis + 1 if value.axis >= axis else value.axis
-    return Joined(outer, [unsqueezed(part, axis) for part in value.parts], shape)
-
-
-def apply_step(values, name, arguments):
-    """The list of values after one operation of a pipeline."""
-    if name == "transpose":
-        return [transposed(value) for value in values]
-    if name == "reshape":
-        return [reshaped(value, arguments["shape"]) for value in values]
-    if name == "select":
-        return [
-            selected(value, _axis(value, arguments["axis"]), arguments["index"])
-            for value in values
-        ]
-    if name == "split":
-        return [part for value in values for part in _split(value, **arguments)]
-    if name == "item":
-        return [values[arguments["index"]]]
-    if name == "concatenate":
-        every = arguments.get("every") or len(values)
-        runs = [values[i : i + every] for i in range(0, len(values), every)]
-        axis, groups = arguments["axis"], arguments.get("groups", 1)
-        return [_concatenate(run, axis, groups) for run in runs]
-    if name == "stack":
-        axis = arguments["axis"]
-        every = arguments.get("every") or len(values)
-        runs = [values[i : i + every] for i in range(0, len(values), every)]
-        return [
-            joined(axis, [unsqueezed(value, axis) for value in run]) for run in runs
-        ]
-    raise ValueError(f"unknown operation {name!r}")
-
-
-def evaluate(transform, shapes):
-    """The value a pipeline gives for base tensors of these shapes (no data involved)."""
-    values = [Piece(index, shape) for index, shape in enumerate(shapes)]
-    for name, arguments in parse_pipeline(transform):
-        values = apply_step(values, name, arguments)
-    if len(values) != 1:
-        raise ValueError(f"{transform!r} leaves {len(values)} tensors, not one")
-    return values[0]
-
-
-def layout_blocks(transform, shapes):
-    """[(raw region, base index, base views)] that together fill the raw tensor.
-
-    A raw region is a tuple of (axis, start, length) narrowings; base views are the
-    operations that give the base tensor's part, as in :class:`Piece`.
-    """
-    blocks = []
-
-    def walk(value, region):
-        if isinstance(value, Piece):
-            blocks.append((region, value.source, value.views))
-            return
-        offset = 0
-        for part in value.parts:
-            size = part.shape[value.axis]
-            walk(part, region + ((value.axis, offset, size),))
-            offset += size
-
-    walk(evaluate(transform, shapes), ())
-    return blocks
-
-
-def view_of(tensor, views):
-    """`tensor` seen through views as layouts.layout_blocks gives them (no copy, but for
-    reshaping a transposed tensor)."""
-    for name, *arguments in views:
-        if name == "transpose":
-            tensor = tensor.transpose(-1, -2)
-        elif name == "reshape":
-            tensor = tensor.reshape(arguments[0])
-        else:  # narrow, select, unsqueeze: torch's methods of those names
-            tensor = getattr(tensor, name)(*arguments)
-    return tensor
-
-
-def copy_blocks(dst, base, transform, base_shape, read_base, copy):
-    """Fill `dst` as a composite table row says: from the base tensors at the paths
-    `base` (shapes `base_shape`), read with `read_base(path)`, through the pipeline
-    `transform` (see layouts), block by block with `copy(dst_block, src_view)`, in place.
-    """
-    sources = [as_torch(read_base(path)) for path in base]
-    target = writable_view(dst)
-    for region, index, views in layout_blocks(transform, base_shape):
-        block = view_of(target, [("narrow", *narrowing) for narrowing in region])
-        copy(block, view_of(sources[index], views))
-
-
 def fill_raw_tensor(dst, row, read_base, copy=None):
-    """Write the raw tensor of `row` into `dst`, in place, in dst's dtype.
-
-    `read_base(path)` gives the base tensor at a dotted path (from a model, or from a
-    checkpoint one tensor at a time). `copy(dst, src, transform)` copies; by default
-    copy_tensor, and ParallelCopies.copy to run large copies in a thread.
-    """
-    base_path, _, transform, base_shape, _ = row
-    copy = copy or copy_tensor
-    if transform in SIMPLE_TRANSFORMS:
-        copy(dst, read_base(base_path), transform)
-        return
-    paths = row_base_paths(row)
-    shapes = base_shape if isinstance(base_path, tuple) else (base_shape,)
-    copy_blocks(dst, paths, transform, shapes, read_base, copy)
+    """Write the raw tensor of `row` into `dst`, in place, in dst's dtype: the base
+    tensor at the row's path copied, transposed or reshaped. (padiff-gen inlines this
+    as fill_raw_tensor where every row is one of those, without the code of composite
+    rows.)"""
+    base_path, raw_path, transform, _, _ = row
+    if isinstance(base_path, tuple) or transform not in SIMPLE_TRANSFORMS:
+        raise ValueError(
+            f"the row of `{raw_path}` is composite ({transform!r}), and this script "
+            "was generated without the code of composite rows: generate it again"
+        )
+    (copy or copy_tensor)(dst, read_base(base_path), transform)
 
 
 def has_data(tensor):

@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import cache, provenance
+from . import cache, fold, provenance
 from .config import Config, Target, compact_json
 from .errors import MappingError, PadiffGenError, UsageError
 from .options import parse_emit
+from .runtime.tables import expand_rows
 from .write import GENERATED_MARKER
 
 REGENERATE_LINE = "# Regenerate with:"
@@ -170,10 +171,29 @@ def table_rows(module: ast.Module) -> dict[str, list[str]]:
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id in TABLES
         ):
-            value = node.value
-            items = value.elts if isinstance(value, ast.Tuple) else [value]
-            rows[node.targets[0].id] = [ast.unparse(item) for item in items]
+            name = node.targets[0].id
+            if rows[name] or not isinstance(node.value, ast.Tuple):
+                continue  # the table's expansion below the runtime, not the table
+            rows[name] = [_row_text(row) for row in _flat_rows(node.value.elts)]
     return rows
+
+
+def _flat_rows(items: list[ast.expr]) -> list:
+    """A table's rows with folded ones written out (padiff_gen.fold): values where
+    they are literals, the parsed row where one is not."""
+    flat = []
+    for item in items:
+        try:
+            value = ast.literal_eval(item)
+        except ValueError:
+            flat.append(item)
+            continue
+        flat.extend(expand_rows((value,)))
+    return flat
+
+
+def _row_text(row) -> str:
+    return ast.unparse(row) if isinstance(row, ast.AST) else repr(row)
 
 
 def _named_statements(module: ast.Module) -> list[tuple[str, ast.stmt]]:
@@ -219,14 +239,11 @@ def initializer_names(module: ast.Module) -> set[str]:
             and node.targets[0].id == "SPECIAL_INITS"
             and isinstance(node.value, ast.Tuple)
         ):
-            for row in node.value.elts:
-                if not isinstance(row, ast.Tuple):
-                    continue
-                last = row.elts[-1]
-                if isinstance(last, ast.Name):
-                    names.add(last.id)
-                elif isinstance(last, ast.Constant) and isinstance(last.value, str):
-                    names.add(last.value)
+            for row in _flat_rows(node.value.elts):
+                if isinstance(row, tuple) and row and isinstance(row[-1], str):
+                    names.add(row[-1])
+                elif isinstance(row, ast.Tuple) and isinstance(row.elts[-1], ast.Name):
+                    names.add(row.elts[-1].id)
     return names
 
 
@@ -284,22 +301,23 @@ def _table_summary(old: dict[str, list[str]], new: dict[str, list[str]]) -> str:
     return "; ".join(parts)
 
 
-# A table row with its `# differs:` mark: a setting that is not a weight differs there.
-DIFFERS_MARK = re.compile(r"^\s*(\(.*\)),\s*# differs: (.*)$")
+# What a table row's comment says after this when a setting that is not a weight differs.
+DIFFERS_MARK = "differs: "
 
 
 def setting_marks(text: str) -> dict[str, str]:
     """Raw path -> the `# differs:` mark of its table row, in a script's text (the
-    tables are one row a line: they are not formatted)."""
+    tables are one row a line: they are not formatted; folded rows written out)."""
     marks = {}
-    for line in text.splitlines():
-        found = DIFFERS_MARK.match(line)
-        if found:
-            try:
-                row = ast.literal_eval(found.group(1))
-            except (ValueError, SyntaxError):
-                continue
-            marks[str(row[1])] = found.group(2).strip()
+    for table in ("TENSOR_TABLE", "SPECIAL_INITS"):
+        try:
+            rows = fold.table_in(text, table)
+        except (ValueError, SyntaxError):
+            continue  # edited by hand: the tables' comparison says so
+        for row in rows:
+            if DIFFERS_MARK in row.comment and len(row.value) > 1:
+                mark = row.comment.partition(DIFFERS_MARK)[2]
+                marks[str(row.value[1])] = mark.strip()
     return marks
 
 

@@ -346,6 +346,17 @@ class SourceCollector:
         """Reserve a unique name without copying anything (for objects passed in at run time)."""
         return self._claim(preferred)
 
+    def add_at(self, position: int, obj: Any) -> str:
+        """Like :meth:`add`, with what it copies placed at `position` among the
+        definitions collected so far (the runtime's part of a script before the
+        initializers, when a late choice adds to it)."""
+        count = len(self._definitions)
+        name = self.add(obj)
+        added = self._definitions[count:]
+        del self._definitions[count:]
+        self._definitions[position:position] = added
+        return name
+
     @property
     def definitions(self) -> list[str]:
         return list(self._definitions)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 import black
 import jinja2
 
+from . import fold
 from .compare_settings import script_lines, unknown
 from .version import __version__
 from .errors import InlineError
@@ -101,7 +102,9 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
         "get_tensor": common.get_tensor,
         "get_layer": common.get_layer,
         "row_raw_path": rows.row_raw_path,
-        "fill_raw_tensor": rows.fill_raw_tensor,
+        "fill_raw_tensor": (
+            rows.fill_raw_tensor if _composite(plan) else rows.fill_simple_tensor
+        ),
         "has_data": kernels.has_data,
         "ParallelCopies": kernels.ParallelCopies,
         "synchronize_devices": kernels.synchronize_devices,
@@ -132,12 +135,25 @@ def _kernel_module(plan: Plan) -> str:
     return "copy_paddle" if plan.frameworks == ("paddle", "paddle") else "copy_torch"
 
 
+def _composite(plan: Plan) -> bool:
+    """Whether any row of the script is composite (several base tensors, or a pipeline):
+    only then does it carry the code that compiles such rows into blocks."""
+    return bool(plan.checkpoint_rows) or any(
+        not c.transform.simple for p in plan.pairs for c in p.copies
+    )
+
+
 def _substitutes(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
-    """What runtime code imports from copy_torch comes from copy_paddle when that is the
-    script's kernel (both define the same functions and constants under the same names).
-    """
+    """What runtime code imports that this script takes from elsewhere: from
+    copy_paddle instead of copy_torch when that is the script's kernel (both define the
+    same functions and constants under the same names); fill_simple_tensor for
+    fill_raw_tensor when no row is composite."""
+    found = {}
+    if not _composite(plan):
+        module = "padiff_gen.runtime.rows"
+        found[(module, "fill_raw_tensor")] = (module, "fill_simple_tensor")
     if _kernel_module(plan) == "copy_torch":
-        return {}
+        return found
     from .runtime import copy_paddle
 
     torch_kernel = "padiff_gen.runtime.copy_torch"
@@ -148,7 +164,8 @@ def _substitutes(plan: Plan) -> dict[tuple[str, str], tuple[str, str]]:
         if getattr(value, "__module__", None) == paddle_kernel
         or (name.isupper() and not name.startswith("_"))
     ]
-    return {(torch_kernel, name): (paddle_kernel, name) for name in own}
+    found.update({(torch_kernel, name): (paddle_kernel, name) for name in own})
+    return found
 
 
 def _spec_literal(spec: Optional[ModelSpec], directory: Path) -> str:
@@ -267,6 +284,7 @@ def render_script(
     initializers are always inlined; others only with `inline_initializers`.
     """
     collector = _runtime_collector(plan)
+    runtime_end = len(collector.definitions)
     injected: dict[str, Callable] = {}
     initializer_names: dict[int, str] = {}
     rehearsed: list[str] = []
@@ -282,6 +300,13 @@ def render_script(
             name = collector.claim(_identifier(getattr(func, "__name__", "")))
             initializer_names[id(func)] = name
             injected[name] = func
+    tables = _table_rows(plan, initializer_names)
+    folded = _folded_tables(tables)
+    expand = ""
+    if folded:  # the runtime's expansion of folded rows, only in scripts that fold
+        from .runtime import tables as folded_tables
+
+        expand = collector.add_at(runtime_end, folded_tables.expand_rows)
     directory = Path.cwd() if directory is None else Path(directory)
     context = {
         "version": __version__,
@@ -311,8 +336,9 @@ def render_script(
         "base_spec": _spec_literal(plan.base.spec, directory),
         "raw_spec": _spec_literal(plan.raw.spec, directory),
         "regenerate": json.dumps(plan.command or "padiff_gen.emit(...)"),
+        "folded_tables": folded,
+        "expand_rows": expand,
     }
-    tables = _table_rows(plan, initializer_names)
     # The rows sit between `# fmt: off` and `# fmt: on`, which black leaves as they are:
     # format the script with one placeholder line per table, then put the rows in. For
     # thousands of tensors this saves most of the time black would spend on the tables.
@@ -379,39 +405,65 @@ def _placeholder(table: str) -> str:
 
 
 def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list[str]]:
-    """The lines of the script's tables, one per tensor or special layer."""
-    return {
+    """The lines of the script's tables, one per tensor or special layer, with runs of
+    rows that differ only by layer or expert indices folded (padiff_gen.fold)."""
+    tables = {
         "tensor_rows": [
-            literal(
-                (c.base_path, c.raw.path, c.transform.text(), c.base_shape, c.raw.shape)
+            fold.Row(
+                (
+                    c.base_path,
+                    c.raw.path,
+                    c.transform.text(),
+                    c.base_shape,
+                    c.raw.shape,
+                ),
+                _row_comment(p, c),
             )
-            + ","
-            + _row_comment(p, c)
             for p in plan.pairs
             for c in p.copies
         ],
         "special_rows": [
-            literal(
-                (p.base.path, p.raw.path, initializer_names[id(p.initializer.func)])
+            fold.Row(
+                (p.base.path, p.raw.path, initializer_names[id(p.initializer.func)]),
+                _row_comment(p),
             )
-            + ","
-            + _row_comment(p)
             for p in plan.special_pairs
         ],
         "checkpoint_rows": [
-            literal(
+            fold.Row(
                 (r.keys, r.tensor.path, r.transform.text(), r.shapes, r.tensor.shape)
             )
-            + ","
             for r in plan.checkpoint_rows
         ],
         "special_tensor_rows": [
-            literal((role, t.path, t.shape)) + ","
+            fold.Row((role, t.path, t.shape))
             for p in plan.special_pairs
             for role, unit in (("base", p.base), ("raw", p.raw))
             for t in unit.tensors
         ],
     }
+    folded = {name: fold.fold_table(rows) for name, rows in tables.items()}
+    return {
+        name: fold.lines(items, literal, indent="") for name, items in folded.items()
+    }
+
+
+# The script's name of each table.
+TABLE_NAMES = {
+    "tensor_rows": "TENSOR_TABLE",
+    "special_rows": "SPECIAL_INITS",
+    "checkpoint_rows": "CHECKPOINT_TABLE",
+    "special_tensor_rows": "SPECIAL_INIT_TENSORS",
+}
+
+
+def _folded_tables(tables: dict[str, list[str]]) -> list[str]:
+    """The names of the tables that fold rows, which the script expands when loaded."""
+    return [
+        TABLE_NAMES[name]
+        for name, rows in tables.items()
+        if any(row.startswith("{") for row in rows)
+    ]
 
 
 def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
@@ -429,7 +481,7 @@ def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:
         remarks.append(copy.condition)
     if pair.difference:
         remarks.append(f"differs: {pair.difference}")
-    return "  # " + "; ".join(remarks) if remarks else ""
+    return "; ".join(remarks)
 
 
 def _identifier(name: str) -> str:

@@ -400,19 +400,14 @@ def published_emitted(request, tmp_path_factory) -> dict:
 
 
 def _composite_rows(script: str) -> dict[str, tuple]:
-    """Raw tensor -> (base tensors, transform, comment) of the composite table rows."""
-    import ast
+    """Raw tensor -> (base tensors, transform, comment) of the composite table rows
+    (folded rows written out)."""
+    from padiff_gen import fold
 
     rows = {}
-    lines = open(script).read().splitlines()
-    start = lines.index("TENSOR_TABLE = (")
-    for line in lines[start + 1 :]:
-        if line == ")":
-            break
-        code, _, comment = line.partition("  # ")
-        row = ast.literal_eval(code.strip().rstrip(","))
-        if row[2] not in ("copy", "transpose", "reshape"):
-            rows[row[1]] = (row[0], row[2], comment)
+    for row in fold.table_in(open(script).read(), "TENSOR_TABLE"):
+        if row.value[2] not in ("copy", "transpose", "reshape"):
+            rows[row.value[1]] = (row.value[0], row.value[2], row.comment)
     return rows
 
 

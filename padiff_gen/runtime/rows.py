@@ -47,3 +47,17 @@ def fill_raw_tensor(dst, row, read_base, copy=None):
     paths = row_base_paths(row)
     shapes = base_shape if isinstance(base_path, tuple) else (base_shape,)
     copy_blocks(dst, paths, transform, shapes, read_base, copy)
+
+
+def fill_simple_tensor(dst, row, read_base, copy=None):
+    """Write the raw tensor of `row` into `dst`, in place, in dst's dtype: the base
+    tensor at the row's path copied, transposed or reshaped. (padiff-gen inlines this
+    as fill_raw_tensor where every row is one of those, without the code of composite
+    rows.)"""
+    base_path, raw_path, transform, _, _ = row
+    if isinstance(base_path, tuple) or transform not in SIMPLE_TRANSFORMS:
+        raise ValueError(
+            f"the row of `{raw_path}` is composite ({transform!r}), and this script "
+            "was generated without the code of composite rows: generate it again"
+        )
+    (copy or copy_tensor)(dst, read_base(base_path), transform)
