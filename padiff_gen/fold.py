@@ -20,7 +20,8 @@ row of its own. Only the *indices* are folded, the numbers of a dotted path
 (``layers.3.``) or an ``index=`` argument that grow by one from a block of rows to the
 next; every other number (shapes, sizes, axes) must be equal for rows to fold.
 
-Tables of fewer than :data:`FOLD_MIN_ROWS` rows are left flat: they are read at a glance.
+A script whose tables all have fewer than :data:`FOLD_MIN_ROWS` rows is left flat: it is
+read at a glance.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from .runtime.tables import expand_rows
 FOLD_MIN_ROWS = 100
 # The longest block of rows looked for as repeating (a layer's rows, an expert's).
 MAX_BLOCK = 64
+# Inside a row: the fewest items of a tuple said once, the longest block of them.
+MIN_VALUE_RUN = 8
+MAX_VALUE_BLOCK = 4
 # An index: digits that are a component of a dotted path (``layers.3.``, `` `h.0` ``) or
 # an ``index=`` argument; the names of the folds come from the component before it.
 INDEX = re.compile(r"(?:^|(?<=[.`])|(?<=index=))(\d+)(?=[.`),]|$)")
@@ -75,6 +79,8 @@ def _key_and_slots(value: Any, slots: list[int]) -> Any:
         return ("s", tuple(pieces[0::2]))
     if isinstance(value, tuple):
         return ("t", tuple(_key_and_slots(v, slots) for v in value))
+    if isinstance(value, dict):  # a folded run inside a row (see fold_values)
+        return ("d", tuple((k, _key_and_slots(v, slots)) for k, v in value.items()))
     return ("v", value)
 
 
@@ -107,6 +113,8 @@ def _substitute(value: Any, mask: list[bool], name: str) -> Any:
         return out
     if isinstance(value, tuple):
         return tuple(_substitute(v, mask, name) for v in value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, mask, name) for k, v in value.items()}
     return value
 
 
@@ -123,11 +131,22 @@ def _substituted(item: Item, mask: list[bool], name: str) -> Item:
 
 
 def _names(items: Sequence[Item]) -> set[str]:
+    """The names of the folds in `items`, those inside rows' values included."""
     found = set()
     for item in items:
         if isinstance(item, Fold):
             found |= {item.name} | _names(item.body)
+        else:
+            found |= _value_names(item.value)
     return found
+
+
+def _value_names(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return ({value.get("for", "")} | _value_names(value["each"])) - {""}
+    if isinstance(value, tuple):
+        return set().union(*(_value_names(v) for v in value)) if value else set()
+    return set()
 
 
 def _index_name(block: Sequence[Item], mask: Sequence[bool]) -> str:
@@ -140,6 +159,9 @@ def _index_name(block: Sequence[Item], mask: Sequence[bool]) -> str:
             strings.append(value)
         elif isinstance(value, tuple):
             for v in value:
+                collect(v)
+        elif isinstance(value, dict):
+            for v in value.values():
                 collect(v)
 
     def walk(items: Sequence[Item]) -> None:
@@ -237,14 +259,74 @@ def fold_items(items: Sequence[Item]) -> list[Item]:
     return items
 
 
-def fold_table(rows: Sequence[Row]) -> list[Item]:
-    """A table's rows, folded when there are enough of them and none has a brace (which
-    would read as an index's place)."""
-    if len(rows) < FOLD_MIN_ROWS or any(
+def fold_tables(tables: dict[str, Sequence[Row]]) -> dict[str, list[Item]]:
+    """A script's tables, all folded when one holds FOLD_MIN_ROWS rows or more and no
+    row has a brace (which would read as an index's place): first the long runs inside
+    rows (the per-expert checkpoint keys of a stacked tensor), then the rows."""
+    rows = [row for table in tables.values() for row in table]
+    longest = max((len(table) for table in tables.values()), default=0)
+    if longest < FOLD_MIN_ROWS or any(
         "{" in text or "}" in text for row in rows for text in _strings(row)
     ):
-        return list(rows)
-    return fold_items(rows)
+        return {name: list(table) for name, table in tables.items()}
+    return {
+        name: fold_items([Row(fold_values(row.value), row.comment) for row in table])
+        for name, table in tables.items()
+    }
+
+
+def fold_values(value: Any) -> Any:
+    """A row's value with every run of MIN_VALUE_RUN items or more inside a tuple of
+    strings or tuples folded: ``{"for": "expert", "range": (0, 128), "each": (...)}``
+    for items whose indices grow by one, ``{"repeat": 256, "each": (...)}`` for equal
+    ones (the shapes of the keys); the runtime splices them back into the tuple."""
+    if not isinstance(value, tuple):
+        return value
+    items = [fold_values(v) for v in value]
+    if len(items) < MIN_VALUE_RUN or any(isinstance(v, (int, float)) for v in items):
+        return tuple(items)
+    rows = [Row((v,)) for v in items]
+    signatures = [_signature(row) for row in rows]
+    out, position = [], 0
+    while position < len(rows):
+        entry = _value_run(rows, signatures, position)
+        if entry is None:
+            out.append(items[position])
+            position += 1
+            continue
+        folded, used = entry
+        out.append(folded)
+        position += used
+    return tuple(out)
+
+
+def _value_run(rows, signatures, start: int) -> Optional[tuple[dict, int]]:
+    """The folded run of items from `start` and how many items it stands for."""
+    for size in range(1, MAX_VALUE_BLOCK + 1):
+        if start + 2 * size > len(rows):
+            break
+        if signatures[start][0] != signatures[start + size][0]:
+            continue
+        block = rows[start : start + size]
+        each = tuple(row.value[0] for row in block)
+        found = _repeats(signatures, start, size)
+        if found is not None and found[0] * size >= MIN_VALUE_RUN:
+            count, mask, first = found
+            name = _index_name(block, mask)
+            marks = list(mask)
+            each = tuple(_substituted(row, marks, name).value[0] for row in block)
+            return {"for": name, "range": (first, first + count), "each": each}, (
+                count * size
+            )
+        count = 1
+        while start + (count + 1) * size <= len(rows) and all(
+            signatures[start + count * size + j] == signatures[start + j]
+            for j in range(size)
+        ):
+            count += 1
+        if count * size >= MIN_VALUE_RUN:
+            return {"repeat": count, "each": each}, count * size
+    return None
 
 
 def _strings(row: Row) -> list[str]:

@@ -80,6 +80,12 @@ def literal(value: Any) -> str:
     if isinstance(value, tuple):
         items = ", ".join(literal(v) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
+    if isinstance(value, dict):  # a folded run (padiff_gen.fold)
+        return (
+            "{"
+            + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items())
+            + "}"
+        )
     return repr(value)
 
 
@@ -300,8 +306,7 @@ def render_script(
             name = collector.claim(_identifier(getattr(func, "__name__", "")))
             initializer_names[id(func)] = name
             injected[name] = func
-    tables = _table_rows(plan, initializer_names)
-    folded = _folded_tables(tables)
+    tables, folded = _table_rows(plan, initializer_names)
     expand = ""
     if folded:  # the runtime's expansion of folded rows, only in scripts that fold
         from .runtime import tables as folded_tables
@@ -404,9 +409,12 @@ def _placeholder(table: str) -> str:
     return f"# padiff-gen: the rows of {table}"
 
 
-def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list[str]]:
+def _table_rows(
+    plan: Plan, initializer_names: dict[int, str]
+) -> tuple[dict[str, list[str]], list[str]]:
     """The lines of the script's tables, one per tensor or special layer, with runs of
-    rows that differ only by layer or expert indices folded (padiff_gen.fold)."""
+    rows that differ only by layer or expert indices folded (padiff_gen.fold); and the
+    names of the tables that fold, which the script writes out when loaded."""
     tables = {
         "tensor_rows": [
             fold.Row(
@@ -442,10 +450,12 @@ def _table_rows(plan: Plan, initializer_names: dict[int, str]) -> dict[str, list
             for t in unit.tensors
         ],
     }
-    folded = {name: fold.fold_table(rows) for name, rows in tables.items()}
-    return {
+    folded = fold.fold_tables(tables)
+    lines = {
         name: fold.lines(items, literal, indent="") for name, items in folded.items()
     }
+    changed = [TABLE_NAMES[name] for name in tables if folded[name] != tables[name]]
+    return lines, changed
 
 
 # The script's name of each table.
@@ -455,15 +465,6 @@ TABLE_NAMES = {
     "checkpoint_rows": "CHECKPOINT_TABLE",
     "special_tensor_rows": "SPECIAL_INIT_TENSORS",
 }
-
-
-def _folded_tables(tables: dict[str, list[str]]) -> list[str]:
-    """The names of the tables that fold rows, which the script expands when loaded."""
-    return [
-        TABLE_NAMES[name]
-        for name, rows in tables.items()
-        if any(row.startswith("{") for row in rows)
-    ]
 
 
 def _row_comment(pair: UnitPair, copy: Optional[TensorCopy] = None) -> str:

@@ -115,3 +115,28 @@ def test_check_finds_a_folded_script_up_to_date_and_a_flat_one_of_the_same_rows(
     flat_text = emit_flat("torch_to_paddle")
     assert check.table_rows(ast.parse(flat_text)) == check.table_rows(ast.parse(text))
     assert [reason.kind for reason in check.classify(flat_text, text)] == ["code"]
+
+
+def test_a_folded_script_converts_a_checkpoint_the_raw_model_computes_with(
+    scripts, tmp_path
+):
+    """The checkpoint conversion reads the folded tables written out, as init_weights."""
+    import paddle
+    import torch
+
+    from examples import moe
+    from examples.compare import output_difference, randomize
+    from test_checkpoint import run_script
+
+    path, _ = scripts["torch_to_paddle"]
+    sizes = CASES["torch_to_paddle"][2]
+    base = moe.torch_model(**sizes)
+    randomize(base, seed=3)
+    torch.save(base.state_dict(), tmp_path / "base.pt")
+    result = run_script(
+        path, "--base-ckpt", tmp_path / "base.pt", "-o", tmp_path / "raw.pdparams"
+    )
+    assert result.returncode == 0, result.stderr
+    raw = moe.paddle_model(**sizes)
+    raw.set_state_dict(paddle.load(str(tmp_path / "raw.pdparams")))
+    assert_outputs_match(output_difference(base, raw, INPUTS))

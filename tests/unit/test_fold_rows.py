@@ -116,12 +116,12 @@ def test_numbers_that_are_not_indices_must_be_equal_to_fold():
 def test_small_tables_and_tables_with_braces_stay_flat():
     small = [row for layer in range(2) for row in layer_rows(layer, 2, 2)]
     assert len(small) < fold.FOLD_MIN_ROWS
-    assert fold.fold_table(small) == small
+    assert fold.fold_tables({"t": small}) == {"t": small}
     big = [row for layer in range(20) for row in layer_rows(layer, 4, 2)]
     assert len(big) >= fold.FOLD_MIN_ROWS
-    assert len(fold.fold_table(big)) == 1
+    assert len(fold.fold_tables({"t": big})["t"]) == 1
     braced = big + [Row(("a{b}.weight", "a{b}.weight", "copy", (1,), (1,)))]
-    assert fold.fold_table(braced) == braced
+    assert fold.fold_tables({"t": braced}) == {"t": braced}
 
 
 def test_an_inner_name_is_not_taken_again():
@@ -153,3 +153,48 @@ def test_check_compares_folded_and_flat_tables_as_the_rows_they_stand_for():
     # negative control: a row changed inside a fold is a change of the models
     changed = folded_text.replace("index={expert}", "index=0", 1)
     assert check.table_rows(ast.parse(changed)) != flat_tables
+
+
+def checkpoint_row(layer: int, experts: int) -> Row:
+    """A CHECKPOINT_TABLE row: the per-expert keys of a stacked tensor, gate then up."""
+    keys = tuple(
+        f"model.layers.{layer}.mlp.experts.{e}.{part}_proj.weight"
+        for part in ("gate", "up")
+        for e in range(experts)
+    )
+    return Row(
+        (
+            keys,
+            f"model.layers.{layer}.mlp.experts.gate_up_proj",
+            f"stack(axis=0, every={experts}) | concatenate(axis=1)",
+            ((6, 4),) * len(keys),
+            (experts, 12, 4),
+        )
+    )
+
+
+@settings(**SETTINGS)
+@given(layers=st.integers(1, 4), experts=st.integers(1, 12))
+def test_long_runs_inside_a_row_are_said_once_too(layers, experts):
+    tables = {
+        "checkpoint_rows": [checkpoint_row(layer, experts) for layer in range(layers)],
+        "tensor_rows": [row for layer in range(20) for row in layer_rows(layer, 4, 2)],
+    }
+    folded = fold.fold_tables(tables)
+    for name, rows in tables.items():
+        items = folded[name]
+        assert values(fold.flat(items)) == values(rows)
+        assert values(fold.table_in(as_text(items, name), name)) == values(rows)
+    first = fold.flat(folded["checkpoint_rows"])[0]
+    text = as_text(folded["checkpoint_rows"], "CHECKPOINT_TABLE")
+    if experts >= fold.MIN_VALUE_RUN:
+        assert '{"for": "expert", "range": (0, %d), "each": (' % experts in text
+        assert '{"repeat": %d, "each": ((6, 4),)}' % (2 * experts) in text
+        assert text.count("model.layers") < 10
+    assert len(first.value[0]) == 2 * experts
+
+
+def test_shapes_are_no_runs():
+    """A shape is a tuple of ints: (64, 64, 64, 64, 64, 64, 64, 64) stays as it is."""
+    value = ("a.weight", (64,) * 8)
+    assert fold.fold_values(value) == value
