@@ -152,27 +152,7 @@ def _value_names(value: Any) -> set[str]:
 def _index_name(block: Sequence[Item], mask: Sequence[bool]) -> str:
     """The name of a new fold: the path component before its first index, singular
     (``layers.3`` -> ``layer``), unless an inner fold has it."""
-    strings: list[str] = []
-
-    def collect(value: Any) -> None:
-        if isinstance(value, str):
-            strings.append(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                collect(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                collect(v)
-
-    def walk(items: Sequence[Item]) -> None:
-        for item in items:
-            if isinstance(item, Row):
-                collect(item.value)
-                collect(item.comment)
-            else:
-                walk(item.body)
-
-    walk(block)
+    strings = [text for item in _rows_of(block) for text in _strings(item)]
     name, position = "index", 0
     for text in strings:
         pieces = INDEX.split(text)
@@ -330,17 +310,24 @@ def _value_run(rows, signatures, start: int) -> Optional[tuple[dict, int]]:
 
 
 def _strings(row: Row) -> list[str]:
-    out = [row.comment]
+    """The strings of a row, in the order its indices are read: value, then comment."""
+    return list(_strings_in(row.value)) + [row.comment]
 
-    def collect(value: Any) -> None:
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                collect(v)
 
-    collect(row.value)
-    return out
+def _strings_in(value: Any):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (tuple, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _strings_in(item)
+
+
+def _rows_of(items: Sequence[Item]) -> list[Row]:
+    """The rows of items, those inside folds included, in order."""
+    rows = []
+    for item in items:
+        rows.extend([item] if isinstance(item, Row) else _rows_of(item.body))
+    return rows
 
 
 def flat(items: Sequence[Item]) -> list[Row]:
