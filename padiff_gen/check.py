@@ -184,11 +184,9 @@ def _flat_rows(items: list[ast.expr]) -> list:
     flat = []
     for item in items:
         try:
-            value = ast.literal_eval(item)
-        except ValueError:
+            flat.extend(expand_rows((ast.literal_eval(item),)))
+        except (ValueError, TypeError, KeyError):  # edited by hand into something else
             flat.append(item)
-            continue
-        flat.extend(expand_rows((value,)))
     return flat
 
 
