@@ -233,11 +233,9 @@ def fused_copies(
         if split_is_base:
             rows.append(TensorCopy(tuple(tensors), whole_tensor, join))
             continue
-        shapes = [t.shape for t in tensors]
-        for position, tensor in enumerate(tensors):
-            rows.append(
-                TensorCopy((whole_tensor,), tensor, join.part(position, shapes))
-            )
+        narrowed = join.parts([t.shape for t in tensors])
+        for tensor, part in zip(tensors, narrowed):
+            rows.append(TensorCopy((whole_tensor,), tensor, part))
     return tuple(sorted(rows, key=lambda c: _row_order(c, split_is_base, fused)))
 
 
@@ -443,9 +441,9 @@ def _stacked_rows(
         if not stacked_is_base:
             rows.append(TensorCopy(tuple(sources), whole, join))
             continue
-        shapes = [t.shape for t in sources]
-        for index, tensor in enumerate(sources):
-            rows.append(TensorCopy((whole,), tensor, join.part(index, shapes)))
+        narrowed = join.parts([t.shape for t in sources])
+        for tensor, part in zip(sources, narrowed):
+            rows.append(TensorCopy((whole,), tensor, part))
     return rows
 
 

@@ -448,9 +448,15 @@ class Pipeline:
         """The inverse narrowed to input `index`: the pipeline that makes that one input
         from the output, with the pick moved as early as it goes (``unstack`` then
         ``item(e)`` is ``select(e)``; a pick of the only tensor is dropped)."""
-        output = [self.result_shape(shapes)]
-        inverse = self.inverse(shapes).operations
-        return _narrowed(list(inverse), index, output)
+        return self.parts(shapes)[index]
+
+    def parts(self, shapes: Sequence[Shape]) -> list["Pipeline"]:
+        """:meth:`part` of every input, in order (the shapes worked out once)."""
+        inverse = list(self.inverse(shapes).operations)
+        steps = [[self.result_shape(shapes)]]
+        for op in inverse:
+            steps.append(op.shapes(steps[-1]))
+        return [_narrowed(inverse, index, steps) for index in range(len(shapes))]
 
     # ------------------------------------------------------------ reference
     def numpy(self, arrays: Sequence[np.ndarray], target=None) -> np.ndarray:
@@ -464,11 +470,10 @@ class Pipeline:
         return values[0]
 
 
-def _narrowed(operations: list[Operation], index: int, shapes: list[Shape]) -> Pipeline:
-    """``operations | item(index)`` on inputs of `shapes`, the pick moved early."""
-    steps = [shapes]
-    for op in operations:
-        steps.append(op.shapes(steps[-1]))
+def _narrowed(operations: list[Operation], index: int, steps: list) -> Pipeline:
+    """``operations | item(index)``, the pick moved early; `steps` are the shapes
+    before each operation (and after the last)."""
+    shapes = steps[0]
     picks: list[Operation] = []
     for position in range(len(operations) - 1, -1, -1):
         op, before = operations[position], steps[position]
