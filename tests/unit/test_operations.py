@@ -258,3 +258,17 @@ def test_every_operation_is_known_by_its_name():
     }
     for name, operation in OPERATIONS.items():
         assert operation.name == name
+
+
+def test_a_script_without_composite_code_refuses_a_composite_row_by_name():
+    """Scripts whose rows are all simple carry rows.fill_simple_tensor as
+    fill_raw_tensor: a composite row added by hand is named, not miscopied."""
+    dst = torch.zeros(4, 3)
+    source = {"a": torch.ones(3, 4), "b": torch.ones(3, 4)}
+    rows.fill_simple_tensor(
+        dst, ("a", "raw.w", "transpose", (3, 4), (4, 3)), source.get
+    )
+    assert torch.equal(dst, torch.ones(4, 3))
+    composite = (("a", "b"), "raw.w", "concatenate(axis=0)", ((3, 4),) * 2, (6, 4))
+    with pytest.raises(ValueError, match="row of `raw.w` is composite"):
+        rows.fill_simple_tensor(torch.zeros(6, 4), composite, source.get)
