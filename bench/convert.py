@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from bench.models import LLAMA_7B
-from padiff_gen.runtime.output import put_on_disk
+from padiff_gen.runtime.conversion.output import put_on_disk
 
 GB = 1e9
 CONVERT = dict(LLAMA_7B, num_layers=3)  # 3.48 GB in float32

@@ -193,7 +193,7 @@ EXAMPLES = (
 
 
 def refresh() -> None:
-    from padiff_gen.cli import main
+    from padiff_gen.cli.cli import main
 
     for example in EXAMPLES:
         code = main(["emit", *example.argv, "--quiet"])

@@ -3,7 +3,7 @@
 import os
 import sys
 
-from .cli import main
+from .cli.cli import main
 
 
 def run() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from . import progress
-from .analyze import CALLS, TIED, analyze, plain_map_notes
-from .block_probe import (
+from .analysis.analyze import CALLS, TIED, analyze, plain_map_notes
+from .analysis.evidence.block_probe import (
     call_orders,
     check_conditional,
     check_given,
@@ -24,24 +24,24 @@ from .block_probe import (
     check_unpaired,
     decide_by_blocks,
 )
-from .constants import constant_notes
-from .compare_settings import settings_note, with_settings
+from .analysis.evidence.constants import constant_notes
+from .analysis.compare_settings import settings_note, with_settings
 from .errors import UsageError
-from .hf_checkpoints import checkpoint_rows
-from .inputs import InputSpec
-from .layer_kinds import AFFINE_NORMS
-from .layout_probe import conditional, decide_by_probe, outputs_check
+from .analysis.hf_checkpoints import checkpoint_rows
+from .load.inputs import InputSpec
+from .knowledge.layer_kinds import AFFINE_NORMS
+from .analysis.evidence.layout_probe import conditional, decide_by_probe, outputs_check
 from .log import get_logger
-from .load import ModelSpec, build_model, input_source, parse_spec
-from .match import DEFAULT_MATCH, MATCH_MODES
-from .plan import MapOptions, Pairing, Plan, plan_from
-from .plugins import init_module_origin, load_plugins
-from .proxy import ProxyModel, create_model
-from .render import MATCH_COMMENTS, how_matched, render_script
-from .runtime.common import WeightMismatchError
-from .walk import is_constant
+from .load.load import ModelSpec, build_model, input_source, parse_spec
+from .analysis.match import DEFAULT_MATCH, MATCH_MODES
+from .plan.plan import MapOptions, Pairing, Plan, plan_from
+from .load.plugins import init_module_origin, load_plugins
+from .analysis.proxy import ProxyModel, create_model
+from .codegen.render import MATCH_COMMENTS, how_matched, render_script
+from .runtime.core.common import WeightMismatchError
+from .analysis.walk import is_constant
 from .special_init import global_special_init_pool
-from .write import check_output_path, write_atomically
+from .write.write import check_output_path, write_atomically
 
 log = get_logger()
 
@@ -210,7 +210,7 @@ def pair_models(
 
     Layouts the shapes cannot tell apart (fused, stacked) are decided by ``layouts``
     (``--layout``), else by running both models on ``inputs`` (``--input`` specs) or on
-    an input guessed from the base model (:mod:`padiff_gen.layout_probe`). A layout
+    an input guessed from the base model (:mod:`padiff_gen.analysis.evidence.layout_probe`). A layout
     given that the block holding it refutes is a mapping error (``refute_given``;
     verify leaves it to its replay, which names the layer)."""
     options = map_options(layer_map, maps, match, layouts)

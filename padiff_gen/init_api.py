@@ -21,7 +21,7 @@ split ones on the other, say). It is a plain top-level function::
 These helpers run through torch: a paddle tensor is viewed as a torch tensor that shares
 its memory (DLPack), so they serve every pair with torch on one side, in both directions.
 A paddle -> paddle initializer that must not need torch imports ``copy_tensor`` and
-``fill_tensor`` from ``padiff_gen.runtime.copy_paddle`` instead (same signatures; the
+``fill_tensor`` from ``padiff_gen.runtime.core.copy_paddle`` instead (same signatures; the
 transforms ``"copy"`` and ``"transpose"``).
 
 The guide, with a worked example: docs/writing_initializers.md.
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-from .runtime.copy_torch import as_torch, copy_tensor, fill_tensor
+from .runtime.core.copy_torch import as_torch, copy_tensor, fill_tensor
 from .special_init.special_init_pool import (
     SettingDifference,
     add_special_init,

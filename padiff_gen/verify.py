@@ -7,12 +7,12 @@ come from ``base_checkpoint``.
 
 Then every paired sub-layer is checked in isolation: both run again on the input the base
 sub-layer received (captured by forward hooks, converted across frameworks, in float64;
-:mod:`padiff_gen.isolate`), so a difference upstream cannot smear onto later layers. The
+:mod:`padiff_gen.analysis.evidence.isolate`), so a difference upstream cannot smear onto later layers. The
 first pair that differs there (in the order the base model calls them) is the culprit,
 with the settings the table finds different on it. When every pair agrees in isolation
 but the outputs do not, the layers without weights between the last pair whose outputs
 agree and the first whose outputs differ are named, with their settings
-(:mod:`padiff_gen.compare_settings`).
+(:mod:`padiff_gen.analysis.compare_settings`).
 
 Outputs are compared relative to their scale: equal when
 ``max |raw - base| <= atol + rtol * max |base|``, the same rule the tests use. In
@@ -31,18 +31,18 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from . import isolate
+from .analysis.evidence import isolate
 from .api import MapLike, ModelLike, as_proxy, assign_weight
-from .compare_settings import Anchor, Comparison, LayerMatch, compare_models
+from .analysis.compare_settings import Anchor, Comparison, LayerMatch, compare_models
 from .errors import MappingError, UsageError, format_shape
-from .frameworks import class_name
-from .inputs import InputSpec, make_inputs
-from .runtime.layouts import SIMPLE_TRANSFORMS
-from .weights import flatten_outputs, randomize_weights
-from .load import ModelSpec
-from .plan import Pairing, Plan
-from .runtime.common import WeightMismatchError
-from .walk import collect_units, layers_by_path
+from .knowledge.frameworks import class_name
+from .load.inputs import InputSpec, make_inputs
+from .runtime.core.layouts import SIMPLE_TRANSFORMS
+from .analysis.evidence.weights import flatten_outputs, randomize_weights
+from .load.load import ModelSpec
+from .plan.plan import Pairing, Plan
+from .runtime.core.common import WeightMismatchError
+from .analysis.walk import collect_units, layers_by_path
 
 # In isolation both sub-layers see the same input and compute in float64, where the two
 # frameworks agree to ~1e-15 (1e-7 where a layer computes in float32 inside, like the
@@ -542,7 +542,7 @@ def _holding_blocks(plan: Plan) -> list[tuple[tuple[str, str], tuple[str, ...]]]
     """((base layer, raw layer), the layouts it holds) for the layers holding each
     fused or stacked pair (the attention around separate q/k/v against a fused
     qkv_proj): such a pair is no pair of layers, so they are replayed in its stead."""
-    from .block_probe import block_chain
+    from .analysis.evidence.block_probe import block_chain
 
     paired = [p for p in plan.pairs if p.base is not None and p.raw is not None]
     pairing = Pairing(
@@ -670,10 +670,10 @@ def verify(
 
 def load_checkpoint(model: Any, path: Union[str, Path]) -> None:
     """Fill the base model from a checkpoint, read as generated scripts read it."""
-    from .runtime.common import CheckpointError
+    from .runtime.core.common import CheckpointError
 
     framework = _framework(model)
-    io = importlib.import_module(f"padiff_gen.runtime.io_{framework}")
+    io = importlib.import_module(f"padiff_gen.runtime.conversion.io_{framework}")
     try:
         with io.open_checkpoint(str(path), model) as checkpoint:
             io.load_layer(model, "", checkpoint.tensor)

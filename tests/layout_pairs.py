@@ -267,7 +267,7 @@ class PaddleCPUUnsupportedTanh(pnn.Layer):
     the generated script runs alone (padiff_gen unimportable), as on the user's GPU."""
 
     def forward(self, x):
-        if sys.modules.get("padiff_gen.layout_probe") is not None:
+        if sys.modules.get("padiff_gen.analysis.evidence.layout_probe") is not None:
             raise RuntimeError("this kernel needs a GPU")
         return paddle.tanh(x)
 

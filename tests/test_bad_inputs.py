@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT, run_cli, subprocess_env
 from examples.script_worker import ScriptWorker
-from padiff_gen.write import GENERATED_MARKER
+from padiff_gen.write.write import GENERATED_MARKER
 
 MLP = (
     "--base",
@@ -356,7 +356,7 @@ def test_debug_shows_the_traceback_before_or_after_the_command(tmp_path):
     ids=lambda value: value[0] if isinstance(value, tuple) else "",
 )
 def test_an_unknown_flag_shows_the_commands_usage(argv, wrong, capsys):
-    from padiff_gen.cli import build_parser
+    from padiff_gen.cli.cli import build_parser
 
     with pytest.raises(SystemExit) as caught:
         build_parser().parse_args(list(argv))
@@ -387,7 +387,7 @@ def test_kwargs_on_both_sides_are_not_blamed(tmp_path):
 def test_framework_aliases_mean_the_framework():
     """pytorch/pt and paddlepaddle/pd are what people write; the script records the
     standard words, so it is the same script."""
-    from padiff_gen.cli import derive
+    from padiff_gen.cli.cli import derive
 
     standard = derive(["--base", "torch:examples.mlp.TorchMLP", *MLP[2:]])
     for base, raw in (("pytorch", "pd"), ("PT", "paddlepaddle")):

@@ -18,12 +18,12 @@ import re
 import pytest
 
 from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
-from padiff_gen import block_probe, probe_models
-from padiff_gen.analyze import analyze
+from padiff_gen.analysis.evidence import block_probe, probe_models
+from padiff_gen.analysis.analyze import analyze
 from padiff_gen.api import as_proxy, emit_text, map_options, pair_models
-from padiff_gen.compare_settings import settings_note
-from padiff_gen.report import format_pairing
-from padiff_gen.layout_probe import PROBE_MAX_ELEMENTS, question_kind
+from padiff_gen.analysis.compare_settings import settings_note
+from padiff_gen.codegen.report import format_pairing
+from padiff_gen.analysis.evidence.layout_probe import PROBE_MAX_ELEMENTS, question_kind
 from padiff_gen.special_init import global_special_init_pool
 from tests import block_pairs
 from tests.block_pairs import BIG_VOCAB, CASES
@@ -182,7 +182,9 @@ def test_a_block_nothing_runs_is_refused_naming_it_and_decided_with_input():
 
 def test_a_block_too_large_to_make_is_refused_naming_the_tensor(monkeypatch):
     monkeypatch.setattr(probe_models, "budget_bytes", lambda: 4096)
-    monkeypatch.setattr("padiff_gen.layout_probe.PROBE_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(
+        "padiff_gen.analysis.evidence.layout_probe.PROBE_MAX_ELEMENTS", 0
+    )
     pairing, *_ = pair_models(**spec_args(MODULE, "rotary_lm", TORCH_TO_PADDLE))
     message = str(pairing.first_error)
     assert "too much to make here" in message, message

@@ -19,7 +19,7 @@ import yaml
 
 from conftest import ROOT, run_cli, subprocess_env
 from padiff_gen import __version__
-from padiff_gen.check import (
+from padiff_gen.cli.check import (
     classify,
     header_version,
     read_header,

@@ -2,7 +2,7 @@
 
 transformers 5 keeps MoE experts stacked in the model (``experts.gate_up_proj`` [E, 2I, H])
 but saves them per expert (``experts.0.gate_proj.weight`` [I, H], ...), and declares how
-(``transformers.conversion_mapping``). padiff_gen.hf_checkpoints turns that declaration
+(``transformers.conversion_mapping``). padiff_gen.analysis.hf_checkpoints turns that declaration
 into CHECKPOINT_TABLE rows; the script's checkpoint reader assembles the stacked tensor
 from the parts. The real libraries are exercised by `make test-llm`; here a stand-in for
 transformers' declaration, and the reader on a real checkpoint file.
@@ -17,10 +17,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from padiff_gen.hf_checkpoints import checkpoint_rows
-from padiff_gen.plan import TensorRef
-from padiff_gen.runtime.common import CheckpointError
-from padiff_gen.runtime.io_torch import open_checkpoint
+from padiff_gen.analysis.hf_checkpoints import checkpoint_rows
+from padiff_gen.plan.plan import TensorRef
+from padiff_gen.runtime.core.common import CheckpointError
+from padiff_gen.runtime.conversion.io_torch import open_checkpoint
 
 EXPERTS, INTER, HIDDEN = 3, 4, 5
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_outputs_match, check_script, run_cli
-from padiff_gen.cli import build_parser
-from padiff_gen.config import Target, find_config, load_config
+from padiff_gen.cli.cli import build_parser
+from padiff_gen.cli.config import Target, find_config, load_config
 from padiff_gen.errors import UsageError
-from padiff_gen.plugins import init_module_origin
+from padiff_gen.load.plugins import init_module_origin
 from padiff_gen.special_init import SpecialInitPool
-from padiff_gen.targets import registrations_for, select_targets
+from padiff_gen.cli.targets import registrations_for, select_targets
 
 FULL = """
 [project]

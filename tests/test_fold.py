@@ -1,4 +1,4 @@
-"""Scripts whose tables fold repeated rows (padiff_gen.fold), end to end: emitted for deep
+"""Scripts whose tables fold repeated rows (padiff_gen.plan.fold), end to end: emitted for deep
 MoE pairs (examples/moe.py) in both directions, run standalone, and the outputs of
 the two models compared; a wrong index inside a folded row shows in the outputs; `check`
 finds the folded script up to date; the flat rows the script reads are those of the plan.
@@ -10,7 +10,8 @@ import ast
 
 import pytest
 
-from padiff_gen import check, fold
+from padiff_gen.cli import check
+from padiff_gen.plan import fold
 from padiff_gen.api import emit_text
 from tests.conftest import (
     RELATIVE_TOLERANCE,

@@ -6,8 +6,8 @@ import pytest
 
 from conftest import ROOT, assert_outputs_match, check_script
 from examples.catalog import EXAMPLES
-from padiff_gen import fold
-from padiff_gen.cli import derive
+from padiff_gen.plan import fold
+from padiff_gen.cli.cli import derive
 
 IDS = [example.name for example in EXAMPLES]
 

@@ -217,7 +217,7 @@ def test_inspect_and_list_inits_read_the_configuration(tmp_path):
 
 def _deep_pairing():
     """A pairing with long paths, a scalar tensor and rows paired by name."""
-    from padiff_gen.plan import (
+    from padiff_gen.plan.plan import (
         ModelInfo,
         Pairing,
         TensorCopy,
@@ -258,7 +258,7 @@ def _deep_pairing():
 
 
 def test_inspect_fits_the_terminal_width_keeping_the_ends_of_paths():
-    from padiff_gen.report import format_pairing
+    from padiff_gen.codegen.report import format_pairing
 
     pairing = _deep_pairing()
     wide = format_pairing(pairing)
@@ -326,7 +326,7 @@ def test_leftovers_are_exactly_the_units_without_a_partner():
     layout explains them): matched by path, the MLP and the head pair, and qkv / q, k,
     v are what is left over (not the last units by count)."""
     from padiff_gen.api import pair_models
-    from padiff_gen.report import format_pairing, pairing_data
+    from padiff_gen.codegen.report import format_pairing, pairing_data
 
     pairing = pair_models(*FUSED, match="names", raw_kwargs={"kv_width": 4})[0]
     data = pairing_data(pairing)
@@ -349,7 +349,7 @@ def test_leftovers_are_exactly_the_units_without_a_partner():
 
 def test_every_unit_is_in_one_row_or_left_over():
     from padiff_gen.api import pair_models
-    from padiff_gen.report import leftovers, paired
+    from padiff_gen.codegen.report import leftovers, paired
 
     for match in ("auto", "order", "names"):
         pairing = pair_models(*FUSED, match=match, raw_kwargs={"kv_width": 4})[0]

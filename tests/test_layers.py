@@ -232,7 +232,7 @@ def test_setting_that_is_not_a_weight_is_noted_and_the_weights_copied(
     agree once the setting does)."""
     from examples.compare import output_difference, randomize
     from padiff_gen.api import assign_weight, pair_models
-    from padiff_gen.report import format_pairing, pairing_data
+    from padiff_gen.codegen.report import format_pairing, pairing_data
     from tests.layer_pairs import paddle_model, torch_model
 
     case = CASES[name]
@@ -286,7 +286,7 @@ def test_assign_weight_refuses_like_the_script_and_leaves_raw_unchanged():
 
     from examples.compare import randomize
     from padiff_gen.api import assign_weight
-    from padiff_gen.runtime.common import WeightMismatchError
+    from padiff_gen.runtime.core.common import WeightMismatchError
     from tests.layer_pairs import paddle_model, torch_model
 
     base, raw = torch_model("embedding_padding_idx"), paddle_model(

@@ -20,7 +20,7 @@ from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
 from examples.compare import output_difference, randomize
 from padiff_gen.api import emit_text, pair_models
 from padiff_gen.errors import MappingError
-from padiff_gen.report import pairing_data
+from padiff_gen.codegen.report import pairing_data
 from tests.layer_pairs import PADDLE_TO_TORCH, TORCH_TO_PADDLE
 from tests.layout_pairs import CASES
 from tests.pair_jobs import (

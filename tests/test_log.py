@@ -6,7 +6,7 @@ import io
 import logging
 import sys
 
-from padiff_gen.cli import main
+from padiff_gen.cli.cli import main
 from padiff_gen.log import LOGGER_NAME, _StderrHandler
 
 

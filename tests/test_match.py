@@ -13,10 +13,10 @@ import pytest
 
 from conftest import assert_outputs_match, check_script, run_cli
 from padiff_gen import api
-from padiff_gen.cli import derive, main
+from padiff_gen.cli.cli import derive, main
 from padiff_gen.errors import MappingError, UsageError
-from padiff_gen.match import match_by_name, normalize_class, normalize_path
-from padiff_gen.plan import TensorRef, Unit
+from padiff_gen.analysis.match import match_by_name, normalize_class, normalize_path
+from padiff_gen.plan.plan import TensorRef, Unit
 
 TORCH = "torch:examples.reordered.TorchReordered"
 PADDLE = "paddle:examples.reordered.PaddleReordered"
@@ -211,7 +211,7 @@ def test_assign_weight_matches_by_name_in_process(in_root):
     assert_outputs_match(output_difference(base, raw, IMAGES))
 
 
-# The kinds padiff_gen.layer_kinds gives these framework classes.
+# The kinds padiff_gen.knowledge.layer_kinds gives these framework classes.
 KINDS = {"Linear": "linear", "Conv2D": "conv"}
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, assert_outputs_match, check_script, subprocess_env
-from padiff_gen.plugins import (
+from padiff_gen.load.plugins import (
     init_module_origin,
     origin_detail,
     origin_kind,

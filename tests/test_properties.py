@@ -38,8 +38,8 @@ from examples.random_models import (
 from examples.script_worker import ScriptWorker
 from padiff_gen.api import emit_text, make_plan, pair_models
 from padiff_gen.errors import MappingError
-from padiff_gen.layout_probe import CHECKED
-from padiff_gen.render import render_script
+from padiff_gen.analysis.evidence.layout_probe import CHECKED
+from padiff_gen.codegen.render import render_script
 
 FUZZ = os.environ.get("PADIFF_GEN_FUZZ", "") not in ("", "0")
 # CI: 210 examples, measured at 170 s wall / 85 s CPU on a busy 2-core machine. An

@@ -18,7 +18,7 @@ import torch
 from bench.models import TorchLlama
 from conftest import ROOT, subprocess_env
 from padiff_gen.api import emit, pair_models
-from padiff_gen.runtime.copy_torch import has_data
+from padiff_gen.runtime.core.copy_torch import has_data
 
 GB = 1e9
 
@@ -142,7 +142,7 @@ def test_conversion_memory_grows_by_one_model_size(scripts, tmp_path):
 
 def test_released_checkpoint_pages_leave_memory_and_stay_readable(tmp_path):
     """After release_file_pages a memory-mapped checkpoint costs no resident memory."""
-    from padiff_gen.runtime.checkpoint import release_file_pages
+    from padiff_gen.runtime.conversion.checkpoint import release_file_pages
 
     path = tmp_path / "big.pt"
     torch.save({"weight": torch.randn(4096, 4096)}, path)  # 64 MiB

@@ -21,9 +21,9 @@ import torch
 
 from conftest import RELATIVE_TOLERANCE, run_cli
 from padiff_gen.api import assign_weight, pair_models
-from padiff_gen.compare_settings import settings_note
-from padiff_gen.report import format_pairing, pairing_data
-from padiff_gen.settings import KINDS, SETTINGS, compare_layers, kind_of
+from padiff_gen.analysis.compare_settings import settings_note
+from padiff_gen.codegen.report import format_pairing, pairing_data
+from padiff_gen.knowledge.settings import KINDS, SETTINGS, compare_layers, kind_of
 
 tnn, pnn = torch.nn, paddle.nn
 TORCH_CHAIN = "torch:tests.fixtures.chains.torch_chain"
@@ -418,7 +418,7 @@ def test_kinds_follow_the_class_hierarchy():
 def test_every_row_names_a_kind_and_every_class_exists():
     names = {kind.name for kind in KINDS}
     assert {row.kind for row in SETTINGS} <= names
-    from padiff_gen.settings import _resolve
+    from padiff_gen.knowledge.settings import _resolve
 
     missing = [p for kind in KINDS for p in kind.torch + kind.paddle if not _resolve(p)]
     assert missing == []

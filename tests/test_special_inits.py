@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from conftest import ROOT, assert_outputs_match, run_cli, subprocess_env
-from padiff_gen.runtime import common, special
-from padiff_gen.runtime.copy_torch import copy_tensor, fill_tensor
+from padiff_gen.runtime.core import common, special
+from padiff_gen.runtime.core.copy_torch import copy_tensor, fill_tensor
 from test_checkpoint import run_script
 
 TABLES = (

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import ROOT, assert_outputs_match, subprocess_env
-from padiff_gen.cli import main
+from padiff_gen.cli.cli import main
 
 PADDLE_VISION = "paddle.vision.models"
 TORCH_MIRRORS = "tests.zoo_torch"

@@ -18,10 +18,10 @@ from tests_llm import pairs, published  # transformers before paddleformers
 
 
 def evidence(arch: str, direction: str) -> list[dict]:
-    from padiff_gen import block_probe, probe_models
-    from padiff_gen.analyze import analyze
+    from padiff_gen.analysis.evidence import block_probe, probe_models
+    from padiff_gen.analysis.analyze import analyze
     from padiff_gen.api import as_proxy, map_options
-    from padiff_gen.layout_probe import question_kind
+    from padiff_gen.analysis.evidence.layout_probe import question_kind
     from padiff_gen.special_init import global_special_init_pool
 
     kwargs = published.kwargs(arch)

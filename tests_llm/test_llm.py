@@ -402,7 +402,7 @@ def published_emitted(request, tmp_path_factory) -> dict:
 def _composite_rows(script: str) -> dict[str, tuple]:
     """Raw tensor -> (base tensors, transform, comment) of the composite table rows
     (folded rows written out)."""
-    from padiff_gen import fold
+    from padiff_gen.plan import fold
 
     rows = {}
     for row in fold.table_in(open(script).read(), "TENSOR_TABLE"):

@@ -28,7 +28,7 @@ from test_zoo import (  # noqa: E402
     run_zoo,
 )
 
-from padiff_gen.cli import main  # noqa: E402
+from padiff_gen.cli.cli import main  # noqa: E402
 
 TORCHVISION = "torchvision.models"
 # Beyond the mirrored set: more of both libraries' shared architectures.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.copy_torch import copy_or_neutral, copy_tensor, fill_tensor
+from ..runtime.core.copy_torch import copy_or_neutral, copy_tensor, fill_tensor
 from .special_init_pool import global_special_init_pool as init_pool
 
 # (torch class, paddle class) pairs; paddle's older BatchNorm class works for any rank.
@@ -143,7 +143,7 @@ def validate_batchnorm(base_layer: Any, raw_layer: Any) -> Optional[str]:
             "use_global_stats=False, or torch with track_running_stats=True"
         )
     # A different eps still copies exactly (torchvision's Inception3 uses eps=0.001,
-    # paddle.vision's InceptionV3 1e-5): padiff_gen.settings compares it, with a note.
+    # paddle.vision's InceptionV3 1e-5): padiff_gen.knowledge.settings compares it, with a note.
     return affine_problem(torch_layer, paddle_layer, base)
 
 

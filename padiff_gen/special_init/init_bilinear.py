@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.copy_torch import as_torch, copy_or_neutral, copy_tensor
+from ..runtime.core.copy_torch import as_torch, copy_or_neutral, copy_tensor
 from .special_init_pool import global_special_init_pool as init_pool
 
 

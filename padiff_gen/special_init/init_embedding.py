@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.common import WeightMismatchError
-from ..runtime.copy_torch import as_torch, copy_tensor, fill_tensor
+from ..runtime.core.common import WeightMismatchError
+from ..runtime.core.copy_torch import as_torch, copy_tensor, fill_tensor
 from .special_init_pool import TrainingDifference
 from .special_init_pool import global_special_init_pool as init_pool
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.copy_torch import copy_or_neutral
+from ..runtime.core.copy_torch import copy_or_neutral
 from .special_init_pool import global_special_init_pool as init_pool
 
 CLASS_PAIRS = (
@@ -69,7 +69,9 @@ def validate_instancenorm(base_layer: Any, raw_layer: Any) -> Optional[str]:
             "default), so the learned values would be lost; build torch with affine=True, "
             "or paddle with weight_attr=False, bias_attr=False"
         )
-    return None  # eps is compared by padiff_gen.settings (a note, not a refusal)
+    return (
+        None  # eps is compared by padiff_gen.knowledge.settings (a note, not a refusal)
+    )
 
 
 for _torch_class, _paddle_class in CLASS_PAIRS:

@@ -5,7 +5,7 @@ torch packs the query/key/value projections into in_proj_weight [3E, E] and in_p
 paddle has q_proj, k_proj, v_proj and out_proj Linear layers, whose weights are [in, out].
 """
 
-from ..runtime.copy_torch import as_torch, copy_tensor
+from ..runtime.core.copy_torch import as_torch, copy_tensor
 from .special_init_pool import global_special_init_pool as init_pool
 
 

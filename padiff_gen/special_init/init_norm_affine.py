@@ -2,7 +2,7 @@
 
 A norm built without its scale or shift (torch ``elementwise_affine=False``,
 ``affine=False`` or ``bias=False``; paddle ``weight_attr=False`` / ``bias_attr=False``)
-computes as if it held scale 1 and shift 0 (padiff_gen.layer_kinds.NEUTRAL). ppdiffusers'
+computes as if it held scale 1 and shift 0 (padiff_gen.knowledge.layer_kinds.NEUTRAL). ppdiffusers'
 SD3 ``AdaLayerNormContinuous`` holds a LayerNorm with a shift and no scale where
 diffusers' holds neither. So a tensor only the raw layer has is written with the
 neutral value, and one only the base layer has is accepted when it holds the neutral
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..runtime.copy_torch import copy_or_neutral, copy_tensor
+from ..runtime.core.copy_torch import copy_or_neutral, copy_tensor
 from .special_init_pool import global_special_init_pool as init_pool
 
 
@@ -49,7 +49,9 @@ def validate_norm_affine(base_layer: Any, raw_layer: Any) -> Optional[str]:
     base, raw = _normalised(base_layer), _normalised(raw_layer)
     if base != raw:
         return f"they normalise over {base} and {raw}"
-    return None  # eps is compared by padiff_gen.settings (a note, not a refusal)
+    return (
+        None  # eps is compared by padiff_gen.knowledge.settings (a note, not a refusal)
+    )
 
 
 for _class in ("LayerNorm", "GroupNorm"):

@@ -67,7 +67,7 @@ class Initializer:
     validate: Optional[Validator] = field(default=None, compare=False)
     copies_as_is: Optional[AsIsTest] = field(default=None, compare=False)
     # False: the auto layer map never claims a layer by this entry's classes; the
-    # analysis gives it only the pairs it was made for (see padiff_gen.analyze).
+    # analysis gives it only the pairs it was made for (see padiff_gen.analysis.analyze).
     by_class: bool = field(default=True, compare=False)
 
     @property
@@ -96,7 +96,7 @@ class SpecialInitPool:
     def __init__(self) -> None:
         self._entries: dict[InitKey, Initializer] = {}
         # Every registration ever made, in order: lets a run with several targets give each
-        # target only the --init-module registrations it names (see padiff_gen.targets).
+        # target only the --init-module registrations it names (see padiff_gen.cli.targets).
         self._history: list[Initializer] = []
         self._origins: list[str] = []
 

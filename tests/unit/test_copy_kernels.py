@@ -14,7 +14,7 @@ import paddle
 import pytest
 import torch
 
-from padiff_gen.runtime import checks, common, copy_paddle, copy_torch
+from padiff_gen.runtime.core import checks, common, copy_paddle, copy_torch
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 # (rows, columns): torch transposes matrices of 60 x 60 or more in blocks, smaller ones

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from padiff_gen.errors import InlineError
-from padiff_gen.extract import SourceCollector, locate
+from padiff_gen.codegen.extract import SourceCollector, locate
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_relative_imports_become_absolute_and_registration_is_dropped(make_modul
 
 
 def test_code_imported_from_padiff_gen_is_inlined_not_imported():
-    from padiff_gen.runtime.checks import check_tensors
+    from padiff_gen.runtime.core.checks import check_tensors
 
     collector = SourceCollector()
     collector.add(check_tensors)

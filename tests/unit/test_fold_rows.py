@@ -1,5 +1,5 @@
-"""Folding repeated table rows (padiff_gen.fold) and writing them out again in the
-script (padiff_gen.runtime.tables.expand_rows): the folded table stands for exactly the
+"""Folding repeated table rows (padiff_gen.plan.fold) and writing them out again in the
+script (padiff_gen.runtime.core.tables.expand_rows): the folded table stands for exactly the
 flat one, row for row and in order, on tables hypothesis builds from layers and experts.
 """
 
@@ -10,9 +10,10 @@ import ast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from padiff_gen import check, fold
-from padiff_gen.fold import Fold, Row
-from padiff_gen.render import literal
+from padiff_gen.cli import check
+from padiff_gen.plan import fold
+from padiff_gen.plan.fold import Fold, Row
+from padiff_gen.codegen.render import literal
 
 SETTINGS = dict(max_examples=40, deadline=None)
 

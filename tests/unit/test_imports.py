@@ -5,6 +5,9 @@
 - the analysis imports no framework (torch, paddle) at module level: a command that
   needs no model pays for no framework import, and either may be missing.
 
+- the folders stand in the order of the pipeline (STAGES below): a module imports only
+  from its own stage or the ones beneath it, lazy imports included;
+
 That the modules import each other in one direction, lazy imports included, is
 tests/unit/test_layers_of_modules.py.
 """
@@ -59,6 +62,83 @@ def imports(path: Path, module_level_only: bool) -> list[tuple[str, int]]:
             else:
                 found.append((node.module, node.lineno))
     return found
+
+
+# The package's stages, bottom up: each may import the ones above it in this list, never
+# one below. Data flows load -> analysis -> plan -> codegen -> write; imports run the
+# other way for the plan, the data every stage passes on (analysis builds plan objects).
+# A module not named here by its folder or its own name fails the test: place it.
+STAGES = (
+    # shared basics: user errors, the logger, the terminal, the disk cache
+    ("errors", "version", "log", "term", "progress", "cache"),
+    ("runtime.core",),
+    ("runtime.conversion", "runtime"),
+    ("special_init",),
+    ("knowledge",),
+    ("load",),
+    ("plan",),
+    ("analysis",),  # with analysis.evidence: the evidence that runs models
+    ("codegen",),
+    ("write",),
+    ("api", "verify", "init_api", ""),  # the Python API; "" is padiff_gen/__init__.py
+    ("cli", "__main__"),
+)
+
+
+def stage_of(module: str) -> int:
+    """The index in STAGES of a padiff_gen module (by its longest named prefix)."""
+    inner = module.split(".", 1)[1] if "." in module else ""
+    best = None
+    for index, names in enumerate(STAGES):
+        for name in names:
+            if inner == name or (name and inner.startswith(name + ".")):
+                if best is None or len(name) > best[1]:
+                    best = (index, len(name))
+    assert best is not None, f"{module} is in no stage of STAGES: place it there"
+    return best[0]
+
+
+def climbing_imports() -> list[str]:
+    """Every import of a module from a stage above the importer's (every module is
+    placed first: one in no stage fails)."""
+    stages = {path: stage_of(module_name(path)) for path in sources()}
+    return [
+        f"{module_name(path)}:{line} ({STAGES[stage][0]}) "
+        f"imports {name} ({STAGES[stage_of(name)][0]})"
+        for path, stage in stages.items()
+        for name, line in imports(path, module_level_only=False)
+        if name.split(".")[0] == "padiff_gen" and stage_of(name) > stage
+    ]
+
+
+def test_each_stage_imports_only_the_stages_beneath_it():
+    wrong = climbing_imports()
+    assert not wrong, wrong
+
+
+def test_a_climbing_import_and_a_module_in_no_stage_are_found(tmp_path, monkeypatch):
+    """Negative control: load importing codegen lazily is caught; a module in no stage
+    is named."""
+    package = tmp_path / "padiff_gen"
+    for folder in ("load", "codegen"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "codegen" / "render.py").write_text("from ..load import load\n")
+    (package / "load" / "load.py").write_text(
+        "def f():\n    from ..codegen import render\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    assert climbing_imports() == [
+        "padiff_gen.load.load:2 (load) imports padiff_gen.codegen.render (codegen)"
+    ]
+    (package / "nowhere.py").write_text("")
+    try:
+        climbing_imports()
+    except AssertionError as error:
+        assert "padiff_gen.nowhere is in no stage" in str(error)
+    else:
+        raise AssertionError("a module in no stage was placed")
 
 
 def _is_module(name: str) -> bool:

@@ -1,4 +1,4 @@
-"""The laws of the typed operations (padiff_gen.operations), on shapes hypothesis picks.
+"""The laws of the typed operations (padiff_gen.plan.operations), on shapes hypothesis picks.
 
 - the text of every pipeline reads back as the same pipeline (what the script's table
   shows is what the runtime reads);
@@ -6,7 +6,7 @@
 - a declared join (parts into a fused tensor, experts into a stacked one, a conv kernel
   into a Linear weight) narrowed back to each input gives that input: one declaration
   serves both directions;
-- the runtime's copy of a row (padiff_gen.runtime.rows.fill_raw_tensor, the code the
+- the runtime's copy of a row (padiff_gen.runtime.core.rows.fill_raw_tensor, the code the
   scripts inline) equals the numpy reference, both ways.
 
 Values are compared exactly: every operation moves elements, none computes.
@@ -22,7 +22,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from padiff_gen.operations import (
+from padiff_gen.plan.operations import (
     COPY,
     OPERATIONS,
     RESHAPE,
@@ -38,7 +38,7 @@ from padiff_gen.operations import (
     Transpose,
     Unstack,
 )
-from padiff_gen.runtime import rows
+from padiff_gen.runtime.core import rows
 
 SETTINGS = dict(max_examples=60, deadline=None)
 sizes = st.integers(min_value=1, max_value=5)

@@ -1,4 +1,4 @@
-"""Unit tests of padiff_gen.probe_values: values defined element by element, so that any
+"""Unit tests of padiff_gen.analysis.evidence.probe_values: values defined element by element, so that any
 view of a base tensor is made without the rest (no subprocess, no framework)."""
 
 from __future__ import annotations
@@ -8,9 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from padiff_gen import probe_models
-from padiff_gen.probe_models import _array_view
-from padiff_gen.probe_values import IndexMap, Values, family_path, seed_of, stretched
+from padiff_gen.analysis.evidence import probe_models
+from padiff_gen.analysis.evidence.probe_models import _array_view
+from padiff_gen.analysis.evidence.probe_values import (
+    IndexMap,
+    Values,
+    family_path,
+    seed_of,
+    stretched,
+)
 
 
 def _view_steps(draw, shape):
