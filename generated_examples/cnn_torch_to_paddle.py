@@ -319,8 +319,8 @@ def prepare_copy(dst, src, transform="copy"):
     """View and check both tensors now; return the function that copies."""
     target = writable_view(dst)
     source = as_torch(src)
-    if transform == "transpose":
-        source = source.t()
+    if transform == "transpose":  # the last two axes: a matrix, or a stack of them
+        source = source.transpose(-1, -2)
     elif transform == "reshape":
         # paddle flattens the weights of a LayerNorm over several dimensions
         source = source.reshape(target.shape)
@@ -392,14 +392,15 @@ def memory_span(tensor):
 def copy_tensor(dst, src, transform="copy"):
     """Copy `src` into `dst` in place, keeping dst's dtype and device.
 
-    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
-    shape). The cast, if the dtypes differ, rounds as the framework's own cast does.
-    During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    `transform` is "copy", "transpose" (the last two axes: a 2-D weight, or a stack of
+    them) or "reshape" (same elements, dst's shape). The cast, if the dtypes differ,
+    rounds as the framework's own cast does. During a rehearsal (see WriteLog)
+    everything is checked and nothing is written.
     """
     copy = prepare_copy(dst, src, transform)
     target, source = as_torch(dst), as_torch(src)
-    if transform == "transpose":
-        source = source.t()
+    if transform == "transpose":  # the last two axes: a matrix, or a stack of them
+        source = source.transpose(-1, -2)
     fits = source.numel() == target.numel()
     if transform != "reshape":  # checked here, so that a rehearsal finds it too
         fits = tuple(source.shape) == tuple(target.shape)

@@ -751,6 +751,108 @@ def _paddle_weight_norm_linear():
     return paddle.nn.utils.weight_norm(pnn.Linear(HIDDEN, 8), dim=1)
 
 
+# ---------------------------------------------------------------- stacked matrices
+
+
+class TorchStackedMatrices(tnn.Module):
+    """Experts kept as one tensor per projection, [experts, out, in] (transformers 5's
+    fused experts): every expert on every token, weighted by a softmax router."""
+
+    def __init__(self, experts: int = 3, inner: int = 10) -> None:
+        super().__init__()
+        self.router = tnn.Linear(HIDDEN, experts, bias=False)
+        self.gate_up = tnn.Parameter(torch.randn(experts, 2 * inner, HIDDEN) * 0.3)
+        self.down = tnn.Parameter(torch.randn(experts, HIDDEN, inner) * 0.3)
+
+    def forward(self, x):
+        weights = torch.softmax(self.router(x), -1)  # [b, t, e]
+        gate, up = torch.einsum("bth,eoh->ebto", x, self.gate_up).chunk(2, -1)
+        out = torch.einsum(
+            "ebti,ehi->ebth", torch.nn.functional.silu(gate) * up, self.down
+        )
+        return torch.einsum("ebth,bte->bth", out, weights)
+
+
+class PaddleStackedMatrices(pnn.Layer):
+    """The same experts kept [experts, in, out], as paddle keeps a Linear's weight."""
+
+    def __init__(self, experts: int = 3, inner: int = 10) -> None:
+        super().__init__()
+        self.router = pnn.Linear(HIDDEN, experts, bias_attr=False)
+        self.gate_up = self.create_parameter([experts, HIDDEN, 2 * inner])
+        self.down = self.create_parameter([experts, inner, HIDDEN])
+
+    def forward(self, x):
+        weights = paddle.nn.functional.softmax(self.router(x), -1)
+        gate, up = paddle.einsum("bth,eho->ebto", x, self.gate_up).chunk(2, -1)
+        hidden = paddle.nn.functional.silu(gate) * up
+        out = paddle.einsum("ebti,eih->ebth", hidden, self.down)
+        return paddle.einsum("ebth,bte->bth", out, weights)
+
+
+class TorchHeadMixer(tnn.Module):
+    """Square stacks of 4 axes: per group and head, a [d, d] matrix applied as x @ W.T
+    ([groups, heads, out, in]); shapes cannot say which way round either side holds
+    them, so running the pair of layers decides."""
+
+    def __init__(self, groups: int = 2, heads: int = 2) -> None:
+        super().__init__()
+        d = HIDDEN // heads
+        self.heads = heads
+        self.mix = tnn.Parameter(torch.randn(groups, heads, d, d) * 0.3)
+
+    def forward(self, x):  # [b, t, hidden] -> [b, t, hidden], summed over groups
+        b, t, _ = x.shape
+        parts = x.reshape(b, t, self.heads, -1)
+        return torch.einsum("bthi,ghoi->btho", parts, self.mix).reshape(b, t, -1)
+
+
+class PaddleHeadMixer(pnn.Layer):
+    """The same, holding each matrix [in, out] (``in_out``) or [out, in]."""
+
+    def __init__(self, groups: int = 2, heads: int = 2, in_out: bool = True) -> None:
+        super().__init__()
+        d = HIDDEN // heads
+        self.heads, self.in_out = heads, in_out
+        self.mix = self.create_parameter([groups, heads, d, d])
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        parts = x.reshape([b, t, self.heads, -1])
+        spec = "bthi,ghio->btho" if self.in_out else "bthi,ghoi->btho"
+        return paddle.einsum(spec, parts, self.mix).reshape([b, t, -1])
+
+
+class TorchTwoInputMixer(tnn.Module):
+    """A model no input padiff-gen can guess runs (two tensors, one of a fixed size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mixer = TorchHeadMixer()
+
+    def forward(self, x, scale):
+        return self.mixer(x.reshape(1, -1, HIDDEN)) * scale.sum()
+
+
+class PaddleTwoInputMixer(pnn.Layer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mixer = PaddleHeadMixer()
+
+    def forward(self, x, scale):
+        return self.mixer(x.reshape([1, -1, HIDDEN])) * scale.sum()
+
+
+def _torch_mixer_net():
+    return tnn.Sequential(tnn.Linear(HIDDEN, HIDDEN), TorchHeadMixer(), tnn.Tanh())
+
+
+def _paddle_mixer_net(in_out: bool = True):
+    return pnn.Sequential(
+        pnn.Linear(HIDDEN, HIDDEN), PaddleHeadMixer(in_out=in_out), pnn.Tanh()
+    )
+
+
 # ---------------------------------------------------------------- the cases
 
 
@@ -759,6 +861,28 @@ def _moe_input():
 
 
 CASES: dict[str, Case] = {
+    # [experts, out, in] against [experts, in, out]: the shapes say transpose.
+    "stacked_matrices": Case(
+        lambda: TorchStackedMatrices(),
+        lambda: PaddleStackedMatrices(),
+        (f32(2, 3, HIDDEN),),
+    ),
+    # square [groups, heads, d, d]: a run of the pair of layers says transpose ...
+    "stacked_matrices_square": Case(
+        _torch_mixer_net, _paddle_mixer_net, (f32(2, 3, HIDDEN),)
+    ),
+    # ... unless nothing can run it: a question, answered with --layout
+    "stacked_matrices_square_unrunnable": Case(
+        TorchTwoInputMixer,
+        PaddleTwoInputMixer,
+        (f32(3, HIDDEN), f32(2)),
+        directions=(),
+        refusal="hold square stacks of matrices ([..., n, n]) and are of no class",
+    ),
+    # ... or copy, where both hold them [out, in]
+    "stacked_matrices_square_alike": Case(
+        _torch_mixer_net, lambda: _paddle_mixer_net(False), (f32(2, 3, HIDDEN),)
+    ),
     "lm_head_class": Case(
         lambda: TorchLM(), lambda: PaddleLM(), (tokens(VOCAB, 2, 5),)
     ),

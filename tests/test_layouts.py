@@ -16,7 +16,7 @@ import importlib.util
 import pytest
 import torch
 
-from conftest import RELATIVE_TOLERANCE, assert_outputs_match, run_cli
+from conftest import RELATIVE_TOLERANCE, assert_outputs_match, check_script, run_cli
 from examples.compare import output_difference, randomize
 from padiff_gen.api import emit_text, pair_models
 from padiff_gen.errors import MappingError
@@ -90,6 +90,17 @@ CORRUPTIONS = {
             "reshape(shape=(5, 96))",
             "transpose | reshape(shape=(5, 96))",
         ),
+    ),
+    # a square stack of matrices copied where the run of the layers said transpose
+    "square-stacked-matrices-copied": Job(
+        "stacked_matrices_square",
+        TORCH_TO_PADDLE,
+        corrupt=set_transform("1.mix", "transpose", "copy"),
+    ),
+    "square-stacked-matrices-transposed": Job(
+        "stacked_matrices_square_alike",
+        PADDLE_TO_TORCH,
+        corrupt=set_transform("1.mix", "copy", "transpose"),
     ),
     # weight_norm's g is [out, 1, 1, 1] in torch, [out] in paddle: reshaped, not lost
     "weight-norm-g-taken-from-the-bias": Job(
@@ -294,3 +305,79 @@ def test_inspect_does_not_call_an_undecided_layout_paired():
     summary = " ".join(result.stdout.split())
     assert "1 undecided (several layouts fit)" in summary
     assert "Everything pairs." not in summary
+
+
+@pytest.mark.parametrize(
+    "case, direction, corrupt",
+    [
+        ("stacked_matrices", TORCH_TO_PADDLE, False),
+        ("stacked_matrices", PADDLE_TO_TORCH, False),
+        ("stacked_matrices_square", TORCH_TO_PADDLE, False),
+        # negative control: the square stack copied, not transposed
+        ("stacked_matrices_square", TORCH_TO_PADDLE, True),
+    ],
+)
+def test_stacked_matrices_convert_a_checkpoint(tmp_path, case, direction, corrupt):
+    """The script as a program converts a checkpoint of stacks of matrices (transposed
+    whole, not in 2-D blocks) that the raw model then computes like the base with."""
+    import paddle
+
+    from test_checkpoint import run_script
+    from tests.pair_jobs import spec_args
+
+    text = emit_text(**spec_args(MODULE, case, direction))
+    if corrupt:
+        row = '("1.mix", "1.mix", "transpose",'
+        assert row in text
+        text = text.replace(row, row.replace("transpose", "copy"))
+    script = tmp_path / "convert_script.py"
+    script.write_text(text)
+    base_framework = FRAMEWORKS[direction][0]
+    build = {
+        "torch": lambda: CASES[case].torch(),
+        "paddle": lambda: CASES[case].paddle(),
+    }
+    base = build[base_framework]()
+    randomize(base, seed=11)
+    if base_framework == "torch":
+        checkpoint, output = tmp_path / "base.pt", tmp_path / "raw.pdparams"
+        torch.save(base.state_dict(), checkpoint)
+    else:
+        checkpoint, output = tmp_path / "base.pdparams", tmp_path / "raw.pt"
+        paddle.save(base.state_dict(), str(checkpoint))
+    result = run_script(script, "--base-ckpt", checkpoint, "-o", output)
+    assert result.returncode == 0, result.stderr
+    raw = build[FRAMEWORKS[direction][1]]()
+    if base_framework == "torch":
+        raw.set_state_dict(paddle.load(str(output)))
+    else:
+        raw.load_state_dict(torch.load(output))
+    difference = output_difference(base, raw, CASES[case].inputs)
+    if corrupt:
+        limit = 10 * RELATIVE_TOLERANCE * max(1.0, difference["scale"])
+        assert difference["max_abs_diff"] > limit, difference
+    else:
+        assert_outputs_match(difference)
+
+
+@pytest.mark.parametrize("direction", [TORCH_TO_PADDLE, PADDLE_TO_TORCH])
+def test_a_square_stack_nothing_can_run_is_answered_with_layout(tmp_path, direction):
+    """The question names both choices; each answer is taken as given (the row's
+    comment says so) and only the right one makes the outputs equal."""
+    name = "stacked_matrices_square_unrunnable"
+    with pytest.raises(MappingError) as raised:
+        emit_text(**spec_args(MODULE, name, direction))
+    assert "--layout mixer=copy" in raised.value.text
+    assert "--layout mixer=transpose" in raised.value.text
+    difference = {}
+    for answer in ("copy", "transpose"):
+        text = emit_text(
+            **spec_args(MODULE, name, direction), layouts=[f"mixer={answer}"]
+        )
+        assert f"# --layout mixer={answer}" in text
+        path = tmp_path / f"answer_{answer}.py"
+        path.write_text(text)
+        difference[answer] = check_script(path, list(CASES[name].inputs))
+    assert_outputs_match(difference["transpose"])
+    wrong = difference["copy"]
+    assert wrong["max_abs_diff"] > 10 * RELATIVE_TOLERANCE * max(1.0, wrong["scale"])

@@ -20,7 +20,15 @@ from .fusion import (
 )
 from ..knowledge.layer_kinds import affine_norm_family, class_names
 from .match import Titles, choose_pairs
-from ..plan.plan import MapOptions, ModelInfo, Pairing, TensorRef, Unit, UnitPair
+from ..plan.plan import (
+    MapOptions,
+    ModelInfo,
+    Pairing,
+    TensorCopy,
+    TensorRef,
+    Unit,
+    UnitPair,
+)
 from .evidence.probe import matrix_layout
 from .proxy import ProxyModel
 from ..special_init import InitKey, SettingDifference, SpecialInitPool
@@ -656,20 +664,9 @@ def _analyze(
         if error is not None or len(alternatives) == 1:
             copies = alternatives[0] if alternatives else ()
             return UnitPair(base_unit, raw_unit, copies, error=error)
-        candidates = [
-            Candidate(
-                Layout(
-                    (),
-                    names=tuple(f"{c.base[0].name}:{c.raw.name}" for c in copies),
-                    text="the base tensors into the raw ones as "
-                    + ", ".join(f"{c.base[0].name} -> {c.raw.name}" for c in copies),
-                ),
-                copies,
-            )
-            for copies in alternatives
-        ]
+        candidates, what = _tensor_candidates(alternatives)
         return with_candidates(
-            UnitPair(base_unit, raw_unit), candidates, "tensors", options.layouts
+            UnitPair(base_unit, raw_unit), candidates, what, options.layouts
         )
 
     def registered(base_unit: Unit, raw_unit: Unit) -> bool:
@@ -714,6 +711,48 @@ def _analyze(
         tuple(u for u in raw_units if id(u) not in empty),
         tuple(p for p in pairs if id(p.base) not in empty) + tied,
     )
+
+
+def _tensor_candidates(
+    alternatives: Sequence[tuple[TensorCopy, ...]],
+) -> tuple[list[Candidate], str]:
+    """The alternatives of a pair's rows as candidates for evidence, and what kind of
+    question they are: "tensors" when they pair the tensors differently, "matrices"
+    when they differ only in transposing square stacks of matrices (named then by the
+    transform of each such tensor: ``--layout KEY=copy,transpose``)."""
+    pairings = {tuple(c.raw.name for c in copies) for copies in alternatives}
+    if len(pairings) > 1:
+        return [
+            Candidate(
+                Layout(
+                    (),
+                    names=tuple(f"{c.base[0].name}:{c.raw.name}" for c in copies),
+                    text="the base tensors into the raw ones as "
+                    + ", ".join(f"{c.base[0].name} -> {c.raw.name}" for c in copies),
+                ),
+                copies,
+            )
+            for copies in alternatives
+        ], "tensors"
+    varying = [
+        index
+        for index in range(len(alternatives[0]))
+        if len({copies[index].transform for copies in alternatives}) > 1
+    ]
+    return [
+        Candidate(
+            Layout(
+                (),
+                names=tuple(copies[i].transform.text() for i in varying),
+                text=", ".join(
+                    f"{copies[i].raw.name} {copies[i].transform.text()}"
+                    for i in varying
+                ),
+            ),
+            copies,
+        )
+        for copies in alternatives
+    ], "matrices"
 
 
 def _one_sided_affine(

@@ -1,16 +1,11 @@
 """Pairing the tensors of two paired units, and deciding each one's transform by evidence.
 
-Evidence, strongest first:
-
-1. The frameworks' own classes (and their subclasses): a Linear's weight is [out, in] in
-   torch and [in, out] in paddle (:mod:`padiff_gen.knowledge.layer_kinds`).
-2. Shapes, when only one transform fits: equal shapes are copied, reversed 2-D shapes
-   transposed, shapes that differ only by axes of size 1 (torch weight_norm's
-   weight_g [out, 1, 1, 1] against paddle's [out]) reshaped. A conv whose weight
-   [out, in, k...] holds as many elements as a Linear's computes that Linear when it
-   sees a k x k input (see CONV_AS_LINEAR).
-3. The layer's behaviour on a probe input, for a square matrix of a class of no known
-   kind (:func:`padiff_gen.analysis.evidence.probe.matrix_layout`).
+Which base tensor pairs with which raw tensor is decided here (names, then definition
+order and shapes; same-shaped tensors under names that do not match are alternatives for
+evidence). How each pair's base tensor becomes its raw tensor is asked of the layouts in
+:mod:`padiff_gen.analysis.layouts`, one module per layout kind, strongest evidence first:
+the frameworks' own classes, then the shapes, then the layer's behaviour on a probe
+input, or a run of the pair of layers where several transforms fit.
 
 What none of these decides is refused, naming the tensor and how to decide it.
 """
@@ -18,35 +13,17 @@ What none of these decides is refused, naming the tensor and how to decide it.
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
-import math
-from typing import Callable, Optional, Sequence
-
-from ..plan.choices import answer_for
+from typing import Optional, Sequence
 
 from ..errors import MappingError, Side, format_shape
-from ..knowledge.layer_kinds import (
-    CONV,
-    IN_OUT,
-    LAYER_NORM,
-    LINEAR,
-    OUT_IN,
-    WEIGHT_ROLES,
-)
-from .walk import is_constant
-from ..plan.operations import COPY, RESHAPE, TRANSPOSE, Pipeline, Reshape, Transpose
+from ..knowledge.layer_kinds import OUT_IN
+from ..plan.choices import answer_for
+from ..plan.operations import COPY, TRANSPOSE, Pipeline
 from ..plan.plan import TensorCopy, TensorRef, Unit
-
-# The condition under which a conv computes the same as a Linear (the row's comment).
-CONV_AS_LINEAR = (
-    "exact when the conv sees inputs of its kernel's size (a 1 x 1 output) and the "
-    "Linear reads them flattened in (channel, position) order"
-)
-
-# (side, unit, tensor) -> the layout of the unit's square matrix as a probe of its layer
-# finds it ("" when it cannot tell); side is "base" or "raw".
-LayoutProbe = Callable[[str, Unit, TensorRef], str]
+from .layouts import TensorDecision, TensorPair, decide
+from .layouts.base import LayoutProbe, known_layout
+from .walk import is_constant
 
 
 def _side(unit: Unit) -> Side:
@@ -152,116 +129,6 @@ def paired_tensors(
     return None if pairings is None else pairings[0]
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(size for size in shape if size != 1)
-
-
-def _known_layout(unit: Unit, tensor: TensorRef) -> str:
-    """The layout the unit's kind gives this 2-D tensor ("" for none)."""
-    if unit.kind == LINEAR and tensor.name in WEIGHT_ROLES:
-        return unit.layout
-    return ""
-
-
-def _is_matrix(unit: Unit, tensor: TensorRef) -> bool:
-    """Could this 2-D tensor be a matrix the layer multiplies by? Known kinds say; a
-    layer of no known kind might."""
-    if len(tensor.shape) != 2:
-        return False
-    return _known_layout(unit, tensor) != "" or unit.kind == ""
-
-
-class TensorDecision:
-    """The transform of one tensor pair, or why none could be chosen."""
-
-    def __init__(
-        self,
-        transform: Pipeline = COPY,
-        note: str = "",
-        problem: str = "",
-        condition: str = "",
-    ) -> None:
-        self.transform = transform
-        self.note = note
-        self.problem = problem
-        self.condition = condition
-
-
-def _conv_linear(
-    base: Unit, raw: Unit, b: TensorRef, r: TensorRef
-) -> Optional[TensorDecision]:
-    """A conv's weight against a Linear's (either way round), related by a reshape."""
-    conv, other, conv_tensor, other_tensor = (
-        (base, raw, b, r) if base.kind == CONV else (raw, base, r, b)
-    )
-    if conv.kind != CONV or other.kind != LINEAR or conv_tensor.name != "weight":
-        return None
-    if len(conv_tensor.shape) < 3 or len(other_tensor.shape) != 2 or conv.groups != 1:
-        return None
-    out = conv_tensor.shape[0]
-    flat = (out, math.prod(conv_tensor.shape[1:]))  # [out, in * k...]: out_in
-    expected = flat if other.layout == OUT_IN else flat[::-1]
-    if other_tensor.shape != expected:
-        return None
-    # Declared conv -> Linear; the other way is its inverse.
-    to_linear = Pipeline.of(Reshape(flat))
-    if other.layout == IN_OUT:
-        to_linear = to_linear.then(Transpose())
-    transform = to_linear if conv is base else to_linear.part(0, [conv_tensor.shape])
-    return TensorDecision(transform, condition=f"conv as Linear: {CONV_AS_LINEAR}")
-
-
-def decide(
-    base: Unit, raw: Unit, b: TensorRef, r: TensorRef, cross: bool, probe: LayoutProbe
-) -> TensorDecision:
-    """How base tensor ``b`` becomes raw tensor ``r`` (see the module docstring)."""
-    if cross and len(b.shape) == 2 and len(r.shape) == 2:
-        if _is_matrix(base, b) and _is_matrix(raw, r):
-            return _matrix(base, raw, b, r, probe)
-    if cross:
-        conv = _conv_linear(base, raw, b, r)
-        if conv is not None:
-            return conv
-    if b.shape == r.shape:
-        return TensorDecision(COPY)
-    if _squeezed(b.shape) == _squeezed(r.shape):
-        return TensorDecision(RESHAPE)  # only axes of size 1 differ
-    flattened_norm = base.kind == raw.kind == LAYER_NORM and (
-        math.prod(b.shape) == math.prod(r.shape)
-    )
-    if flattened_norm:  # paddle flattens a LayerNorm over several dims: [5, 8] ~ [40]
-        return TensorDecision(RESHAPE)
-    return TensorDecision(problem="shape")
-
-
-def _matrix(
-    base: Unit, raw: Unit, b: TensorRef, r: TensorRef, probe: LayoutProbe
-) -> TensorDecision:
-    """Two 2-D matrices of layers that may multiply by them."""
-    square = b.shape[0] == b.shape[1]
-    base_layout = _known_layout(base, b)
-    raw_layout = _known_layout(raw, r)
-    if not square or b.shape != r.shape:
-        if not (base_layout and raw_layout):
-            # Shapes decide when only one transform fits.
-            if b.shape == r.shape:
-                return TensorDecision(COPY)
-            if b.shape == r.shape[::-1]:
-                return TensorDecision(TRANSPOSE)
-            return TensorDecision(problem="shape")
-    if not base_layout:
-        base_layout = probe("base", base, b)
-    if not raw_layout:
-        raw_layout = probe("raw", raw, r)
-    if not (base_layout and raw_layout):
-        return TensorDecision(problem="square")
-    transform = COPY if base_layout == raw_layout else TRANSPOSE
-    expected = b.shape if transform == COPY else b.shape[::-1]
-    if expected != r.shape:
-        return TensorDecision(transform, problem="shape")
-    return TensorDecision(transform)
-
-
 def _layout_words(role: str, unit: Unit, layout: str) -> str:
     """ "the base Linear keeps it [out, in]" ("" without a known layout)."""
     if not layout:
@@ -317,38 +184,47 @@ def _pair_weights(base, raw, cross, probe, hint, layouts):
         )
     alternatives = []
     for pairs in pairings:
-        copies, error = _copies(base, raw, pairs, cross, probe, hint, layouts)
+        found, error = _copies(base, raw, pairs, cross, probe, hint, layouts)
         if error is not None:
             return [], error
-        alternatives.append(copies)
-    return alternatives, None
+        alternatives += found
+    return alternatives[:MAX_PAIRINGS], None
 
 
 def _copies(base, raw, pairs, cross, probe, hint, layouts):
-    copies = []
+    """The rows of one pairing of the tensors: one tuple, or one per combination of
+    the transforms a layout left to evidence (a square stack of matrices: copy or
+    transpose), or the error of the first tensor nothing decides."""
+    rows = []  # per tensor pair: the rows it may be
     for b, r in pairs:
         if r.tied_to and not b.tied_to:
             return (), _tied_error(base, raw, b, r)
         if b.tied_to and r.tied_to:
             continue  # both shared: copied where they first appear
-        decision = decide(base, raw, b, r, cross, probe)
+        decision = decide(TensorPair(base, raw, b, r, cross, probe))
         if decision.problem == "square":
             answer = answer_for(layouts, (base, raw))
             if answer is not None and answer[1] in (COPY.text(), TRANSPOSE.text()):
                 decision = TensorDecision(
                     Pipeline.parse(answer[1]), note=f"--layout {'='.join(answer)}"
                 )
-        if decision.problem:
-            return (), _decision_error(base, raw, b, r, decision, probe, hint)
         source = b
         if b.tied_to:  # the raw tensor of its own gets the shared base tensor
             source = TensorRef(b.tied_to, b.shape, b.dtype)
-        copies.append(
-            TensorCopy(
-                (source,), r, decision.transform, decision.note, decision.condition
-            )
+        if decision.problem and decision.candidates:
+            rows.append([TensorCopy((source,), r, t) for t in decision.candidates])
+            continue
+        if decision.problem:
+            return (), _decision_error(base, raw, b, r, decision, probe, hint)
+        rows.append(
+            [
+                TensorCopy(
+                    (source,), r, decision.transform, decision.note, decision.condition
+                )
+            ]
         )
-    return tuple(copies), None
+    combinations = itertools.islice(itertools.product(*rows), MAX_PAIRINGS)
+    return [tuple(copies) for copies in combinations], None
 
 
 def _tied_error(base: Unit, raw: Unit, b: TensorRef, r: TensorRef) -> MappingError:
@@ -381,7 +257,7 @@ def _decision_error(
         unknown = [
             f"{role} `{unit.path}` ({unit.class_name})"
             for role, unit, tensor in (("base", base, b), ("raw", raw, r))
-            if not _known_layout(unit, tensor)
+            if not known_layout(unit, tensor)
         ]
         return _error(
             f"Cannot tell whether to transpose {where}: the matrix is square, so its "
@@ -398,8 +274,8 @@ def _decision_error(
     layouts = [
         words
         for words in (
-            _layout_words("base", base, _known_layout(base, b)),
-            _layout_words("raw", raw, _known_layout(raw, r)),
+            _layout_words("base", base, known_layout(base, b)),
+            _layout_words("raw", raw, known_layout(raw, r)),
         )
         if words
     ]

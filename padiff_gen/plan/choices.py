@@ -108,6 +108,8 @@ def question(
         "shapes add up, but do not say how the parts lie in the stacked tensors",
         "tensors": "hold tensors of the same shapes under names that do not match: "
         "neither shapes nor names say which base tensor goes into which raw one",
+        "matrices": "hold square stacks of matrices ([..., n, n]) and are of no class "
+        "padiff-gen knows: the shapes do not say whether one holds them transposed",
     }
     error = MappingError(
         f"base `{pair.base.path}` ({pair.base.class_name}) and raw `{pair.raw.path}` "

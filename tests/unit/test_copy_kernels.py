@@ -281,3 +281,23 @@ def test_a_rehearsal_checks_but_writes_nothing():
     assert torch.equal(target, torch.zeros(4, 3))
     assert common.WRITES.covers(copy_torch.memory_span(target))
     common.WRITES.clear()
+
+
+# (kernel, source framework): the paddle kernel serves paddle -> paddle scripts only
+@pytest.mark.parametrize(
+    "kernel, src_framework",
+    (("torch", "torch"), ("torch", "paddle"), ("paddle", "paddle")),
+)
+def test_a_stack_of_matrices_is_transposed_matrix_by_matrix(kernel, src_framework):
+    """transpose swaps the last two axes of a tensor of any rank ([E, out, in] ->
+    [E, in, out]: a stack of matrices), as numpy's swapaxes does."""
+    values = source_values((2, 3, 5, 4), seed=5)
+    source = make_tensor(src_framework, values)
+    target = empty_like(
+        "paddle" if kernel == "paddle" else "torch", (2, 3, 4, 5), "float32"
+    )
+    module = copy_paddle if kernel == "paddle" else copy_torch
+    module.copy_tensor(target, source, "transpose")
+    got = copy_torch.as_torch(target).numpy()
+    assert np.array_equal(got, np.swapaxes(values, -1, -2))
+    assert not np.array_equal(got.reshape(values.shape), values)  # moved, not copied

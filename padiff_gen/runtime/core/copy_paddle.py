@@ -23,14 +23,17 @@ def has_data(tensor):
 def copy_tensor(dst, src, transform="copy"):
     """Copy `src` into `dst` in place, keeping dst's dtype and device.
 
-    `transform` is "copy", "transpose" (a 2-D weight) or "reshape" (same elements, dst's
-    shape). During a rehearsal (see WriteLog) everything is checked and nothing is written.
+    `transform` is "copy", "transpose" (the last two axes: a 2-D weight, or a stack of
+    them) or "reshape" (same elements, dst's shape). During a rehearsal (see WriteLog)
+    everything is checked and nothing is written.
     """
     if not dst._is_initialized():
         raise ValueError("cannot copy into a tensor without storage (paddle.LazyGuard)")
     source = src.detach()
-    if transform == "transpose":
-        source = source.t()
+    if transform == "transpose":  # the last two axes: a matrix, or a stack of them
+        order = list(range(source.ndim))
+        order[-2], order[-1] = order[-1], order[-2]
+        source = source.transpose(order)
     elif transform == "reshape":
         source = source.reshape(dst.shape)
     if tuple(source.shape) != tuple(dst.shape):

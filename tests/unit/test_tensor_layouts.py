@@ -1,0 +1,104 @@
+"""The tensor layouts of padiff_gen.analysis.layouts on synthetic units (no models run).
+
+Each layout kind answers only pairs of its kind, gives its row as operations whose
+numpy reference turns the base tensor into one of the raw tensor's shape, and leaves
+to evidence what the shapes cannot decide. Both directions come from one declaration:
+the pair swapped gives the inverse row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from padiff_gen.analysis.layouts import TENSOR_LAYOUTS, TensorPair, decide
+from padiff_gen.analysis.layouts.batched import BatchedMatrices
+from padiff_gen.plan.operations import COPY, TRANSPOSE
+from padiff_gen.plan.plan import TensorRef, Unit
+
+
+def unit(path, shape, kind="", layout="", name="w"):
+    tensor = TensorRef(f"{path}.{name}", tuple(shape), "float32")
+    return Unit(
+        path, "Custom" if not kind else kind, (tensor,), kind=kind, layout=layout
+    )
+
+
+def no_probe(side, unit, tensor):
+    raise AssertionError("no layout here needs a probe run")
+
+
+def pair(base, raw, cross=True):
+    return TensorPair(base, raw, base.tensors[0], raw.tensors[0], cross, no_probe)
+
+
+def test_every_layout_follows_the_protocol():
+    names = [layout.name for layout in TENSOR_LAYOUTS]
+    assert len(set(names)) == len(names)
+    for layout in TENSOR_LAYOUTS:
+        assert layout.evidence and callable(layout.decide)
+
+
+sizes = st.integers(1, 5)
+
+
+@given(st.lists(sizes, min_size=1, max_size=2), sizes, sizes)
+def test_stacked_matrices_swapped_are_transposed_both_ways(lead, rows, columns):
+    """[..., out, in] against [..., in, out] (unequal): transpose, each way; the numpy
+    reference makes the raw tensor from the base one."""
+    if rows == columns:
+        rows += 1
+    base_shape = (*lead, rows, columns)
+    raw_shape = (*lead, columns, rows)
+    forward = decide(pair(unit("e", base_shape), unit("e", raw_shape)))
+    backward = decide(pair(unit("e", raw_shape), unit("e", base_shape)))
+    assert forward.transform == backward.transform == TRANSPOSE
+    assert not forward.problem and not backward.problem
+    array = np.arange(np.prod(base_shape), dtype=np.float32).reshape(base_shape)
+    made = forward.transform.numpy([array])
+    assert made.shape == raw_shape
+    assert np.array_equal(made[..., 0, -1], array[..., -1, 0])
+    back = backward.transform.numpy([made])
+    assert np.array_equal(back, array)
+
+
+@given(st.lists(sizes, min_size=1, max_size=2), st.integers(2, 6))
+def test_a_square_stack_leaves_copy_and_transpose_to_evidence(lead, n):
+    shape = (*lead, n, n)
+    decision = decide(pair(unit("e", shape), unit("e", shape)))
+    assert decision.problem == "square"
+    assert decision.candidates == (COPY, TRANSPOSE)
+
+
+@pytest.mark.parametrize(
+    "base, raw, cross",
+    [
+        # a conv's [out, in, k, k] is a conv's kernel, not a stack of matrices
+        (
+            unit("c", (4, 3, 3, 3), kind="conv"),
+            unit("c", (4, 3, 3, 3), kind="conv"),
+            True,
+        ),
+        # one framework on both sides: no Linear is the other way round
+        (unit("e", (2, 3, 3)), unit("e", (2, 3, 3)), False),
+        # 2-D: a matrix, the Matrix layout's
+        (unit("e", (3, 5)), unit("e", (5, 3)), True),
+        # leading axes differ: not the same stack
+        (unit("e", (2, 3, 5)), unit("e", (3, 2, 5)), True),
+    ],
+)
+def test_stacked_matrices_answer_only_their_kind(base, raw, cross):
+    assert BatchedMatrices().decide(pair(base, raw, cross)) is None
+
+
+def test_what_no_layout_answers_is_a_shape_mismatch_and_alike_is_a_copy():
+    """Negative control for the order of TENSOR_LAYOUTS: without the stacked-matrices
+    layout, a square stack would be copied unasked; the mismatch stays refused."""
+    assert decide(pair(unit("e", (2, 3, 5)), unit("e", (2, 3, 4)))).problem == "shape"
+    shape = (2, 4, 4)
+    same_framework = decide(pair(unit("e", shape), unit("e", shape), cross=False))
+    assert same_framework.transform == COPY and not same_framework.problem
+    conv = unit("c", (4, 3, 3, 3), kind="conv")
+    assert decide(pair(conv, conv)).transform == COPY
