@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from .analysis.evidence import isolate
 from .api import MapLike, ModelLike, as_proxy, assign_weight
 from .analysis.compare_settings import Anchor, Comparison, LayerMatch, compare_models
 from .errors import MappingError, UsageError, format_shape
-from .knowledge.frameworks import class_name
+from .knowledge.frameworks import adapter, class_name, framework_of_layer
 from .load.inputs import InputSpec, make_inputs
 from .runtime.core.layouts import SIMPLE_TRANSFORMS
 from .analysis.evidence.weights import flatten_outputs, randomize_weights
@@ -307,20 +306,7 @@ def _wrap(line: str) -> str:
 
 
 def _framework(model: Any) -> str:
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.nn.Module):
-        return "torch"
-    return "paddle"
-
-
-def _as_framework_input(array: np.ndarray, framework: str) -> Any:
-    if framework == "torch":
-        import torch
-
-        return torch.from_numpy(array.copy())
-    import paddle
-
-    return paddle.to_tensor(array)
+    return framework_of_layer(model) or "paddle"
 
 
 class _Recorder:
@@ -331,16 +317,12 @@ class _Recorder:
         self.order: list[str] = []
         self._handles = []
         layers = layers_by_path(model)
-        framework = _framework(model)
+        framework = adapter(_framework(model))
         for path in paths:
             layer = layers.get(path)
             if layer is None:
                 continue
-            hook = self._hook(path)
-            if framework == "torch":
-                self._handles.append(layer.register_forward_hook(hook))
-            else:
-                self._handles.append(layer.register_forward_post_hook(hook))
+            self._handles.append(framework.post_hook(layer, self._hook(path)))
 
     def _hook(self, path: str):
         def record(layer, inputs, output):
@@ -357,19 +339,11 @@ class _Recorder:
 
 def run_model(model: Any, arrays: Sequence[np.ndarray], role: str, inputs_text: str):
     """The model's outputs in eval mode, without gradients."""
-    framework = _framework(model)
+    framework = adapter(_framework(model))
     model.eval()
-    tensors = [_as_framework_input(a, framework) for a in arrays]
+    tensors = [framework.tensor(a) for a in arrays]
     try:
-        if framework == "torch":
-            import torch
-
-            with torch.no_grad():
-                return model(*tensors)
-        import paddle
-
-        with paddle.no_grad():
-            return model(*tensors)
+        return framework.run(model, *tensors)
     except Exception as error:
         message = str(error).strip().splitlines()
         raise UsageError(

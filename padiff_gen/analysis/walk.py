@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator, Optional
 
 from ..knowledge.frameworks import (
+    adapter,
     class_name,
     direct_tensors,
     dtype_name,
@@ -94,7 +95,7 @@ def _refs(
     is listed with the path it first appeared at, else left out."""
     refs = []
     tensors = [(n, t, "") for n, t in direct_tensors(layer, framework)]
-    if framework == "torch":
+    if adapter(framework).parametrizations:
         tensors += _parametrized_tensors(layer)
     for name, tensor, role in tensors:
         full = join(path, name)

@@ -21,6 +21,7 @@ from ..plan import fold
 from ..analysis.compare_settings import script_lines, unknown
 from ..version import __version__
 from ..errors import InlineError
+from ..knowledge.frameworks import NOISY_IMPORTS, copy_kernel
 from .extract import locate, SourceCollector
 from ..load.load import ModelSpec
 from ..plan.plan import Plan, TensorCopy, UnitPair
@@ -141,8 +142,8 @@ def _runtime_helpers(plan: Plan) -> dict[str, Callable]:
 
 
 def _kernel_module(plan: Plan) -> str:
-    """copy_torch whenever torch is on either side; copy_paddle needs no torch."""
-    return "copy_paddle" if plan.frameworks == ("paddle", "paddle") else "copy_torch"
+    """The runtime module the script copies with (knowledge.frameworks.copy_kernel)."""
+    return copy_kernel(plan.frameworks)
 
 
 def _composite(plan: Plan) -> bool:
@@ -338,7 +339,7 @@ def render_script(
         "raw_suffix": CHECKPOINT_SUFFIX[plan.raw.framework],
         "module_name": Path(file_name).stem,
         "import_groups": _import_groups(collector),
-        "quiet_imports": "paddle" in collector.imported_modules,
+        "quiet_imports": bool(NOISY_IMPORTS & collector.imported_modules),
         "definitions": DEFINITIONS,
         "initializer_names": list(dict.fromkeys(initializer_names.values())),
         "rehearsed_names": rehearsed,
@@ -402,7 +403,8 @@ def _runtime_collector(plan: Plan) -> SourceCollector:
 def _import_groups(collector: SourceCollector) -> list[list[str]]:
     """The script's import lines; with paddle, `import warnings` to quiet its import."""
     groups = collector.imports
-    if "paddle" in collector.imported_modules and "import warnings" not in groups[0]:
+    noisy = NOISY_IMPORTS & collector.imported_modules
+    if noisy and "import warnings" not in groups[0]:
         groups[0] = sorted(
             groups[0] + ["import warnings"],
             key=lambda line: (line.startswith("from "), line),

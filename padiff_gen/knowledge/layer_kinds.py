@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .frameworks import import_framework
+from .frameworks import adapter, import_framework
 
 OUT_IN = "out_in"
 IN_OUT = "in_out"
@@ -27,6 +27,7 @@ LINEAR = "linear"
 CONV = "conv"
 EMBEDDING = "embedding"
 LAYER_NORM = "layer_norm"
+CONV_TRANSPOSE = "conv_transpose"
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ class KindRow:
     layout: str = ""  # of the weight, for kinds that compute x @ W
 
 
-# One row per fact. Transposed convolutions are no kind of their own here: their weight,
-# [in, out / groups, k...], is laid out alike in both frameworks and copied as it is.
+# One row per fact. A transposed convolution's weight, [in, out / groups, k...], is laid
+# out alike in both frameworks and copied as it is (no layout): its kind says so, so that
+# no rule for layers of unknown class (a square stack of matrices) asks about it.
 KINDS = (
     KindRow("torch", "Linear", LINEAR, OUT_IN),
     KindRow("paddle", "Linear", LINEAR, IN_OUT),
@@ -50,6 +52,12 @@ KINDS = (
     KindRow("paddle", "Conv1D", CONV, OUT_IN),
     KindRow("paddle", "Conv2D", CONV, OUT_IN),
     KindRow("paddle", "Conv3D", CONV, OUT_IN),
+    KindRow("torch", "ConvTranspose1d", CONV_TRANSPOSE),
+    KindRow("torch", "ConvTranspose2d", CONV_TRANSPOSE),
+    KindRow("torch", "ConvTranspose3d", CONV_TRANSPOSE),
+    KindRow("paddle", "Conv1DTranspose", CONV_TRANSPOSE),
+    KindRow("paddle", "Conv2DTranspose", CONV_TRANSPOSE),
+    KindRow("paddle", "Conv3DTranspose", CONV_TRANSPOSE),
     KindRow("torch", "Embedding", EMBEDDING),
     KindRow("paddle", "Embedding", EMBEDDING),
     KindRow("torch", "LayerNorm", LAYER_NORM),
@@ -76,8 +84,7 @@ def kind_row(layer: Any, framework: str) -> KindRow | None:
 def class_names(layer: Any, framework: str) -> tuple[str, ...]:
     """The names of the layer's class and its ancestors, nearest first, up to the
     framework's layer base class (``Module`` / ``Layer``)."""
-    base = import_framework(framework).nn
-    base = base.Module if framework == "torch" else base.Layer
+    base = adapter(framework).layer_class()
     return tuple(
         cls.__name__ for cls in type(layer).__mro__ if cls not in (base, object)
     )

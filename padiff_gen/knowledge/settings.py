@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Optional, Sequence
 
+from .frameworks import adapter
+
 MISSING = object()  # an attribute a layer does not have
 CANNOT = object()  # a value a framework's constructor cannot express
 
@@ -378,9 +380,7 @@ def _eps(layer: Any) -> Any:
 
 
 def _eps_keyword(framework: str) -> Read:
-    return Read(
-        "eps" if framework == "torch" else "epsilon", _eps, same, EPS_ATTRIBUTES
-    )
+    return Read(adapter(framework).eps_keyword, _eps, same, EPS_ATTRIBUTES)
 
 
 def _channels_last(layer: Any) -> bool:
@@ -538,7 +538,8 @@ class Setting:
     matters: Optional[Callable[[Any], bool]] = None
 
     def read(self, framework: str) -> Read:
-        return self.torch if framework == "torch" else self.paddle
+        """The column of this framework ("torch" or "paddle")."""
+        return getattr(self, framework)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -920,7 +921,7 @@ def _resolve(dotted: str) -> Optional[type]:
 
 
 def _classes(kind: Kind, framework: str) -> tuple[type, ...]:
-    paths = kind.torch if framework == "torch" else kind.paddle
+    paths = getattr(kind, framework)  # the column of this framework
     return tuple(c for c in (_resolve(p) for p in paths) if isinstance(c, type))
 
 

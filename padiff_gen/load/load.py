@@ -22,6 +22,7 @@ from typing import Any, Iterator, Mapping, Optional
 from ..errors import SpecError, UsageError
 from ..knowledge.frameworks import (
     FRAMEWORKS,
+    adapter,
     framework_of_layer,
     import_framework,
     lazy_build,
@@ -216,10 +217,7 @@ def _framework_hint(word: str, target: str) -> str:
 
 
 def _base_class(framework: str) -> Optional[type]:
-    module = sys.modules.get(framework)
-    if module is None:
-        return None
-    return module.nn.Module if framework == "torch" else module.nn.Layer
+    return adapter(framework).loaded_layer_class()
 
 
 def _where(spec: ModelSpec, role: str) -> str:
@@ -323,7 +321,7 @@ def _check_framework(spec: ModelSpec, model: Any) -> None:
     if actual is None:
         raise SpecError(
             f"{spec.text} gave a {type(model).__module__}.{type(model).__qualname__}, "
-            f"which is not a {'torch.nn.Module' if spec.framework == 'torch' else 'paddle.nn.Layer'}.",
+            f"which is not a {adapter(spec.framework).layer_class_name}.",
             "Name a model class, a zero-argument factory returning a model, or a model instance.",
         )
     raise SpecError(
@@ -334,10 +332,9 @@ def _check_framework(spec: ModelSpec, model: Any) -> None:
 
 def _check_class_framework(spec: ModelSpec, cls: type) -> None:
     for framework in FRAMEWORKS:
-        module = sys.modules.get(framework)
-        if module is None:
+        base = adapter(framework).loaded_layer_class()
+        if base is None:
             continue
-        base = module.nn.Module if framework == "torch" else module.nn.Layer
         if issubclass(cls, base):
             if framework != spec.framework:
                 raise SpecError(
@@ -347,7 +344,7 @@ def _check_class_framework(spec: ModelSpec, cls: type) -> None:
             return
     raise SpecError(
         f"{spec.text} is the class {cls.__module__}.{cls.__qualname__}, which is not a "
-        f"{'torch.nn.Module' if spec.framework == 'torch' else 'paddle.nn.Layer'}.",
+        f"{adapter(spec.framework).layer_class_name}.",
         "Name a model class, a zero-argument factory returning a model, or a model instance.",
     )
 

@@ -5,6 +5,10 @@
 - the analysis imports no framework (torch, paddle) at module level: a command that
   needs no model pays for no framework import, and either may be missing.
 
+- torch and paddle are told apart only in the framework adapter
+  (padiff_gen/knowledge/frameworks.py): no other module of the analysis compares a
+  value with "torch" or "paddle" (the runtime and the built-in initializers, which
+  scripts inline without padiff_gen, tell them apart themselves);
 - the folders stand in the order of the pipeline (STAGES below): a module imports only
   from its own stage or the ones beneath it, lazy imports included;
 
@@ -187,3 +191,58 @@ def test_the_reader_sees_relative_framework_and_lazy_imports(tmp_path, monkeypat
     assert ("padiff_gen.b", 1) in found and ("torch", 2) in found
     assert imports(package / "b.py", module_level_only=True) == []
     assert imports(package / "b.py", module_level_only=False) == [("jinja2", 4)]
+
+
+# Where comparing with "torch" / "paddle" is allowed: the adapter, and the code scripts
+# inline (it cannot import the adapter).
+FRAMEWORK_BRANCHES_ALLOWED = ("knowledge/frameworks.py", "runtime/", "special_init/")
+
+
+def framework_branches() -> list[str]:
+    """Every comparison of a value with the string "torch" or "paddle" outside the
+    places allowed (``x == "torch"``, ``x != "paddle"``, ``"paddle" in x``,
+    ``x == ("paddle", "paddle")``)."""
+    found = []
+    for path in sources():
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith(FRAMEWORK_BRANCHES_ALLOWED):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Compare):
+                continue
+            operands = []
+            for operand in (node.left, *node.comparators):
+                if isinstance(operand, (ast.Tuple, ast.List, ast.Set)):
+                    operands += operand.elts
+                else:
+                    operands.append(operand)
+            if any(
+                isinstance(o, ast.Constant) and o.value in FRAMEWORKS for o in operands
+            ):
+                found.append(f"{relative}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_only_the_adapter_tells_torch_from_paddle():
+    wrong = framework_branches()
+    assert not wrong, wrong
+
+
+def test_a_framework_branch_elsewhere_is_found(tmp_path, monkeypatch):
+    """Negative control: branches in an analysis module are found, the adapter's and
+    the runtime's are allowed."""
+    package = tmp_path / "padiff_gen"
+    for folder in ("analysis", "knowledge", "runtime"):
+        (package / folder).mkdir(parents=True)
+    (package / "analysis" / "walk.py").write_text(
+        'def f(fw, fws):\n    return fw == "torch" or fws == ("paddle", "paddle")\n'
+    )
+    (package / "knowledge" / "frameworks.py").write_text(
+        'x = 1 if "a" == "torch" else 2\n'
+    )
+    (package / "runtime" / "rows.py").write_text('y = "paddle" in ()\n')
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", package)
+    assert framework_branches() == [
+        "analysis/walk.py:2: fw == 'torch'",
+        "analysis/walk.py:2: fws == ('paddle', 'paddle')",
+    ]

@@ -81,6 +81,12 @@ def test_a_square_stack_leaves_copy_and_transpose_to_evidence(lead, n):
             unit("c", (4, 3, 3, 3), kind="conv"),
             True,
         ),
+        # a transposed conv's [in, out, k] is laid out alike in both frameworks
+        (
+            unit("t", (4, 3, 3), kind="conv_transpose"),
+            unit("t", (4, 3, 3), kind="conv_transpose"),
+            True,
+        ),
         # one framework on both sides: no Linear is the other way round
         (unit("e", (2, 3, 3)), unit("e", (2, 3, 3)), False),
         # 2-D: a matrix, the Matrix layout's

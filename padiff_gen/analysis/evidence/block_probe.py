@@ -38,6 +38,7 @@ import numpy as np
 
 from ...plan.choices import _side, decided, question
 from ...errors import MappingError, Side
+from ...knowledge.frameworks import adapter
 from ...load.inputs import InputSpec, make_inputs
 from ...plan.plan import Pairing, TensorCopy, Unit, UnitPair
 from .probe_models import (
@@ -572,8 +573,9 @@ def call_orders(
         units = tuple(collect_units(model))
         info = ModelInfo(proxy.framework, type(model).__name__)
         probes.append(ProbeModels(Pairing(info, info, units, (), ()), model, model))
+    # a framework that checks shapes runs first (see layout_probe.compare_layouts)
     order_of_runs = sorted(
-        range(2), key=lambda i: probes[i].frameworks["base"] != "torch"
+        range(2), key=lambda i: not adapter(probes[i].frameworks["base"]).checks_shapes
     )
     units = probes[0].units["base"]
     guesses = [list(inputs)] if inputs else guess_inputs_for(list(units))

@@ -13,13 +13,17 @@ replayed at all is reported as such, never as a failure of padiff-gen.
 
 from __future__ import annotations
 
-import copy
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
 import numpy as np
 
+from ...knowledge.frameworks import (
+    adapter,
+    dtype_name,
+    framework_of_layer,
+    framework_of_tensor,
+)
 from ..walk import layers_by_path
 
 
@@ -31,29 +35,12 @@ class Captured:
     dtype: str
 
 
-def _is_tensor(value: Any) -> Optional[str]:
-    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
-    if torch is not None and isinstance(value, torch.Tensor):
-        return "torch"
-    if paddle is not None and isinstance(value, paddle.Tensor):
-        return "paddle"
-    return None
-
-
 def capture(value: Any) -> Any:
     """Tensors (in nested tuples, lists and dicts) as arrays; anything else as it is."""
-    framework = _is_tensor(value)
-    if framework == "torch":
-        dtype = str(value.dtype).replace("torch.", "")
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.double()
-        return Captured(np.array(value.numpy()), dtype)
-    if framework == "paddle":
-        dtype = str(value.dtype).replace("paddle.", "")
-        if value.is_floating_point():
-            value = value.astype("float64")
-        return Captured(np.array(value.numpy()), dtype)
+    framework = framework_of_tensor(value)
+    if framework is not None:
+        array = adapter(framework).array(value, float64=True)
+        return Captured(array, dtype_name(value))
     if isinstance(value, tuple):
         return tuple(capture(v) for v in value)
     if isinstance(value, list):
@@ -70,19 +57,9 @@ def materialize(value: Any, framework: str, float64: bool) -> Any:
         array = value.array
         if np.issubdtype(array.dtype, np.floating) and not float64:
             array = array.astype("float32")  # numpy has no bfloat16: cast below
-        if framework == "torch":
-            import torch
-
-            tensor = torch.from_numpy(array.copy())
-            if not float64 and tensor.is_floating_point():
-                tensor = tensor.to(getattr(torch, value.dtype))
-            return tensor
-        import paddle
-
-        tensor = paddle.to_tensor(array)
-        if not float64 and tensor.is_floating_point():
-            tensor = tensor.astype(value.dtype)
-        return tensor
+        if float64:
+            return adapter(framework).tensor(array)
+        return adapter(framework).tensor_as(array, value.dtype)
     if isinstance(value, tuple):
         return tuple(materialize(v, framework, float64) for v in value)
     if isinstance(value, list):
@@ -90,15 +67,6 @@ def materialize(value: Any, framework: str, float64: bool) -> Any:
     if isinstance(value, dict):
         return {k: materialize(v, framework, float64) for k, v in value.items()}
     return value
-
-
-def _framework(layer: Any) -> str:
-    torch = sys.modules.get("torch")
-    return (
-        "torch"
-        if torch is not None and isinstance(layer, torch.nn.Module)
-        else "paddle"
-    )
 
 
 class Capture:
@@ -110,22 +78,13 @@ class Capture:
         self.order: list[str] = []
         self._handles = []
         layers = layers_by_path(model)
-        torch_model = _framework(model) == "torch"
+        framework = adapter(framework_of_layer(model))
         for path in paths:
             layer = layers.get(path)
             if layer is None or path in self.calls:
                 continue
             hook = self._hook(path)
-            if torch_model:
-                handle = layer.register_forward_hook(hook, with_kwargs=True)
-            else:
-                try:
-                    handle = layer.register_forward_post_hook(hook, with_kwargs=True)
-                except TypeError:  # paddle before 3.0: positional arguments only
-                    handle = layer.register_forward_post_hook(
-                        lambda layer, args, output: hook(layer, args, {}, output)
-                    )
-            self._handles.append(handle)
+            self._handles.append(framework.post_hook(layer, hook, with_kwargs=True))
 
     def _hook(self, path: str):
         def record(layer, args, kwargs, output):
@@ -147,25 +106,11 @@ class Capture:
 
 def _in_float64(layer: Any) -> Any:
     """A float64 copy of a layer in eval mode."""
-    duplicate = copy.deepcopy(layer)
-    if _framework(layer) == "torch":
-        duplicate = duplicate.double()
-    else:
-        duplicate.to(dtype="float64")
-    duplicate.eval()
-    return duplicate
+    return adapter(framework_of_layer(layer)).float64_copy(layer)
 
 
 def _run(layer: Any, args: Any, kwargs: Mapping[str, Any]) -> Any:
-    if _framework(layer) == "torch":
-        import torch
-
-        with torch.no_grad():
-            return layer(*args, **kwargs)
-    import paddle
-
-    with paddle.no_grad():
-        return layer(*args, **kwargs)
+    return adapter(framework_of_layer(layer)).run(layer, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -180,7 +125,7 @@ class Replay:
 
 def _call(layer: Any, call: tuple[Any, dict], float64: bool, own_kwargs: bool) -> Any:
     args, kwargs = call
-    framework = _framework(layer)
+    framework = framework_of_layer(layer)
     args = materialize(args, framework, float64)
     kwargs = materialize(kwargs, framework, float64) if own_kwargs else {}
     return _run(layer, args, kwargs)

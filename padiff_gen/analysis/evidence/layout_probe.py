@@ -26,7 +26,7 @@ import numpy as np
 
 from ...plan.choices import decided, question
 from ...errors import MappingError, Side
-from ...knowledge.frameworks import framework_of_layer
+from ...knowledge.frameworks import adapter, framework_of_layer
 from ...load.inputs import InputSpec, make_inputs
 from ...load.load import build_model
 from ...knowledge.layer_kinds import WEIGHT_ROLES
@@ -141,7 +141,7 @@ def run(
     library layer that cannot run here (a GPU-only kernel) hides only what follows.
     ``received``, when given, gets the tensor arguments each watched layer was called
     with (for :func:`replay`)."""
-    framework = framework_of_layer(model)
+    framework = adapter(framework_of_layer(model))
     found: dict[str, np.ndarray] = {}
     layers = layers_by_path(model)
     handles = []
@@ -158,22 +158,10 @@ def run(
                 if received is not None:
                     received[path] = [_argument(a) for a in inputs]
 
-        if framework == "torch":
-            handles.append(layer.register_forward_hook(record))
-        else:
-            handles.append(layer.register_forward_post_hook(record))
+        handles.append(framework.post_hook(layer, record))
     try:
         model.eval()
-        if framework == "torch":
-            import torch
-
-            with torch.no_grad():
-                output = model(*[torch.from_numpy(a.copy()) for a in arrays])
-        else:
-            import paddle
-
-            with paddle.no_grad():
-                output = model(*[paddle.to_tensor(a) for a in arrays])
+        output = framework.run(model, *[framework.tensor(a) for a in arrays])
         value = _first_output(output)
         if value is not None:
             found[""] = value
@@ -183,6 +171,11 @@ def run(
         for handle in handles:
             handle.remove()
     return found
+
+
+def _checks_shapes(model: Any) -> bool:
+    """Whether the model's framework checks the shapes its layers get (torch)."""
+    return adapter(framework_of_layer(model)).checks_shapes
 
 
 def _argument(value: Any) -> Optional[np.ndarray]:
@@ -209,17 +202,9 @@ def replay(
     layer = layers_by_path(model).get(path)
     if layer is None or not arguments or any(a is None for a in arguments):
         return None
+    framework = adapter(framework_of_layer(model))
     try:
-        if framework_of_layer(model) == "torch":
-            import torch
-
-            with torch.no_grad():
-                output = layer(*[torch.from_numpy(a.copy()) for a in arguments])
-        else:
-            import paddle
-
-            with paddle.no_grad():
-                output = layer(*[paddle.to_tensor(a) for a in arguments])
+        output = framework.run(layer, *[framework.tensor(a) for a in arguments])
     except Exception:  # a layer that needs more than its positional tensors
         return None
     return _first_output(output)
@@ -529,10 +514,10 @@ def _try_combinations(
     # checks fewer shapes than torch, and an image smaller than a network's receptive
     # field (4x4 into paddle.vision's InceptionV3) reaches its CPU kernels with negative
     # sizes and corrupts the process's memory instead of raising.
-    if framework_of_layer(raw_model) == "torch" and "" not in run(raw_model, arrays):
+    if _checks_shapes(raw_model) and "" not in run(raw_model, arrays):
         return []
     expected = run(base_model, arrays, [b for b, _ in watched], base_received)
-    if framework_of_layer(base_model) == "torch" and "" not in expected:
+    if _checks_shapes(base_model) and "" not in expected:
         return []
     compared = [("", "")] + list(watched)
     results = []

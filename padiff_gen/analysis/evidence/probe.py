@@ -11,11 +11,11 @@ LazyGuard, is given storage first).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 import numpy as np
 
+from ...knowledge.frameworks import adapter
 from ...knowledge.layer_kinds import IN_OUT, OUT_IN
 
 PROBE_ROWS = 3
@@ -24,42 +24,10 @@ PROBE_ROWS = 3
 PROBE_TOLERANCE = 1e-3
 
 
-def _materialized_copy(layer: Any, framework: str) -> Any:
-    twin = copy.deepcopy(layer)
-    if framework == "torch":
-        import torch
-
-        if any(t.is_meta for t in list(twin.parameters()) + list(twin.buffers())):
-            twin = twin.to_empty(device="cpu")
-        generator = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for tensor in twin.parameters():
-                tensor.copy_(torch.randn(tensor.shape, generator=generator))
-        return twin.eval()
-    import paddle
-
-    rng = np.random.default_rng(0)
-    for tensor in twin.parameters():
-        if not tensor._is_initialized():
-            tensor.initialize()
-        value = rng.standard_normal(tuple(tensor.shape)).astype("float32")
-        tensor.set_value(paddle.to_tensor(value).astype(tensor.dtype))
-    twin.eval()
-    return twin
-
-
 def _run(layer: Any, framework: str, x: np.ndarray) -> Optional[np.ndarray]:
-    if framework == "torch":
-        import torch
-
-        with torch.no_grad():
-            out = layer(torch.from_numpy(x))
-        return out.detach().cpu().float().numpy() if torch.is_tensor(out) else None
-    import paddle
-
-    with paddle.no_grad():
-        out = layer(paddle.to_tensor(x))
-    return out.astype("float32").numpy() if isinstance(out, paddle.Tensor) else None
+    fw = adapter(framework)
+    out = fw.run(layer, fw.tensor(x))
+    return fw.array(out) if fw.is_tensor(out) else None
 
 
 def _constant_rows(residual: np.ndarray, scale: float) -> bool:
@@ -72,7 +40,7 @@ def matrix_layout(layer: Any, framework: str, tensor_name: str) -> str:
     (+ b)`` with its 2-D tensor ``tensor_name`` (an attribute of ``layer``) on a probe
     input [3, n]; "" when it computes neither (or cannot run on such an input)."""
     try:
-        twin = _materialized_copy(layer, framework)
+        twin = adapter(framework).random_copy(layer)
         weight = getattr(twin, tensor_name)
         matrix = np.array(weight.detach().cpu().float().numpy(), dtype=np.float64)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from ..fusion import EXPERT
+from ...knowledge import frameworks
 from ...knowledge.layer_kinds import EMBEDDING
 from ...plan.operations import COPY
 from ...plan.plan import Pairing, TensorCopy, TensorRef, Unit, UnitPair
@@ -59,94 +60,6 @@ class _Reached(Exception):
 # ---------------------------------------------------------------- frameworks
 
 
-class _Torch:
-    def __init__(self) -> None:
-        import torch
-
-        self.torch = torch
-
-    def tensor(self, array: np.ndarray) -> Any:
-        return self.torch.from_numpy(array)
-
-    def no_grad(self):
-        return self.torch.no_grad()
-
-    def pre_hook(self, layer, hook):
-        return layer.register_forward_pre_hook(hook)
-
-    def post_hook(self, layer, hook):
-        return layer.register_forward_hook(hook)
-
-    def layers(self, model) -> list:
-        return list(model.modules())
-
-    def runs(self, layer) -> bool:
-        """False for a container without a forward of its own (ModuleList)."""
-        return type(layer).forward is not self.torch.nn.Module.forward
-
-    def guards(self, layer) -> bool:
-        return False  # torch checks its inputs itself
-
-
-class _Paddle:
-    def __init__(self) -> None:
-        import paddle
-
-        self.paddle = paddle
-
-    def tensor(self, array: np.ndarray) -> Any:
-        if array.dtype == np.int64 or array.dtype == np.int32:
-            return self.paddle.to_tensor(array)
-        return self.paddle.from_dlpack(array)
-
-    def no_grad(self):
-        return self.paddle.no_grad()
-
-    def pre_hook(self, layer, hook):
-        return layer.register_forward_pre_hook(hook)
-
-    def post_hook(self, layer, hook):
-        return layer.register_forward_post_hook(lambda l, i, o: hook(l, i, o))
-
-    def layers(self, model) -> list:
-        return list(model.sublayers(include_self=True))
-
-    def runs(self, layer) -> bool:
-        """False for a container without a forward of its own (LayerList)."""
-        return type(layer).forward is not self.paddle.nn.Layer.forward
-
-    def guards(self, layer) -> bool:
-        """Whether ``layer`` is a paddle conv: its CPU kernels, given an input smaller
-        than the kernel, compute with negative sizes and corrupt the process's memory
-        instead of raising (paddle 3.3.1), so its input is checked first."""
-        convs = (self.paddle.nn.Conv1D, self.paddle.nn.Conv2D, self.paddle.nn.Conv3D)
-        return isinstance(layer, convs)
-
-    @staticmethod
-    def guard(layer, inputs) -> None:
-        """Raise ValueError where a conv's input is too small for its kernel."""
-        if not inputs or not hasattr(inputs[0], "shape"):
-            return
-        spatial = list(inputs[0].shape[2:])
-        kernel = list(layer._kernel_size)
-        dilation = list(getattr(layer, "_dilation", [1] * len(kernel)))
-        padding = getattr(layer, "_padding", 0)
-        if isinstance(padding, str):
-            padding = 0 if padding.lower() == "valid" else None
-        if padding is None:  # "same": any size runs
-            return
-        pads = [padding] * len(kernel) if isinstance(padding, int) else list(padding)
-        if len(pads) == 2 * len(kernel):  # [before, after] per axis
-            pads = [(pads[2 * i] + pads[2 * i + 1]) / 2 for i in range(len(kernel))]
-        for size, k, d, p in zip(spatial, kernel, dilation, pads):
-            if size + 2 * p < d * (k - 1) + 1:
-                raise ValueError(f"an input of {spatial} is too small for the conv")
-
-
-def _adapter(framework: str):
-    return _Torch() if framework == "torch" else _Paddle()
-
-
 # ---------------------------------------------------------------- building for probes
 
 
@@ -156,9 +69,7 @@ def probe_model(proxy) -> Any:
     spec, the same model built with its small tensors real (its rotary frequencies are
     computed in the constructor and no weight gives them back). None when neither."""
     model = proxy.model
-    if proxy.framework != "torch":
-        return model
-    if not any(buffer.is_meta for buffer in model.buffers()):
+    if not frameworks.adapter(proxy.framework).has_meta_tensors(model):
         return model
     if proxy.spec is None:
         return None
@@ -319,7 +230,9 @@ class ProbeModels:
         self.pairing = pairing
         self.models = {"base": base_model, "raw": raw_model}
         self.frameworks = {"base": pairing.base.framework, "raw": pairing.raw.framework}
-        self.adapters = {role: _adapter(fw) for role, fw in self.frameworks.items()}
+        self.adapters = {
+            role: frameworks.adapter(fw) for role, fw in self.frameworks.items()
+        }
         self.layers = {role: layers_by_path(m) for role, m in self.models.items()}
         self.stacked = _stacked_lists(pairing)
         tied = [p for p in pairing.pairs if p.matched_by == "tied"]
@@ -585,7 +498,7 @@ class ProbeModels:
         layer = self.layers[role][path]
         rows = self.rows if rows is None else rows
         if isinstance(arguments, list):
-            arguments = (tuple(adapter.tensor(a.copy()) for a in arguments), {})
+            arguments = (tuple(adapter.tensor_view(a.copy()) for a in arguments), {})
         args, kwargs = arguments
         placed: list[tuple[dict, str, Any]] = []
         live = self.live
@@ -611,7 +524,7 @@ class ProbeModels:
                 else:
                     array = self._raw_array(slot, rows, rows_used)
                 done.append((store, slot.name, store[slot.name]))
-                store[slot.name] = adapter.tensor(array)
+                store[slot.name] = adapter.tensor_view(array)
             if role == "raw":
                 done += self._initialize(hook_path, adapter)
             return done
@@ -692,7 +605,9 @@ class ProbeModels:
             if _floating(slot.ref.dtype):
                 self._reserve(slot.ref, 4 * math.prod(slot.ref.shape))
                 done.append((store, slot.name, store[slot.name]))
-                store[slot.name] = adapter.tensor(np.zeros(slot.ref.shape, np.float32))
+                store[slot.name] = adapter.tensor_view(
+                    np.zeros(slot.ref.shape, np.float32)
+                )
         base_adapter = self.adapters["base"]
         lent = []
         for slot in self.slots["base"].get(pair.base.path, ()):
@@ -700,7 +615,9 @@ class ProbeModels:
             store = owner._buffers if slot.name in owner._buffers else owner._parameters
             if _floating(slot.ref.dtype):
                 lent.append((store, slot.name, store[slot.name]))
-                store[slot.name] = base_adapter.tensor(self._base_array(slot, None))
+                store[slot.name] = base_adapter.tensor_view(
+                    self._base_array(slot, None)
+                )
         try:
             pair.initializer.func(
                 self.layers["base"][pair.base.path], self.layers["raw"][pair.raw.path]

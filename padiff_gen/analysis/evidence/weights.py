@@ -10,29 +10,27 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from ...knowledge.frameworks import direct_tensors, framework_of_layer
+from ...knowledge.frameworks import (
+    adapter,
+    direct_tensors,
+    framework_of_layer,
+    framework_of_tensor,
+)
 from ...knowledge.layer_kinds import IN_OUT, kind_row
 from ..walk import iter_layers
 
 
 def to_numpy(value: Any) -> Optional[np.ndarray]:
     """A tensor (either framework) as a float64 array; None for anything else."""
-    torch, paddle = sys.modules.get("torch"), sys.modules.get("paddle")
-    if torch is not None and isinstance(value, torch.Tensor):
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.float()  # numpy has no bfloat16
-        return np.asarray(value.numpy(), dtype=np.float64)
-    if paddle is not None and isinstance(value, paddle.Tensor):
-        if value.is_floating_point():
-            value = value.astype("float32")
-        return np.asarray(value.numpy(), dtype=np.float64)
-    return None
+    framework = framework_of_tensor(value)
+    if framework is None:
+        return None
+    # via float32: numpy has no bfloat16
+    return np.asarray(adapter(framework).array(value), dtype=np.float64)
 
 
 def flatten_outputs(outputs: Any) -> list[np.ndarray]:
@@ -59,14 +57,7 @@ PADDING_ROWS = (
 def _learns(tensor: Any, framework: str) -> bool:
     """False for a parameter the model keeps fixed (paddle stop_gradient, torch
     requires_grad=False): paddle's SyncBatchNorm without scale keeps a scale of 1."""
-    if framework == "torch":
-        import torch
-
-        return not isinstance(tensor, torch.nn.Parameter) or tensor.requires_grad
-    import paddle
-
-    is_parameter = isinstance(tensor, paddle.base.framework.EagerParamBase)
-    return not is_parameter or not tensor.stop_gradient
+    return adapter(framework).is_trainable(tensor)
 
 
 def value_scale(
@@ -84,10 +75,7 @@ def value_scale(
     if (
         len(shape) >= 2
     ):  # paddle's Linear weight is [in, out], every other [out, in, ...]
-        linear = (
-            framework == "paddle"
-            and getattr(kind_row(layer, framework), "layout", "") == IN_OUT
-        )
+        linear = getattr(kind_row(layer, framework), "layout", "") == IN_OUT
         fan_in = shape[0] if linear else math.prod(shape[1:])
         return 0.0, 1 / math.sqrt(max(fan_in, 1))
     return 1.0, 0.1  # norm scales and the like: near 1
@@ -104,16 +92,7 @@ def _realistic(
 
 
 def _assign(tensor: Any, values: np.ndarray, framework: str) -> None:
-    if framework == "torch":
-        import torch
-
-        with torch.no_grad():
-            tensor.copy_(torch.from_numpy(values))
-        return
-    import paddle
-
-    # via float32: numpy has no bfloat16
-    tensor.set_value(paddle.to_tensor(values.astype("float32")).astype(tensor.dtype))
+    adapter(framework).assign(tensor, values)
 
 
 def _keep_padding_rows(layer: Any, framework: str) -> None:
