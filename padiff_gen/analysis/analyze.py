@@ -9,15 +9,9 @@ from typing import Any, Optional, Sequence
 from ..errors import MappingError, Side, UsageError
 from ..knowledge.frameworks import class_name, direct_tensors, framework_of_layer
 from ..plan.choices import with_candidates
-from .fusion import (
-    Candidate,
-    Layout,
-    Regrouped,
-    layer_group_counts,
-    merge_partner,
-    merged_candidates,
-    regroup,
-)
+from .layouts.fused import layer_group_counts
+from .layouts.merged import Candidate, Layout
+from .regroup import Regrouped, merge_partner, merged_candidates, regroup
 from ..knowledge.layer_kinds import affine_norm_family, class_names
 from .match import Titles, choose_pairs
 from ..plan.plan import (
@@ -512,7 +506,7 @@ def analyze(
     """Pair the units of two models (in definition order, or by name: ``options.match``).
 
     Runs of units that stand for one unit of the other model (fused or stacked layouts)
-    are merged first (:mod:`padiff_gen.analysis.fusion`). Mismatches are kept in the pairs, not
+    are merged first (:mod:`padiff_gen.analysis.regroup`). Mismatches are kept in the pairs, not
     raised; so are layouts that nothing decided (``Pairing.undecided``).
 
     A layer the auto layer map took (its class has an initializer) that meets a layer

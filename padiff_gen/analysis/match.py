@@ -127,7 +127,7 @@ def match_by_name(
     partners: Mapping[str, str] = {},
 ) -> NameMatch:
     """Pair merged units with the unit they stand for (``partners``, see
-    :mod:`padiff_gen.analysis.fusion`), manual layer-map entries by the map, then units with equal
+    :mod:`padiff_gen.analysis.regroup`), manual layer-map entries by the map, then units with equal
     paths, then units whose normalised paths are equal and unique on both sides (never
     guess between two).
     """

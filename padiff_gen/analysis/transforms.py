@@ -286,6 +286,14 @@ def _decision_error(
             f" Of this weight, {layouts[0]} and {layouts[1]}, so the raw one should "
             f"be {format_shape(expected)}."
         )
+    if not hint and not layout and sorted(b.shape) == sorted(r.shape):
+        # the same sizes in another order: no layout padiff-gen knows permutes them
+        hint = (
+            "The two hold the same sizes in another order, which no layout "
+            "padiff-gen knows explains (it transposes the last two axes only): write "
+            "an initializer that reorders them, register it (--init-module) and map "
+            "the pair to it, or hold the tensor in the same order in both models."
+        )
     return _error(
         f"Shape mismatch: {where}.{layout}",
         hint

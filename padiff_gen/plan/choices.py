@@ -2,7 +2,7 @@
 
 A fused tensor's parts may lie one after the other or grouped per KV head, in one order
 or another; a stacked tensor's slices may be [out, in] or [in, out] when square. Each
-possibility is a :class:`padiff_gen.analysis.fusion.Candidate` with its table rows. A pair with
+possibility is a :class:`padiff_gen.analysis.layouts.merged.Candidate` with its table rows. A pair with
 several candidates is settled by ``--layout KEY=CHOICE`` (KEY: the layer's path, the
 end of it, e.g. ``qkv_proj``, or its class name; CHOICE: a candidate's name), or by
 running the models (:mod:`padiff_gen.analysis.evidence.layout_probe`); otherwise it stays a *question*:
@@ -74,7 +74,9 @@ def with_candidates(
         key, choice = answer
         chosen = [c for c in candidates if c.layout.choice == choice]
         if not chosen:
-            names = ", ".join(c.layout.choice for c in candidates)
+            names = "; ".join(
+                f"{c.layout.choice} ({c.layout.describe()})" for c in candidates
+            )
             raise UsageError(
                 f"--layout {key}={choice}: {choice!r} is not a layout of base "
                 f"`{pair.base.path}` / raw `{pair.raw.path}`.",
@@ -109,7 +111,9 @@ def question(
         "tensors": "hold tensors of the same shapes under names that do not match: "
         "neither shapes nor names say which base tensor goes into which raw one",
         "matrices": "hold square stacks of matrices ([..., n, n]) and are of no class "
-        "padiff-gen knows: the shapes do not say whether one holds them transposed",
+        "padiff-gen knows: the shapes do not say whether one holds them transposed "
+        "(one word per such tensor, in definition order; a single copy or transpose "
+        "answers them all)",
     }
     error = MappingError(
         f"base `{pair.base.path}` ({pair.base.class_name}) and raw `{pair.raw.path}` "
@@ -128,7 +132,7 @@ def question(
         _side(pair.base),
         _side(pair.raw),
     )
-    error.what = what  # what kind of question (fused, stacked, tensors)
+    error.what = what  # what kind of question (fused, stacked, tensors, matrices)
     error.too_large = too_large
     return error
 

@@ -116,7 +116,7 @@ class UnitPair:
     # How a merged unit's tensors combine (e.g. "q_proj, k_proj, v_proj in 2 groups").
     layout: str = ""
     # Layouts the shapes allow when they cannot tell which is right (fused q/k/v one
-    # after the other or grouped per KV head): padiff_gen.analysis.fusion.Candidate's, each with
+    # after the other or grouped per KV head): padiff_gen.analysis.layouts.merged.Candidate's, each with
     # its rows, and the error to report if nothing decides (--layout, a probe).
     candidates: tuple = ()
     question: Optional[MappingError] = None

@@ -108,3 +108,21 @@ def test_what_no_layout_answers_is_a_shape_mismatch_and_alike_is_a_copy():
     assert same_framework.transform == COPY and not same_framework.problem
     conv = unit("c", (4, 3, 3, 3), kind="conv")
     assert decide(pair(conv, conv)).transform == COPY
+
+
+def test_a_permuted_stack_is_refused_saying_the_sizes_agree():
+    """[E, out, in] against [in, E, out]: refused, and the remedy does not tell the
+    user to make sizes agree that already do (the negative control: a true size
+    mismatch keeps that advice)."""
+    from padiff_gen.analysis.transforms import pair_unit_tensors
+
+    def refusal(base_shape, raw_shape):
+        _, error = pair_unit_tensors(
+            unit("e", base_shape), unit("e", raw_shape), True, no_probe
+        )
+        return error.text
+
+    permuted = refusal((3, 8, 16), (16, 3, 8))
+    assert "same sizes in another order" in permuted
+    assert "Make the layer sizes agree" not in permuted
+    assert "Make the layer sizes agree" in refusal((3, 8, 16), (3, 8, 15))

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..fusion import EXPERT
+from ..layouts.stacked import EXPERT
 from ...knowledge import frameworks
 from ...knowledge.layer_kinds import EMBEDDING
 from ...plan.operations import COPY

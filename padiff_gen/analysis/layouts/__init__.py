@@ -9,7 +9,9 @@ answers decides, and a pair none answers is a shape mismatch.
 
 Adding a layout kind: one module here, its place in TENSOR_LAYOUTS, and its cases in the
 layout tests (a pair of models each way, a negative control). Layouts of several layers
-against one (fused, stacked experts) are :mod:`padiff_gen.analysis.fusion`.
+against one have their homes here too (``fused``, ``stacked``, sharing ``merged``); they
+are found by regrouping units (:mod:`padiff_gen.analysis.regroup`) before tensors pair,
+and their candidates go to the same evidence.
 """
 
 from __future__ import annotations
