@@ -126,3 +126,38 @@ def test_a_permuted_stack_is_refused_saying_the_sizes_agree():
     assert "same sizes in another order" in permuted
     assert "Make the layer sizes agree" not in permuted
     assert "Make the layer sizes agree" in refusal((3, 8, 16), (3, 8, 15))
+
+
+def layer(path, *named_shapes, kind=""):
+    """A unit holding several tensors: (name, shape) pairs."""
+    tensors = tuple(
+        TensorRef(f"{path}.{n}", tuple(s), "float32") for n, s in named_shapes
+    )
+    return Unit(path, "Custom", tensors, kind=kind)
+
+
+@pytest.mark.parametrize(
+    "raw_down, expected",
+    [
+        ((4, 6, 10), COPY),  # down held alike: the layer keeps its matrices alike
+        ((4, 10, 6), TRANSPOSE),  # down swapped: it keeps them transposed
+    ],
+)
+def test_a_square_stack_follows_the_layers_other_stacks(raw_down, expected):
+    """GPT-OSS keeps gate_up [E, H, 2I] square (H == 2I) beside down [E, I, H]: the
+    non-square sibling says which way round the layer holds its matrices."""
+    base = layer("e", ("gate_up", (4, 10, 10)), ("down", (4, 6, 10)))
+    raw = layer("e", ("gate_up", (4, 10, 10)), ("down", raw_down))
+    decision = decide(
+        TensorPair(base, raw, base.tensors[0], raw.tensors[0], True, no_probe)
+    )
+    assert decision.transform == expected and not decision.problem
+    # negative control: siblings that disagree leave it to evidence
+    base = layer(
+        "e", ("gate_up", (4, 10, 10)), ("down", (4, 6, 10)), ("up", (4, 10, 6))
+    )
+    raw = layer("e", ("gate_up", (4, 10, 10)), ("down", (4, 6, 10)), ("up", (4, 6, 10)))
+    mixed = decide(
+        TensorPair(base, raw, base.tensors[0], raw.tensors[0], True, no_probe)
+    )
+    assert mixed.problem == "square" and mixed.candidates == (COPY, TRANSPOSE)
