@@ -246,3 +246,20 @@ def test_a_framework_branch_elsewhere_is_found(tmp_path, monkeypatch):
         "analysis/walk.py:2: fw == 'torch'",
         "analysis/walk.py:2: fws == ('paddle', 'paddle')",
     ]
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """pyproject.toml lists the packages the wheel carries: a folder of padiff_gen left
+    out installs a padiff_gen that cannot import (tests/test_wheel.py shows it end to
+    end, in minutes; this says which folder, in a second)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"][
+            "setuptools"
+        ]["packages"]
+    )
+    folders = {
+        module_name(path) for path in PACKAGE.rglob("__init__.py")
+    }  # padiff_gen.analysis.layouts, ...
+    assert folders - listed == set()
